@@ -1,0 +1,66 @@
+# cairn: a plain Makefile. `make`, `make test`, `make SANITIZE=address,undefined test`.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -std=c17 -Wall -Wextra -Wshadow -Wmissing-prototypes \
+           -Wstrict-prototypes -Wwrite-strings -Wno-unused-parameter
+CPPFLAGS_ALL := -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) $(CPPFLAGS)
+LIBS    := -llua5.4 -lcrypto -lm
+ifneq ($(SANITIZE),)
+  CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+B := build
+LIB_SRCS := \
+	src/util/util.c src/util/str.c src/util/arena.c src/util/err.c \
+	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c \
+	src/lang/label.c src/lang/eval.c src/lang/glob.c src/lang/bind.c \
+	src/lang/prelude.c \
+	src/graph/graph.c src/graph/check.c \
+	src/store/cas.c src/store/ac.c src/store/state.c src/store/gc.c \
+	src/exec/os_posix.c src/exec/sched.c src/exec/key.c \
+	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+MAIN_OBJ := $(B)/src/cli/main.o
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
+
+all: cairn
+
+cairn: $(LIB_OBJS) $(MAIN_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/unit/run: $(LIB_OBJS) $(UNIT_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+# The Lua prelude is embedded with .incbin; make must know about it.
+$(B)/src/lang/prelude.o: src/lang/prelude.lua
+
+unit: $(B)/tests/unit/run
+
+# The whole suite: installs what is missing, builds, runs unit and black-box tests.
+test: deps
+	$(MAKE) cairn unit
+	tests/run.sh
+
+# Installs the Debian packages cairn needs to build and test (idempotent).
+deps:
+	@scripts/deps.sh
+
+# Set-up for a new machine: packages, cairn, and the example workspace built and tested.
+setup: deps
+	$(MAKE) cairn
+	cd examples && ../cairn build //... && ../cairn test //...
+
+bench: cairn
+	bench/run.sh --cairn $(CURDIR)/cairn
+
+clean:
+	rm -rf $(B) cairn
+
+.PHONY: all test unit deps setup bench clean
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d)

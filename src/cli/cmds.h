@@ -1,0 +1,29 @@
+/* cmds: the commands, and the workspace they run in. */
+#ifndef CAIRN_CMDS_H
+#define CAIRN_CMDS_H
+#include "cli/args.h"
+#include "lang/label.h"
+
+struct ws {
+	char *root;      /* absolute path of the workspace root; the cwd */
+	char *rel;       /* where the user stood, relative to the root ("" at it) */
+	char *name;      /* basename of the root */
+	char *cache_dir; /* the shared cache */
+	int lock_fd;     /* flock on .cairn/lock, or -1 */
+};
+
+/* Find the root above the cwd, chdir there, make .cairn/ and lock it.
+ * Exits 2 (with a message) outside a workspace. */
+void ws_open(struct ws *w, const struct opts *o, int lock);
+void ws_close(struct ws *w);
+/* Parse command-line patterns (relative ones against w->rel); exits 2 on
+ * a bad one. Returns an array of n patterns (n >= 1: default //...). */
+struct pattern *ws_patterns(const struct ws *w, const char **args, size_t nargs, size_t *n);
+void patterns_free(struct pattern *p, size_t n);
+
+int cmd_build(const struct opts *o, int plan);
+int cmd_clean(const struct opts *o);
+int cmd_gc(const struct opts *o);
+int cmd_query(const struct opts *o);
+
+#endif

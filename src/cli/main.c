@@ -1,0 +1,32 @@
+/* main: parse the command line and hand over to a command. */
+#include "cli/args.h"
+#include "cli/cmds.h"
+#include <stdio.h>
+#include <string.h>
+
+#define CAIRN_VERSION "0.1.0"
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	if (args_parse(argc, argv, &o) < 0)
+		return 2;
+	int code = 0;
+	if (o.version) {
+		puts("cairn " CAIRN_VERSION);
+	} else if (o.help) {
+		usage();
+	} else if (!strcmp(o.cmd, "build")) {
+		code = cmd_build(&o, 0);
+	} else if (!strcmp(o.cmd, "plan")) {
+		code = cmd_build(&o, 1);
+	} else if (!strcmp(o.cmd, "query")) {
+		code = cmd_query(&o);
+	} else if (!strcmp(o.cmd, "clean")) {
+		code = cmd_clean(&o);
+	} else if (!strcmp(o.cmd, "gc")) {
+		code = cmd_gc(&o);
+	}
+	args_free(&o);
+	return code;
+}

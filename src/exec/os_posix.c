@@ -1,0 +1,276 @@
+/* os_posix: the local runner. Each job is spawned with posix_spawn into a
+ * process group of its own, stdin from /dev/null, stdout and stderr into
+ * one pipe. A single poll() loop watches the pipes and a self-pipe that
+ * the SIGCHLD/SIGINT/SIGTERM handlers write to.
+ *
+ * A job ends when its main process exits, not when its pipe closes: what
+ * is left in the pipe is drained, then the whole process group is killed,
+ * so a background process left behind can neither hang the build nor
+ * outlive it. */
+#include "exec/runner.h"
+#include "util/str.h"
+#include "util/util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct ljob {
+	size_t id;
+	pid_t pid;       /* also the process group id; 0 once reaped */
+	int fd;          /* read end of the output pipe, -1 once closed */
+	int status;      /* wait status once reaped */
+	struct buf out;
+	uint64_t start_ns;
+};
+
+struct local_runner {
+	struct runner base;
+	struct ljob *jobs;
+	size_t njobs, cap;
+	struct pollfd *pfds;
+	size_t cappfds;
+};
+
+static int sigpipe_fds[2] = {-1, -1};
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	int e = errno;
+	char c = sig == SIGCHLD ? 'C' : 'I';
+	if (sig != SIGCHLD)
+		interrupted = 1;
+	if (write(sigpipe_fds[1], &c, 1) < 0) {
+		/* the pipe is full: a wake-up is already pending */
+	}
+	errno = e;
+}
+
+int runner_interrupted(void)
+{
+	return interrupted;
+}
+
+/* Find argv0 in the PATH of envp, as execvp would. */
+static char *search_path(const char *argv0, const char *const *envp)
+{
+	if (strchr(argv0, '/'))
+		return xstrdup(argv0);
+	const char *path = "/usr/local/bin:/usr/bin:/bin";
+	for (const char *const *e = envp; *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	for (const char *p = path;;) {
+		const char *c = strchr(p, ':');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		char *cand = xasprintf("%.*s/%s", (int)n, n ? p : ".", argv0);
+		struct stat st;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (!c)
+			return NULL;
+		p = c + 1;
+	}
+}
+
+static int lr_start(struct runner *r, const struct job *j, struct err *e)
+{
+	struct local_runner *lr = (struct local_runner *)r;
+	char *prog = search_path(j->argv[0], j->envp);
+	if (!prog) {
+		errno = ENOENT;
+		return err_sys(e, "cannot run '%s'", j->argv[0]);
+	}
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		free(prog);
+		return err_sys(e, "pipe");
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	posix_spawnattr_init(&at);
+	sigset_t none, def;
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGINT);
+	sigaddset(&def, SIGTERM);
+	sigaddset(&def, SIGCHLD);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	                                  POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)j->argv, (char *const *)j->envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(p[1]);
+	free(prog);
+	if (rc != 0) {
+		close(p[0]);
+		errno = rc;
+		return err_sys(e, "cannot run '%s'", j->argv[0]);
+	}
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	struct ljob lj = {.id = j->id, .pid = pid, .fd = p[0], .start_ns = now_ns()};
+	VEC_PUSH(lr->jobs, lr->njobs, lr->cap, lj);
+	return 0;
+}
+
+static void drain(struct ljob *j)
+{
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = read(j->fd, tmp, sizeof tmp);
+		if (n > 0) {
+			buf_putn(&j->out, tmp, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) {
+			close(j->fd);
+			j->fd = -1;
+		}
+		return;
+	}
+}
+
+static void reap(struct local_runner *lr)
+{
+	for (size_t i = 0; i < lr->njobs; i++) {
+		struct ljob *j = &lr->jobs[i];
+		if (!j->pid)
+			continue;
+		int st;
+		pid_t r = waitpid(j->pid, &st, WNOHANG);
+		if (r == j->pid) {
+			j->status = st;
+			if (j->fd >= 0)
+				drain(j);
+			kill(-j->pid, SIGKILL); /* leftovers of the group */
+			j->pid = 0;
+		}
+	}
+}
+
+static void finish(struct local_runner *lr, size_t i, struct job_done *d)
+{
+	struct ljob *j = &lr->jobs[i];
+	if (j->fd >= 0) {
+		close(j->fd);
+		j->fd = -1;
+	}
+	d->id = j->id;
+	d->exit_code = WIFEXITED(j->status) ? WEXITSTATUS(j->status)
+	               : WIFSIGNALED(j->status) ? 128 + WTERMSIG(j->status) : 255;
+	d->outlen = j->out.len;
+	d->output = buf_take(&j->out);
+	d->start_ns = j->start_ns;
+	d->end_ns = now_ns();
+	lr->jobs[i] = lr->jobs[--lr->njobs];
+}
+
+static int lr_wait(struct runner *r, struct job_done *d)
+{
+	struct local_runner *lr = (struct local_runner *)r;
+	for (;;) {
+		if (interrupted)
+			return 0;
+		reap(lr);
+		for (size_t i = 0; i < lr->njobs; i++) {
+			if (!lr->jobs[i].pid) {
+				finish(lr, i, d);
+				return 1;
+			}
+		}
+		if (lr->njobs == 0) {
+			errno = ECHILD;
+			return -1;
+		}
+		vec_reserve(&lr->pfds, &lr->cappfds, lr->njobs + 1, sizeof *lr->pfds);
+		size_t n = 0;
+		lr->pfds[n++] = (struct pollfd){.fd = sigpipe_fds[0], .events = POLLIN};
+		for (size_t i = 0; i < lr->njobs; i++)
+			if (lr->jobs[i].fd >= 0)
+				lr->pfds[n++] = (struct pollfd){.fd = lr->jobs[i].fd, .events = POLLIN};
+		if (poll(lr->pfds, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (lr->pfds[0].revents) {
+			char tmp[64];
+			while (read(sigpipe_fds[0], tmp, sizeof tmp) > 0) {
+			}
+		}
+		for (size_t k = 1; k < n; k++) {
+			if (!lr->pfds[k].revents)
+				continue;
+			for (size_t i = 0; i < lr->njobs; i++)
+				if (lr->jobs[i].fd == lr->pfds[k].fd)
+					drain(&lr->jobs[i]);
+		}
+	}
+}
+
+static void lr_cancel(struct runner *r)
+{
+	struct local_runner *lr = (struct local_runner *)r;
+	for (size_t i = 0; i < lr->njobs; i++)
+		if (lr->jobs[i].pid)
+			kill(-lr->jobs[i].pid, SIGKILL);
+	for (size_t i = 0; i < lr->njobs; i++) {
+		struct ljob *j = &lr->jobs[i];
+		if (j->pid)
+			waitpid(j->pid, NULL, 0);
+		if (j->fd >= 0)
+			close(j->fd);
+		buf_free(&j->out);
+	}
+	lr->njobs = 0;
+}
+
+static void lr_free(struct runner *r)
+{
+	struct local_runner *lr = (struct local_runner *)r;
+	lr_cancel(r);
+	free(lr->jobs);
+	free(lr->pfds);
+	free(lr);
+}
+
+struct runner *runner_local_new(void)
+{
+	if (sigpipe_fds[0] < 0) {
+		if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
+			fatal("pipe:");
+		struct sigaction sa = {0};
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+		sigaction(SIGCHLD, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN);
+	}
+	struct local_runner *lr = xcalloc(1, sizeof *lr);
+	lr->base.start = lr_start;
+	lr->base.wait = lr_wait;
+	lr->base.cancel = lr_cancel;
+	lr->base.free = lr_free;
+	return &lr->base;
+}

@@ -1,0 +1,40 @@
+/* runner: how the scheduler runs commands. The scheduler sees only this
+ * interface; os_posix.c implements it with posix_spawn and one poll()
+ * loop, tests with a fake, a remote executor with RPCs. */
+#ifndef CAIRN_RUNNER_H
+#define CAIRN_RUNNER_H
+#include "util/err.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct job {
+	size_t id;                /* the caller's name for the job */
+	const char *const *argv;  /* NULL-terminated; argv[0] searched in PATH of envp */
+	const char *const *envp;  /* NULL-terminated: the whole environment */
+};
+
+struct job_done {
+	size_t id;
+	int exit_code;            /* 0-255; 128+N when killed by signal N */
+	char *output;             /* merged stdout+stderr; owned by the caller */
+	size_t outlen;
+	uint64_t start_ns, end_ns;
+};
+
+struct runner {
+	/* Start a job. 0, or -1 with *e set (the job did not start). */
+	int (*start)(struct runner *r, const struct job *j, struct err *e);
+	/* Block until a job ends: 1 with *d filled; 0 when the user
+	 * interrupted (SIGINT/SIGTERM); -1 on a system error. */
+	int (*wait)(struct runner *r, struct job_done *d);
+	/* Kill every running job's process group and reap them. */
+	void (*cancel)(struct runner *r);
+	void (*free)(struct runner *r);
+};
+
+/* The local runner: process groups, pipes, posix_spawn. */
+struct runner *runner_local_new(void);
+/* Set once SIGINT or SIGTERM arrived (installed by runner_local_new). */
+int runner_interrupted(void);
+
+#endif

@@ -1,0 +1,517 @@
+/* sched: the build loop.
+ *
+ * Nodes mirror the graph's wanted actions (indexed by action id). Edges
+ * producer -> dependent are kept in CSR form. A node becomes ready when
+ * all its wanted producers are done; ready nodes sit in a max-heap keyed
+ * by the longest path from the node to the end of the graph (the critical
+ * path), weighted by each action's last duration.
+ *
+ * Invariants:
+ *  - a node's output digests (outd) are known once it is done, and only
+ *    then do its dependents compute their keys;
+ *  - the state's record for an action is written only after its outputs
+ *    on disk match the record, so a kill -9 anywhere leaves a state that
+ *    at worst under-claims (never marks a stale output up to date);
+ *  - a failed node's dependents are skipped, never run. */
+#include "exec/sched.h"
+#include "exec/key.h"
+#include "util/str.h"
+#include "util/util.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct node {
+	uint32_t npending;       /* wanted producers not done yet */
+	uint32_t dep0, dep1;     /* dependents: deps[dep0..dep1) */
+	uint64_t prio;           /* critical path length from here, ms */
+	enum act_status status;
+	struct digest key, cmd;
+	struct digest *outd;     /* per output, once done */
+	struct digest *ind;      /* per input, while running */
+	const char **env;        /* effective env, while running */
+	char *reason;            /* why it runs, or NULL */
+};
+
+struct sched {
+	struct sched_env *env;
+	struct graph *g;
+	struct node *n;
+	uint32_t *deps;
+	uint32_t *heap;
+	size_t hlen;
+	struct sched_counts c;
+	int stop;                /* start nothing new */
+	int interrupted;
+};
+
+/* ---- the ready heap ---- */
+
+static int before(struct sched *s, uint32_t a, uint32_t b)
+{
+	if (s->n[a].prio != s->n[b].prio)
+		return s->n[a].prio > s->n[b].prio;
+	return a < b;
+}
+
+static void heap_push(struct sched *s, uint32_t id)
+{
+	size_t i = s->hlen++;
+	s->heap[i] = id;
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!before(s, s->heap[i], s->heap[p]))
+			break;
+		uint32_t t = s->heap[i];
+		s->heap[i] = s->heap[p];
+		s->heap[p] = t;
+		i = p;
+	}
+}
+
+static uint32_t heap_pop(struct sched *s)
+{
+	uint32_t top = s->heap[0];
+	s->heap[0] = s->heap[--s->hlen];
+	size_t i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->hlen && before(s, s->heap[l], s->heap[m]))
+			m = l;
+		if (r < s->hlen && before(s, s->heap[r], s->heap[m]))
+			m = r;
+		if (m == i)
+			break;
+		uint32_t t = s->heap[i];
+		s->heap[i] = s->heap[m];
+		s->heap[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+/* ---- set-up: edges, pending counts, priorities ---- */
+
+static void setup(struct sched *s)
+{
+	struct graph *g = s->g;
+	size_t na = g->nactions;
+	s->n = xcalloc(na ? na : 1, sizeof *s->n);
+	uint32_t *ndeps = xcalloc(na + 1, sizeof *ndeps);
+	size_t nedges = 0;
+	for (size_t i = 0; i < na; i++) {
+		struct action *a = g->actions[i];
+		if (!a->wanted)
+			continue;
+		s->c.total++;
+		for (size_t j = 0; j < a->ninputs; j++) {
+			struct action *p = a->inputs[j]->producer;
+			if (p && p->wanted) {
+				ndeps[p->id]++;
+				s->n[i].npending++;
+				nedges++;
+			}
+		}
+	}
+	s->deps = xcalloc(nedges ? nedges : 1, sizeof *s->deps);
+	uint32_t off = 0;
+	for (size_t i = 0; i < na; i++) {
+		s->n[i].dep0 = s->n[i].dep1 = off;
+		off += ndeps[i];
+	}
+	for (size_t i = 0; i < na; i++) {
+		struct action *a = g->actions[i];
+		if (!a->wanted)
+			continue;
+		for (size_t j = 0; j < a->ninputs; j++) {
+			struct action *p = a->inputs[j]->producer;
+			if (p && p->wanted)
+				s->deps[s->n[p->id].dep1++] = (uint32_t)i;
+		}
+	}
+	/* Topological order (Kahn), then priorities from the sinks back. */
+	uint32_t *order = xcalloc(na ? na : 1, sizeof *order);
+	uint32_t *pend = xcalloc(na ? na : 1, sizeof *pend);
+	size_t head = 0, tail = 0;
+	for (size_t i = 0; i < na; i++) {
+		pend[i] = s->n[i].npending;
+		if (g->actions[i]->wanted && pend[i] == 0)
+			order[tail++] = (uint32_t)i;
+	}
+	while (head < tail) {
+		uint32_t id = order[head++];
+		for (uint32_t k = s->n[id].dep0; k < s->n[id].dep1; k++)
+			if (--pend[s->deps[k]] == 0)
+				order[tail++] = s->deps[k];
+	}
+	for (size_t k = tail; k-- > 0;) {
+		uint32_t id = order[k];
+		struct act_rec *r = state_action(s->env->st, g->actions[id]->outputs[0]->path);
+		uint64_t best = 0;
+		for (uint32_t d = s->n[id].dep0; d < s->n[id].dep1; d++)
+			if (s->n[s->deps[d]].prio > best)
+				best = s->n[s->deps[d]].prio;
+		s->n[id].prio = best + 1 + (r ? r->ms : 0);
+	}
+	s->heap = xcalloc(na ? na : 1, sizeof *s->heap);
+	for (size_t i = 0; i < na; i++)
+		if (g->actions[i]->wanted && s->n[i].npending == 0)
+			heap_push(s, (uint32_t)i);
+	free(order);
+	free(pend);
+	free(ndeps);
+}
+
+/* ---- completion ---- */
+
+static void notify(struct sched *s, struct action *a, const struct job_done *d)
+{
+	struct node *n = &s->n[a->id];
+	struct sched_observer *o = s->env->obs;
+	if (!o || !o->finished)
+		return;
+	struct sched_event ev = {
+		.a = a, .status = n->status, .reason = n->reason, .key = n->key,
+		.counts = &s->c,
+	};
+	if (d) {
+		ev.start_ns = d->start_ns;
+		ev.end_ns = d->end_ns;
+		ev.output = d->output;
+		ev.outlen = d->outlen;
+		ev.exit_code = d->exit_code;
+	}
+	o->finished(o->ctx, &ev);
+}
+
+static void skip_dependents(struct sched *s, uint32_t id)
+{
+	for (uint32_t k = s->n[id].dep0; k < s->n[id].dep1; k++) {
+		uint32_t d = s->deps[k];
+		if (s->n[d].status != AS_PENDING)
+			continue;
+		s->n[d].status = AS_SKIPPED;
+		s->c.done++;
+		skip_dependents(s, d);
+	}
+}
+
+static void done(struct sched *s, struct action *a, enum act_status st, const struct job_done *d)
+{
+	struct node *n = &s->n[a->id];
+	n->status = st;
+	s->c.done++;
+	if (st == AS_EXECUTED)
+		s->c.executed++;
+	else if (st == AS_CACHED || st == AS_UPTODATE)
+		s->c.cached++;
+	else if (st == AS_FAILED)
+		s->c.failed++;
+	free(n->ind);
+	n->ind = NULL;
+	free(n->env);
+	n->env = NULL;
+	notify(s, a, d);
+	if (st == AS_FAILED) {
+		skip_dependents(s, a->id);
+		if (!s->env->opts.keep_going)
+			s->stop = 1;
+		return;
+	}
+	for (uint32_t k = n->dep0; k < n->dep1; k++) {
+		uint32_t dep = s->deps[k];
+		if (--s->n[dep].npending == 0 && s->n[dep].status == AS_PENDING)
+			heap_push(s, dep);
+	}
+}
+
+/* ---- deciding ---- */
+
+static int out_index(const struct action *p, const struct gfile *f)
+{
+	for (size_t i = 0; i < p->noutputs; i++)
+		if (p->outputs[i] == f)
+			return (int)i;
+	return 0;
+}
+
+static uint64_t d64(const struct digest *d)
+{
+	uint64_t v;
+	memcpy(&v, d->b, 8);
+	return v;
+}
+
+/* Why an action must run, given its last record. */
+static char *reason(struct sched *s, struct action *a, struct act_rec *r)
+{
+	if (!r)
+		return xstrdup("new");
+	struct node *n = &s->n[a->id];
+	if (!digest_eq(&r->cmd, &n->cmd))
+		return xstrdup("command changed");
+	size_t j = 0;
+	for (size_t i = 0; i < a->ninputs; i++) {
+		const char *p = a->inputs[i]->path;
+		while (j < r->nins && strcmp(r->ins[j].path, p) < 0)
+			return xasprintf("input changed: %s", r->ins[j].path);
+		if (j >= r->nins || strcmp(r->ins[j].path, p) != 0 || r->ins[j].d64 != d64(&n->ind[i]))
+			return xasprintf("input changed: %s", p);
+		j++;
+	}
+	if (j < r->nins)
+		return xasprintf("input changed: %s", r->ins[j].path);
+	for (size_t i = 0; i < a->noutputs; i++)
+		if (access(a->outputs[i]->path, F_OK) < 0)
+			return xstrdup("output missing");
+	return xstrdup(digest_eq(&r->key, &n->key) ? "output changed" : "no cached result");
+}
+
+static void record(struct sched *s, struct action *a, uint64_t ms)
+{
+	struct node *n = &s->n[a->id];
+	struct act_rec *r = xcalloc(1, sizeof *r);
+	r->id = xstrdup(a->outputs[0]->path);
+	r->key = n->key;
+	r->cmd = n->cmd;
+	r->ms = ms;
+	r->nouts = a->noutputs;
+	r->outs = xcalloc(a->noutputs, sizeof *r->outs);
+	memcpy(r->outs, n->outd, a->noutputs * sizeof *r->outs);
+	r->nins = a->ninputs;
+	r->ins = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *r->ins);
+	for (size_t i = 0; i < a->ninputs; i++) {
+		r->ins[i].path = xstrdup(a->inputs[i]->path);
+		r->ins[i].d64 = d64(&n->ind[i]);
+	}
+	state_set_action(s->env->st, r);
+}
+
+/* Restore a's outputs from a cached result; 0, or -1 (then run it). */
+static int restore(struct sched *s, struct action *a, struct action_result *res)
+{
+	struct sched_env *env = s->env;
+	struct node *n = &s->n[a->id];
+	if (res->exit_code != 0 || res->noutputs != a->noutputs)
+		return -1;
+	for (size_t i = 0; i < a->noutputs; i++)
+		if (strcmp(res->outputs[i].path, a->outputs[i]->path) != 0)
+			return -1;
+	for (size_t i = 0; i < a->noutputs; i++) {
+		const char *p = a->outputs[i]->path;
+		struct result_output *o = &res->outputs[i];
+		struct digest cur;
+		if (state_digest(env->st, env->fs, p, &cur) == 0 && digest_eq(&cur, &o->d))
+			continue;
+		if (env->opts.plan)
+			continue;
+		if (fs_mkdir_parent(p) < 0)
+			return -1;
+		if (env->store->ops->get_file(env->store, &o->d, p, o->mode) < 0)
+			return -1;
+		state_remember(env->st, env->fs, p, &o->d);
+	}
+	for (size_t i = 0; i < a->noutputs; i++)
+		n->outd[i] = res->outputs[i].d;
+	return 0;
+}
+
+/* Decide one ready action: 1 when it finished at once, 0 when it was
+ * started, -1 on a system error. */
+static int decide(struct sched *s, struct action *a, struct err *e)
+{
+	struct sched_env *env = s->env;
+	struct node *n = &s->n[a->id];
+	n->outd = xcalloc(a->noutputs, sizeof *n->outd);
+	n->ind = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *n->ind);
+	for (size_t i = 0; i < a->ninputs; i++) {
+		struct gfile *f = a->inputs[i];
+		struct action *p = f->producer;
+		if (p && p->wanted) {
+			if (s->n[p->id].status == AS_WOULD_RUN) {
+				n->reason = xasprintf("input will change: %s", f->path);
+				done(s, a, AS_WOULD_RUN, NULL);
+				return 1;
+			}
+			n->ind[i] = s->n[p->id].outd[out_index(p, f)];
+		} else if (state_digest(env->st, env->fs, f->path, &n->ind[i]) < 0) {
+			struct job_done d = {0};
+			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
+			d.output = msg;
+			d.outlen = strlen(msg);
+			d.exit_code = 2;
+			n->reason = xstrdup("missing input");
+			done(s, a, AS_FAILED, &d);
+			free(msg);
+			return 1;
+		}
+	}
+	n->env = key_env(a);
+	key_compute(a, n->env, n->ind, env->opts.props, &n->key, &n->cmd);
+	struct act_rec *r = state_action(env->st, a->outputs[0]->path);
+
+	if (r && digest_eq(&r->key, &n->key) && r->nouts == a->noutputs) {
+		size_t i;
+		for (i = 0; i < a->noutputs; i++) {
+			struct digest cur;
+			if (state_digest(env->st, env->fs, a->outputs[i]->path, &cur) < 0 ||
+			    !digest_eq(&cur, &r->outs[i]))
+				break;
+		}
+		if (i == a->noutputs) {
+			memcpy(n->outd, r->outs, a->noutputs * sizeof *n->outd);
+			done(s, a, AS_UPTODATE, NULL);
+			return 1;
+		}
+	}
+
+	struct action_result res = {0};
+	if (env->store->ops->get_result(env->store, &n->key, &res) == 1) {
+		int ok = restore(s, a, &res) == 0;
+		action_result_free(&res);
+		if (ok) {
+			if (!env->opts.plan)
+				record(s, a, r ? r->ms : 0);
+			done(s, a, AS_CACHED, NULL);
+			return 1;
+		}
+	}
+
+	n->reason = reason(s, a, r);
+	if (env->opts.plan) {
+		done(s, a, AS_WOULD_RUN, NULL);
+		return 1;
+	}
+	for (size_t i = 0; i < a->noutputs; i++) {
+		const char *p = a->outputs[i]->path;
+		if (fs_rm_rf(p) < 0 || fs_mkdir_parent(p) < 0)
+			return err_sys(e, "cannot prepare output '%s'", p);
+	}
+	const char **argv = xcalloc(a->argc + 1, sizeof *argv);
+	memcpy(argv, a->argv, a->argc * sizeof *argv);
+	struct job j = {.id = a->id, .argv = argv, .envp = n->env};
+	struct err se = {0};
+	int rc = env->runner->start(env->runner, &j, &se);
+	free(argv);
+	if (rc < 0) {
+		/* could not start: the action fails, the build goes on */
+		struct job_done d = {.exit_code = 127};
+		char *msg = xasprintf("%s\n", se.msg);
+		d.output = msg;
+		d.outlen = strlen(msg);
+		done(s, a, AS_FAILED, &d);
+		free(msg);
+		err_clear(&se);
+		return 1;
+	}
+	s->c.running++;
+	if (env->obs && env->obs->started)
+		env->obs->started(env->obs->ctx, a, &s->c);
+	return 0;
+}
+
+/* Collect a finished job: check and store its outputs. */
+static void collect(struct sched *s, struct job_done *d)
+{
+	struct sched_env *env = s->env;
+	struct action *a = s->g->actions[d->id];
+	struct node *n = &s->n[a->id];
+	s->c.running--;
+	if (d->exit_code != 0) {
+		done(s, a, AS_FAILED, d);
+		return;
+	}
+	struct action_result res = {0};
+	res.outputs = xcalloc(a->noutputs, sizeof *res.outputs);
+	res.noutputs = a->noutputs;
+	struct buf why = {0};
+	for (size_t i = 0; i < a->noutputs && !why.len; i++) {
+		const char *p = a->outputs[i]->path;
+		struct stat st;
+		if (lstat(p, &st) < 0) {
+			buf_printf(&why, "cairn: the action did not create its output '%s'\n", p);
+		} else if (!S_ISREG(st.st_mode)) {
+			buf_printf(&why, "cairn: output '%s' is not a regular file\n", p);
+		} else {
+			struct result_output *o = &res.outputs[i];
+			o->path = xstrdup(p);
+			o->mode = (st.st_mode & 0111) ? 0755 : 0644;
+			if (env->store->ops->put_file(env->store, p, &o->d, &o->size) < 0) {
+				/* the store is best effort: hash it ourselves */
+				if (sha_file(p, &o->d, &o->size) < 0)
+					buf_printf(&why, "cairn: cannot read output '%s': %s\n", p, strerror(errno));
+			}
+			n->outd[i] = o->d;
+			state_remember(env->st, env->fs, p, &o->d);
+		}
+	}
+	if (why.len) {
+		buf_putn(&why, d->output, d->outlen);
+		free(d->output);
+		d->outlen = why.len;
+		d->output = buf_take(&why);
+		d->exit_code = 1;
+		action_result_free(&res);
+		done(s, a, AS_FAILED, d);
+		return;
+	}
+	if (d->outlen)
+		env->store->ops->put_blob(env->store, d->output, d->outlen, &res.log);
+	res.log_size = d->outlen;
+	env->store->ops->put_result(env->store, &n->key, &res);
+	action_result_free(&res);
+	record(s, a, (d->end_ns - d->start_ns) / 1000000);
+	done(s, a, AS_EXECUTED, d);
+}
+
+int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
+{
+	struct sched s = {.env = env, .g = env->g};
+	int rc = 0;
+	setup(&s);
+	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
+	for (;;) {
+		while (!s.stop && s.hlen && s.c.running < (size_t)jobs) {
+			if (runner_interrupted()) {
+				s.stop = s.interrupted = 1;
+				break;
+			}
+			uint32_t id = heap_pop(&s);
+			if (decide(&s, s.g->actions[id], e) < 0) {
+				rc = -1;
+				s.stop = 1;
+			}
+		}
+		if (s.c.running == 0)
+			break;
+		struct job_done d = {0};
+		int w = env->runner->wait(env->runner, &d);
+		if (w == 1) {
+			collect(&s, &d);
+			free(d.output);
+		} else {
+			if (w == 0)
+				s.interrupted = 1;
+			else
+				rc = err_sys(e, "waiting for actions");
+			env->runner->cancel(env->runner);
+			s.c.running = 0;
+			s.stop = 1;
+			break;
+		}
+	}
+	res->c = s.c;
+	res->interrupted = s.interrupted;
+	for (size_t i = 0; i < s.g->nactions; i++) {
+		free(s.n[i].outd);
+		free(s.n[i].ind);
+		free(s.n[i].env);
+		free(s.n[i].reason);
+	}
+	free(s.n);
+	free(s.deps);
+	free(s.heap);
+	return rc;
+}

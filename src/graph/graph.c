@@ -1,0 +1,102 @@
+/* graph: building the action graph. Strings are interned into the arena;
+ * inputs and outputs are sorted so the action key never depends on the
+ * order a rule listed them in. */
+#include "graph/graph.h"
+#include "util/util.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct gfile *graph_file(struct graph *g, const char *path)
+{
+	struct gfile *f = map_get(&g->by_path, path);
+	if (f)
+		return f;
+	f = arena_alloc(&g->arena, sizeof *f);
+	f->path = arena_strdup(&g->arena, path);
+	f->id = (uint32_t)g->nfiles;
+	VEC_PUSH(g->files, g->nfiles, g->capfiles, f);
+	map_put(&g->by_path, f->path, f);
+	return f;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	const struct gfile *x = *(struct gfile *const *)a, *y = *(struct gfile *const *)b;
+	return strcmp(x->path, y->path);
+}
+
+static int cmp_env(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t nx = strcspn(x, "="), ny = strcspn(y, "=");
+	int c = strncmp(x, y, nx < ny ? nx : ny);
+	return c ? c : (nx > ny) - (nx < ny);
+}
+
+/* Interned, sorted, de-duplicated file list. */
+static struct gfile **file_list(struct graph *g, const char **paths, size_t n, size_t *out_n)
+{
+	struct gfile **v = arena_alloc(&g->arena, (n ? n : 1) * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = graph_file(g, paths[i]);
+	qsort(v, n, sizeof *v, cmp_file);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
+	*out_n = k;
+	return v;
+}
+
+static const char **str_list(struct graph *g, const char **s, size_t n)
+{
+	const char **v = arena_alloc(&g->arena, (n ? n : 1) * sizeof *v);
+	for (size_t i = 0; i < n; i++)
+		v[i] = arena_strdup(&g->arena, s[i]);
+	return v;
+}
+
+struct action *graph_add_action(struct graph *g, const struct action_spec *s, struct err *e)
+{
+	struct action *a = arena_alloc(&g->arena, sizeof *a);
+	a->label = arena_strdup(&g->arena, s->label);
+	a->mnemonic = arena_strdup(&g->arena, s->mnemonic ? s->mnemonic : "Action");
+	a->progress = s->progress ? arena_strdup(&g->arena, s->progress) : NULL;
+	a->where = arena_strdup(&g->arena, s->where ? s->where : "");
+	a->argv = str_list(g, s->argv, s->argc);
+	a->argc = s->argc;
+	a->env = str_list(g, s->env, s->nenv);
+	a->nenv = s->nenv;
+	qsort(a->env, a->nenv, sizeof *a->env, cmp_env);
+	a->inputs = file_list(g, s->inputs, s->ninputs, &a->ninputs);
+	a->outputs = file_list(g, s->outputs, s->noutputs, &a->noutputs);
+	a->flags = s->flags;
+	for (size_t i = 0; i < a->noutputs; i++) {
+		struct gfile *f = a->outputs[i];
+		if (f->producer) {
+			err_input(e, a->where, "output '%s' of %s is also an output of %s (%s)",
+			          f->path, a->label, f->producer->label, f->producer->where);
+			return NULL;
+		}
+	}
+	for (size_t i = 0; i < a->noutputs; i++)
+		a->outputs[i]->producer = a;
+	a->id = (uint32_t)g->nactions;
+	VEC_PUSH(g->actions, g->nactions, g->capactions, a);
+	return a;
+}
+
+void graph_request(struct graph *g, struct gfile *f)
+{
+	VEC_PUSH(g->requested, g->nrequested, g->caprequested, f);
+}
+
+void graph_free(struct graph *g)
+{
+	free(g->actions);
+	free(g->files);
+	free(g->requested);
+	map_free(&g->by_path);
+	arena_free(&g->arena);
+	memset(g, 0, sizeof *g);
+}

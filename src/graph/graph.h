@@ -1,0 +1,87 @@
+/* graph: the action graph. Files are nodes; an action reads input files and
+ * writes output files. A file with no producer is a source. Everything
+ * lives in the graph's arena and is freed at once by graph_free.
+ *
+ * Invariants once graph_check has passed for the wanted actions:
+ *  - every file has at most one producer (no duplicate outputs);
+ *  - following producer edges from a wanted action never loops;
+ *  - every source input of a wanted action exists on disk. */
+#ifndef CAIRN_GRAPH_H
+#define CAIRN_GRAPH_H
+#include "util/arena.h"
+#include "util/err.h"
+#include "util/map.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct action;
+
+struct gfile {
+	const char *path;         /* workspace-relative */
+	struct action *producer;  /* NULL for a source file */
+	uint32_t id;              /* index in graph.files */
+};
+
+enum action_flags {
+	ACT_NO_SANDBOX = 1,       /* tags = { "no-sandbox" } */
+	ACT_NETWORK = 2,          /* tags = { "requires-network" } */
+};
+
+struct action {
+	uint32_t id;              /* index in graph.actions */
+	const char *label;        /* owning target, "//pkg:name" */
+	const char *mnemonic;     /* "Genrule", "Stamp", ... */
+	const char *progress;     /* what the status line shows, or NULL */
+	const char *where;        /* "pkg/BUILD.lua:LINE" of the target */
+	const char **argv;        /* argc strings */
+	size_t argc;
+	const char **env;         /* "KEY=VALUE", sorted by key */
+	size_t nenv;
+	struct gfile **inputs;    /* sorted by path, no duplicates */
+	size_t ninputs;
+	struct gfile **outputs;   /* sorted by path; at least one */
+	size_t noutputs;
+	unsigned flags;           /* enum action_flags */
+	int wanted;               /* needed by the current request */
+};
+
+struct graph {
+	struct arena arena;       /* owns every string and array below */
+	struct action **actions;
+	size_t nactions, capactions;
+	struct gfile **files;
+	size_t nfiles, capfiles;
+	struct map by_path;       /* path -> struct gfile */
+	struct gfile **requested; /* files the user asked for */
+	size_t nrequested, caprequested;
+};
+
+/* The file node for path, created on first use. */
+struct gfile *graph_file(struct graph *g, const char *path);
+
+/* What a rule hands over for one action; the graph copies all of it. */
+struct action_spec {
+	const char *label, *mnemonic, *progress, *where;
+	const char **argv;
+	size_t argc;
+	const char **env; /* "K=V" */
+	size_t nenv;
+	const char **inputs;
+	size_t ninputs;
+	const char **outputs;
+	size_t noutputs;
+	unsigned flags;
+};
+
+/* Add an action. Fails (user error) on an output already produced by
+ * another action, naming both. */
+struct action *graph_add_action(struct graph *g, const struct action_spec *s, struct err *e);
+/* Mark a file as asked for by the user. */
+void graph_request(struct graph *g, struct gfile *f);
+/* Mark the producers of requested files, transitively, as wanted; then
+ * check the wanted part: cycles (printed as a path of labels) and missing
+ * source files. */
+int graph_check(struct graph *g, struct err *e);
+void graph_free(struct graph *g);
+
+#endif

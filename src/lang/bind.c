@@ -1,0 +1,360 @@
+/* bind: the C primitives the prelude calls (table `C`), and the shaping of
+ * every Lua error into the user-facing form
+ *   pkg/BUILD.lua:12: error: MESSAGE
+ *     called from pkg/BUILD.lua:30      (a macro's caller)
+ *     loaded from pkg/BUILD.lua:1       (the load() that ran a module)
+ *     while analyzing //pkg:x (pkg/BUILD.lua:3)
+ * A formatted error travels as a table { cairn = TEXT } so that handlers
+ * further out pass it through unchanged. User frames are those whose
+ * chunk name starts with '@' (build files and modules); the prelude's is
+ * "=prelude" and never shows. */
+#include "lang/eval_int.h"
+#include "lang/label.h"
+#include "util/fs.h"
+#include "util/str.h"
+#include "util/util.h"
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static struct eval *self(lua_State *L)
+{
+	return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+/* Append the chain of user frames; skip the first `skip` of them. */
+static void chain(lua_State *L, struct buf *b, int skip, int first_loaded)
+{
+	lua_Debug ar;
+	int seen = 0, inner_main = first_loaded;
+	for (int lv = 0; lua_getstack(L, lv, &ar); lv++) {
+		if (!lua_getinfo(L, "Sl", &ar) || ar.source[0] != '@' || ar.currentline <= 0)
+			continue;
+		if (seen++ >= skip)
+			buf_printf(b, "\n  %s from %s:%d", inner_main ? "loaded" : "called",
+			           ar.source + 1, ar.currentline);
+		inner_main = strcmp(ar.what, "main") == 0;
+	}
+}
+
+/* "file:line" of the innermost user frame into b; 0 if there is none. */
+static int where_now(lua_State *L, struct buf *b)
+{
+	lua_Debug ar;
+	for (int lv = 0; lua_getstack(L, lv, &ar); lv++) {
+		if (lua_getinfo(L, "Sl", &ar) && ar.source[0] == '@' && ar.currentline > 0) {
+			buf_printf(b, "%s:%d", ar.source + 1, ar.currentline);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void push_formatted(lua_State *L, const char *where, const char *msg, int context)
+{
+	struct eval *ev = lua_touserdata(L, lua_upvalueindex(1));
+	struct buf b = {0};
+	int from_stack = 0;
+	if (where)
+		buf_printf(&b, "%s: ", where);
+	else if (where_now(L, &b)) {
+		buf_puts(&b, ": ");
+		from_stack = 1;
+	}
+	buf_printf(&b, "error: %s", msg);
+	if (from_stack || where)
+		chain(L, &b, from_stack, where != NULL && context);
+	if (context && ev && ev->context)
+		buf_printf(&b, "\n  %s", ev->context);
+	lua_newtable(L);
+	lua_pushlstring(L, b.s, b.len);
+	lua_setfield(L, -2, "cairn");
+	buf_free(&b);
+}
+
+int bind_raise(lua_State *L, const char *where, const char *msg, int context)
+{
+	push_formatted(L, where, msg, context);
+	return lua_error(L);
+}
+
+/* Strip a leading "chunk:line: " that Lua put in front of a message. */
+static const char *strip_pos(const char *m)
+{
+	const char *c = strchr(m, ':');
+	if (!c || c == m)
+		return m;
+	const char *d = c + 1;
+	while (*d >= '0' && *d <= '9')
+		d++;
+	if (d == c + 1 || d[0] != ':' || d[1] != ' ')
+		return m;
+	return d + 2;
+}
+
+int bind_msgh(lua_State *L)
+{
+	if (lua_istable(L, 1)) {
+		lua_getfield(L, 1, "cairn");
+		if (lua_isstring(L, -1)) {
+			lua_pop(L, 1);
+			return 1;
+		}
+		lua_pop(L, 1);
+	}
+	const char *m = lua_tostring(L, 1);
+	if (!m)
+		m = luaL_typename(L, 1);
+	push_formatted(L, NULL, strip_pos(m), 1);
+	return 1;
+}
+
+static int c_fail(lua_State *L)
+{
+	return bind_raise(L, NULL, luaL_checkstring(L, 1), 1);
+}
+
+static int c_fail_at(lua_State *L)
+{
+	const char *where = lua_isnil(L, 1) ? NULL : luaL_checkstring(L, 1);
+	const char *msg = luaL_checkstring(L, 2);
+	if (!where) {
+		/* no location: a command-line or workspace-wide problem */
+		lua_newtable(L);
+		lua_pushfstring(L, "error: %s", msg);
+		lua_setfield(L, -2, "cairn");
+		return lua_error(L);
+	}
+	return bind_raise(L, where, msg, 0);
+}
+
+static int c_where(lua_State *L)
+{
+	struct buf b = {0};
+	if (!where_now(L, &b))
+		buf_puts(&b, "?");
+	lua_pushlstring(L, b.s, b.len);
+	buf_free(&b);
+	return 1;
+}
+
+static int c_print(lua_State *L)
+{
+	struct buf b = {0};
+	if (!where_now(L, &b))
+		buf_puts(&b, "?");
+	fprintf(stderr, "DEBUG: %s: %s\n", b.s, luaL_checkstring(L, 1));
+	buf_free(&b);
+	return 0;
+}
+
+static int c_set_context(lua_State *L)
+{
+	struct eval *ev = self(L);
+	free(ev->context);
+	ev->context = lua_isnoneornil(L, 1) ? NULL : xstrdup(luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int c_parse_label(lua_State *L)
+{
+	const char *s = luaL_checkstring(L, 1);
+	const char *cur = lua_isnoneornil(L, 2) ? NULL : luaL_checkstring(L, 2);
+	struct label l;
+	const char *why;
+	if (label_parse(s, cur, &l, &why) < 0) {
+		lua_pushnil(L);
+		lua_pushstring(L, why);
+		return 2;
+	}
+	lua_pushstring(L, l.pkg);
+	lua_pushstring(L, l.name);
+	label_free(&l);
+	return 2;
+}
+
+static int c_check_name(lua_State *L)
+{
+	const char *why;
+	if (label_check_name(luaL_checkstring(L, 1), &why) < 0) {
+		lua_pushboolean(L, 0);
+		lua_pushstring(L, why);
+		return 2;
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int c_check_pkg(lua_State *L)
+{
+	const char *why;
+	lua_pushboolean(L, label_check_pkg(luaL_checkstring(L, 1), &why) == 0);
+	return 1;
+}
+
+static int c_exists(lua_State *L)
+{
+	struct stat st;
+	const char *p = luaL_checkstring(L, 1);
+	if (stat(*p ? p : ".", &st) < 0)
+		lua_pushnil(L);
+	else
+		lua_pushstring(L, S_ISDIR(st.st_mode) ? "dir" : "file");
+	return 1;
+}
+
+static int c_is_package(lua_State *L)
+{
+	const char *pkg = luaL_checkstring(L, 1);
+	struct stat st;
+	char *p = *pkg ? xasprintf("%s/BUILD.lua", pkg) : xstrdup("BUILD.lua");
+	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+	free(p);
+	/* outputs and state are never packages */
+	if (!strncmp(pkg, "cairn-out", 9) && (pkg[9] == 0 || pkg[9] == '/'))
+		ok = 0;
+	lua_pushboolean(L, ok);
+	return 1;
+}
+
+static int c_list_packages(lua_State *L)
+{
+	return packages_push(L, luaL_checkstring(L, 1));
+}
+
+/* A Lua list of strings as a C array (pointers into the Lua strings,
+ * valid while the table is on the stack). */
+static const char **str_array(lua_State *L, int idx, size_t *n)
+{
+	luaL_checktype(L, idx, LUA_TTABLE);
+	*n = (size_t)lua_rawlen(L, idx);
+	const char **v = xcalloc(*n + 1, sizeof *v);
+	for (size_t i = 0; i < *n; i++) {
+		lua_rawgeti(L, idx, (lua_Integer)i + 1);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1); /* the table keeps the string alive */
+		if (!v[i]) {
+			free(v);
+			luaL_error(L, "element %d is not a string", (int)i + 1);
+		}
+	}
+	return v;
+}
+
+static int c_glob(lua_State *L)
+{
+	const char *pkg = luaL_checkstring(L, 1);
+	size_t ninc, nexc;
+	const char **inc = str_array(L, 2, &ninc);
+	const char **exc = str_array(L, 3, &nexc);
+	int r = glob_push(L, pkg, inc, ninc, exc, nexc);
+	free(inc);
+	free(exc);
+	return r;
+}
+
+static int c_compile(lua_State *L)
+{
+	struct eval *ev = self(L);
+	const char *path = luaL_checkstring(L, 1);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	struct buf b = {0};
+	if (fs_read_all(path, &b) < 0) {
+		buf_free(&b);
+		char *m = xasprintf("cannot read %s", path);
+		push_formatted(L, NULL, m, 1);
+		free(m);
+		return lua_error(L);
+	}
+	lua_pushfstring(L, "@%s", path);
+	int r = luaL_loadbufferx(L, b.s, b.len, lua_tostring(L, -1), "t");
+	buf_free(&b);
+	if (r != LUA_OK) {
+		/* "path:line: message" from the parser */
+		const char *m = lua_tostring(L, -1);
+		const char *msg = strip_pos(m);
+		char *where = xstrndup(m, msg == m ? 0 : (size_t)(msg - m - 2));
+		char *copy = xstrdup(msg);
+		lua_pop(L, 2);
+		push_formatted(L, *where ? where : path, copy, 1);
+		free(where);
+		free(copy);
+		return lua_error(L);
+	}
+	lua_pushvalue(L, 2);
+	lua_setupvalue(L, -2, 1); /* _ENV */
+	VEC_PUSH(ev->files, ev->nfiles, ev->capfiles, xstrdup(path));
+	return 1;
+}
+
+static const char **field_strs(lua_State *L, const char *field, size_t *n)
+{
+	lua_getfield(L, 1, field);
+	const char **v = str_array(L, lua_gettop(L), n);
+	return v; /* the table stays on the stack until the caller returns */
+}
+
+static const char *field_str(lua_State *L, const char *field)
+{
+	lua_getfield(L, 1, field);
+	const char *s = lua_tostring(L, -1);
+	return s; /* stays on the stack */
+}
+
+static int c_add_action(lua_State *L)
+{
+	struct eval *ev = self(L);
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct action_spec s = {0};
+	s.label = field_str(L, "label");
+	s.mnemonic = field_str(L, "mnemonic");
+	s.progress = field_str(L, "progress");
+	s.where = field_str(L, "where");
+	s.argv = field_strs(L, "argv", &s.argc);
+	s.env = field_strs(L, "env", &s.nenv);
+	s.inputs = field_strs(L, "inputs", &s.ninputs);
+	s.outputs = field_strs(L, "outputs", &s.noutputs);
+	lua_getfield(L, 1, "flags");
+	s.flags = (unsigned)lua_tointeger(L, -1);
+	struct err e = {0};
+	struct action *a = graph_add_action(ev->g, &s, &e);
+	free(s.argv);
+	free(s.env);
+	free(s.inputs);
+	free(s.outputs);
+	if (!a) {
+		lua_newtable(L);
+		lua_pushstring(L, e.msg);
+		lua_setfield(L, -2, "cairn");
+		err_clear(&e);
+		return lua_error(L);
+	}
+	return 0;
+}
+
+static int c_request(lua_State *L)
+{
+	struct eval *ev = self(L);
+	graph_request(ev->g, graph_file(ev->g, luaL_checkstring(L, 1)));
+	return 0;
+}
+
+void bind_push(lua_State *L, struct eval *ev, const char *root_name)
+{
+	static const luaL_Reg fns[] = {
+		{"fail", c_fail}, {"fail_at", c_fail_at}, {"where", c_where},
+		{"print", c_print}, {"set_context", c_set_context},
+		{"parse_label", c_parse_label}, {"check_name", c_check_name},
+		{"check_pkg", c_check_pkg}, {"exists", c_exists},
+		{"is_package", c_is_package}, {"list_packages", c_list_packages},
+		{"glob", c_glob}, {"compile", c_compile},
+		{"add_action", c_add_action}, {"request", c_request},
+		{NULL, NULL},
+	};
+	lua_newtable(L);
+	lua_pushlightuserdata(L, ev);
+	luaL_setfuncs(L, fns, 1);
+	lua_pushstring(L, root_name);
+	lua_setfield(L, -2, "root_name");
+}

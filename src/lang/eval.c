@@ -1,0 +1,179 @@
+/* eval: the Lua state. Standard libraries are opened into the state's own
+ * globals, which only the prelude sees; build files get the sandbox the
+ * prelude builds. Each entry point runs under lua_pcall with bind_msgh,
+ * so every failure comes back as one formatted user error. */
+#include "lang/eval_int.h"
+#include "util/util.h"
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct eval *eval_new(const char *root_name, struct graph *g, struct err *e)
+{
+	struct eval *ev = xcalloc(1, sizeof *ev);
+	ev->g = g;
+	ev->L = luaL_newstate();
+	if (!ev->L) {
+		free(ev);
+		err_input(e, NULL, "cannot create a Lua state");
+		return NULL;
+	}
+	lua_State *L = ev->L;
+	luaL_openlibs(L);
+	if (luaL_loadbufferx(L, cairn_prelude, strlen(cairn_prelude), "=prelude", "t") != LUA_OK) {
+		err_input(e, NULL, "internal: prelude: %s", lua_tostring(L, -1));
+		eval_free(ev);
+		return NULL;
+	}
+	bind_push(L, ev, root_name);
+	lua_pushlightuserdata(L, ev);
+	lua_pushcclosure(L, bind_msgh, 1);
+	lua_insert(L, 1);
+	if (lua_pcall(L, 1, 1, 1) != LUA_OK) {
+		err_input(e, NULL, "internal: prelude: %s", lua_tostring(L, -1));
+		eval_free(ev);
+		return NULL;
+	}
+	ev->api = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_settop(L, 0);
+	return ev;
+}
+
+void eval_free(struct eval *ev)
+{
+	if (!ev)
+		return;
+	if (ev->L)
+		lua_close(ev->L);
+	for (size_t i = 0; i < ev->nfiles; i++)
+		free(ev->files[i]);
+	free(ev->files);
+	free(ev->context);
+	free(ev);
+}
+
+/* Push msgh and api[name]; returns the stack index of msgh. */
+static int prepare(struct eval *ev, const char *name)
+{
+	lua_State *L = ev->L;
+	lua_settop(L, 0);
+	lua_pushlightuserdata(L, ev);
+	lua_pushcclosure(L, bind_msgh, 1);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, ev->api);
+	lua_getfield(L, -1, name);
+	lua_remove(L, -2);
+	return 1;
+}
+
+static int call(struct eval *ev, int nargs, struct err *e)
+{
+	lua_State *L = ev->L;
+	if (lua_pcall(L, nargs, 1, 1) == LUA_OK)
+		return 0;
+	const char *m = NULL;
+	if (lua_istable(L, -1)) {
+		lua_getfield(L, -1, "cairn");
+		m = lua_tostring(L, -1);
+	}
+	err_take(e, ERR_INPUT, xstrdup(m ? m : "error: evaluation failed"));
+	lua_settop(L, 0);
+	return -1;
+}
+
+static void push_patterns(lua_State *L, const struct pattern *pats, size_t n)
+{
+	static const char *kinds[] = {"target", "package", "recursive"};
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_createtable(L, 0, 4);
+		lua_pushstring(L, kinds[pats[i].kind]);
+		lua_setfield(L, -2, "kind");
+		lua_pushstring(L, pats[i].label.pkg);
+		lua_setfield(L, -2, "pkg");
+		if (pats[i].label.name) {
+			lua_pushstring(L, pats[i].label.name);
+			lua_setfield(L, -2, "name");
+		}
+		char *text = pats[i].kind == PAT_TARGET ? label_str(&pats[i].label)
+		             : pats[i].kind == PAT_PACKAGE ? xasprintf("//%s:all", pats[i].label.pkg)
+		             : xasprintf("//%s%s...", pats[i].label.pkg, *pats[i].label.pkg ? "/" : "");
+		lua_pushstring(L, text);
+		free(text);
+		lua_setfield(L, -2, "text");
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+}
+
+static int run_workspace(struct eval *ev, struct err *e)
+{
+	prepare(ev, "workspace");
+	return call(ev, 0, e);
+}
+
+int eval_request(struct eval *ev, const struct pattern *pats, size_t n, struct err *e)
+{
+	if (run_workspace(ev, e) < 0)
+		return -1;
+	prepare(ev, "request");
+	push_patterns(ev->L, pats, n);
+	if (call(ev, 1, e) < 0)
+		return -1;
+	lua_settop(ev->L, 0);
+	return 0;
+}
+
+static char **to_strv(lua_State *L)
+{
+	size_t n = (size_t)lua_rawlen(L, -1);
+	char **v = xcalloc(n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		lua_rawgeti(L, -1, (lua_Integer)i + 1);
+		v[i] = xstrdup(lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	lua_settop(L, 0);
+	return v;
+}
+
+char **eval_targets(struct eval *ev, const struct pattern *pats, size_t n, struct err *e)
+{
+	if (run_workspace(ev, e) < 0)
+		return NULL;
+	prepare(ev, "targets");
+	push_patterns(ev->L, pats, n);
+	return call(ev, 1, e) < 0 ? NULL : to_strv(ev->L);
+}
+
+char **eval_deps(struct eval *ev, const char *label, struct err *e)
+{
+	prepare(ev, "deps");
+	lua_pushstring(ev->L, label);
+	return call(ev, 1, e) < 0 ? NULL : to_strv(ev->L);
+}
+
+char *eval_kind(struct eval *ev, const char *label, struct err *e)
+{
+	prepare(ev, "kind");
+	lua_pushstring(ev->L, label);
+	if (call(ev, 1, e) < 0)
+		return NULL;
+	char *s = xstrdup(lua_tostring(ev->L, -1));
+	lua_settop(ev->L, 0);
+	return s;
+}
+
+const char *const *eval_files(struct eval *ev, size_t *n)
+{
+	*n = ev->nfiles;
+	return (const char *const *)ev->files;
+}
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}

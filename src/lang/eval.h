@@ -1,0 +1,34 @@
+/* eval: evaluation of WORKSPACE.lua, BUILD.lua files and rule modules in a
+ * sandboxed Lua 5.4 state, and analysis of the requested targets into the
+ * action graph. The process's working directory must be the workspace
+ * root: every path here is relative to it. */
+#ifndef CAIRN_EVAL_H
+#define CAIRN_EVAL_H
+#include "graph/graph.h"
+#include "lang/label.h"
+#include "util/err.h"
+#include <stddef.h>
+
+struct eval;
+
+/* A new evaluator that adds actions to g (not owned). */
+struct eval *eval_new(const char *root_name, struct graph *g, struct err *e);
+void eval_free(struct eval *ev);
+
+/* Analyze the targets the patterns match; their default outputs become
+ * the graph's requested files. 0 or -1 (a user error, formatted). */
+int eval_request(struct eval *ev, const struct pattern *pats, size_t n, struct err *e);
+
+/* For query. Each returns a NULL-terminated array of fresh strings
+ * (free with strv_free) or NULL with *e set. */
+char **eval_targets(struct eval *ev, const struct pattern *pats, size_t n, struct err *e);
+char **eval_deps(struct eval *ev, const char *label, struct err *e);
+/* The rule kind of a label ("genrule", "source file", ...); fresh string. */
+char *eval_kind(struct eval *ev, const char *label, struct err *e);
+
+/* Build files and modules read so far (workspace-relative paths). */
+const char *const *eval_files(struct eval *ev, size_t *n);
+
+void strv_free(char **v);
+
+#endif

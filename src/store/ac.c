@@ -1,0 +1,121 @@
+/* ac: action results in the local store.
+ *
+ * File format (all integers little-endian):
+ *   magic     8 bytes  "CAIRNAC\0"
+ *   version   u32      1
+ *   exit      u32      the action's exit code (only 0 is ever stored)
+ *   log       32 bytes digest of the merged stdout+stderr blob
+ *   log_size  u64
+ *   n         u32      number of outputs, then n times:
+ *     path    u32 length + bytes (workspace-relative)
+ *     digest  32 bytes
+ *     size    u64
+ *     mode    u32
+ *   trailer   32 bytes SHA-256 of everything before it
+ *
+ * Written to tmp/ and renamed into place. A file with another magic or
+ * version, a short read or a trailer mismatch is a miss, and is removed so
+ * the next run writes a good one. */
+#include "store/store_int.h"
+#include "util/fs.h"
+#include "util/util.h"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char AC_MAGIC[8] = "CAIRNAC";
+enum { AC_VERSION = 1 };
+
+int local_put_result(struct store *s, const struct digest *key, const struct action_result *r)
+{
+	struct local_store *ls = (struct local_store *)s;
+	struct buf b = {0};
+	buf_putn(&b, AC_MAGIC, 8);
+	buf_put_u32(&b, AC_VERSION);
+	buf_put_u32(&b, (unsigned)r->exit_code);
+	buf_putn(&b, r->log.b, 32);
+	buf_put_u64(&b, r->log_size);
+	buf_put_u32(&b, (unsigned)r->noutputs);
+	for (size_t i = 0; i < r->noutputs; i++) {
+		const struct result_output *o = &r->outputs[i];
+		buf_put_lstr(&b, o->path, strlen(o->path));
+		buf_putn(&b, o->d.b, 32);
+		buf_put_u64(&b, o->size);
+		buf_put_u32(&b, o->mode);
+	}
+	struct digest t;
+	sha_buf(b.s, b.len, &t);
+	buf_putn(&b, t.b, 32);
+	char *tmp = local_tmp(ls);
+	char *final = local_path(ls, "ac", key);
+	int rc = fs_write_atomic(tmp, b.s, b.len, 0644);
+	if (rc == 0)
+		rc = local_commit(tmp, final);
+	free(tmp);
+	free(final);
+	buf_free(&b);
+	return rc;
+}
+
+static int decode(const struct buf *b, struct action_result *r)
+{
+	memset(r, 0, sizeof *r);
+	if (b->len < 8 + 4 + 32 || memcmp(b->s, AC_MAGIC, 8) != 0)
+		return -1;
+	struct digest t;
+	sha_buf(b->s, b->len - 32, &t);
+	if (memcmp(t.b, b->s + b->len - 32, 32) != 0)
+		return -1;
+	struct reader rd = {(const unsigned char *)b->s + 8,
+	                    (const unsigned char *)b->s + b->len - 32, 0};
+	if (rd_u32(&rd) != AC_VERSION)
+		return -1;
+	r->exit_code = (int)rd_u32(&rd);
+	const void *log = rd_bytes(&rd, 32);
+	if (log)
+		memcpy(r->log.b, log, 32);
+	r->log_size = rd_u64(&rd);
+	size_t n = rd_u32(&rd);
+	if (rd.bad || n > (size_t)(rd.end - rd.p))
+		return -1;
+	r->outputs = xcalloc(n ? n : 1, sizeof *r->outputs);
+	for (size_t i = 0; i < n && !rd.bad; i++) {
+		struct result_output *o = &r->outputs[i];
+		size_t len;
+		const char *p = rd_lstr(&rd, &len);
+		const void *d = rd_bytes(&rd, 32);
+		o->size = rd_u64(&rd);
+		o->mode = rd_u32(&rd);
+		if (!p || !d)
+			break;
+		o->path = xstrndup(p, len);
+		memcpy(o->d.b, d, 32);
+		r->noutputs = i + 1;
+	}
+	if (rd.bad || r->noutputs != n || rd.p != rd.end) {
+		action_result_free(r);
+		return -1;
+	}
+	return 0;
+}
+
+int local_get_result(struct store *s, const struct digest *key, struct action_result *r)
+{
+	struct local_store *ls = (struct local_store *)s;
+	char *path = local_path(ls, "ac", key);
+	struct buf b = {0};
+	int hit = 0;
+	if (fs_read_all(path, &b) == 0) {
+		if (decode(&b, r) == 0) {
+			hit = 1;
+			utimensat(AT_FDCWD, path, NULL, 0);
+		} else {
+			unlink(path);
+		}
+	}
+	buf_free(&b);
+	free(path);
+	return hit;
+}

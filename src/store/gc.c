@@ -1,0 +1,95 @@
+/* gc: least-recently-used eviction for the local store. An entry's mtime
+ * is its last use. Result entries and blobs are evicted alike, oldest
+ * first; a result whose blob is gone is a miss, never an error, so no
+ * ordering between the two is needed. Temp files older than an hour are
+ * leftovers of killed processes and go first. */
+#include "store/store_int.h"
+#include "util/util.h"
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct entry {
+	char *path;
+	uint64_t size;
+	int64_t mtime_ns;
+};
+
+struct entries {
+	struct entry *v;
+	size_t n, cap;
+};
+
+static void scan(const char *dir, int depth, struct entries *out)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0) {
+			free(p);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode) && depth > 0) {
+			scan(p, depth - 1, out);
+			free(p);
+		} else if (S_ISREG(st.st_mode)) {
+			struct entry en = {p, (uint64_t)st.st_size,
+			                   (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec};
+			VEC_PUSH(out->v, out->n, out->cap, en);
+		} else {
+			free(p);
+		}
+	}
+	closedir(d);
+}
+
+static int by_age(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	return (x->mtime_ns > y->mtime_ns) - (x->mtime_ns < y->mtime_ns);
+}
+
+int store_local_gc(const char *dir, uint64_t max_bytes, uint64_t *removed, uint64_t *kept)
+{
+	struct entries all = {0};
+	char *cas = xasprintf("%s/cas", dir), *ac = xasprintf("%s/ac", dir),
+	     *tmp = xasprintf("%s/tmp", dir);
+	*removed = *kept = 0;
+	struct entries tmps = {0};
+	scan(tmp, 0, &tmps);
+	int64_t hour_ago = (int64_t)time(NULL) * 1000000000 - 3600ll * 1000000000;
+	for (size_t i = 0; i < tmps.n; i++) {
+		if (tmps.v[i].mtime_ns < hour_ago && unlink(tmps.v[i].path) == 0)
+			*removed += tmps.v[i].size;
+		free(tmps.v[i].path);
+	}
+	free(tmps.v);
+	scan(cas, 1, &all);
+	scan(ac, 1, &all);
+	uint64_t total = 0;
+	for (size_t i = 0; i < all.n; i++)
+		total += all.v[i].size;
+	qsort(all.v, all.n, sizeof *all.v, by_age);
+	for (size_t i = 0; i < all.n; i++) {
+		if (total > max_bytes && unlink(all.v[i].path) == 0) {
+			total -= all.v[i].size;
+			*removed += all.v[i].size;
+		}
+		free(all.v[i].path);
+	}
+	*kept = total;
+	free(all.v);
+	free(cas);
+	free(ac);
+	free(tmp);
+	return 0;
+}

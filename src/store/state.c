@@ -1,0 +1,243 @@
+/* state: the workspace state file.
+ *
+ * Format of .cairn/state (integers little-endian):
+ *   magic     8 bytes  "CAIRNST\0"
+ *   version   u32      1
+ *   nfiles    u32, then per file:
+ *     path u32-length string, size u64, mtime_ns u64, ctime_ns u64,
+ *     ino u64, mode u32, digest 32 bytes
+ *   nactions  u32, then per action:
+ *     id string, key 32, cmd 32, ms u64,
+ *     nouts u32 + nouts digests (32 each),
+ *     nins u32 + nins times (path string, d64 u64)
+ *   trailer   32 bytes SHA-256 of everything before it
+ *
+ * Written whole to a temp file and renamed, at the end of each command
+ * that changed it; kill -9 leaves the previous state, which is safe (see
+ * state.h). An unknown magic or version, or a trailer mismatch, is
+ * ignored: the state starts empty. */
+#include "store/state.h"
+#include "util/map.h"
+#include "util/str.h"
+#include "util/util.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char ST_MAGIC[8] = "CAIRNST";
+enum { ST_VERSION = 1 };
+
+struct state {
+	struct map files;   /* path -> struct file_rec */
+	struct map actions; /* id -> struct act_rec */
+	int dirty;          /* changed since load */
+};
+
+void act_rec_free(struct act_rec *r)
+{
+	if (!r)
+		return;
+	free(r->id);
+	free(r->outs);
+	for (size_t i = 0; i < r->nins; i++)
+		free(r->ins[i].path);
+	free(r->ins);
+	free(r);
+}
+
+static int decode(struct state *s, const struct buf *b)
+{
+	if (b->len < 8 + 4 + 32 || memcmp(b->s, ST_MAGIC, 8) != 0)
+		return -1;
+	struct digest t;
+	sha_buf(b->s, b->len - 32, &t);
+	if (memcmp(t.b, b->s + b->len - 32, 32) != 0)
+		return -1;
+	struct reader rd = {(const unsigned char *)b->s + 8,
+	                    (const unsigned char *)b->s + b->len - 32, 0};
+	if (rd_u32(&rd) != ST_VERSION)
+		return -1;
+	size_t n = rd_u32(&rd);
+	for (size_t i = 0; i < n && !rd.bad; i++) {
+		size_t len;
+		const char *p = rd_lstr(&rd, &len);
+		struct file_rec f = {0};
+		f.st.size = rd_u64(&rd);
+		f.st.mtime_ns = (int64_t)rd_u64(&rd);
+		f.st.ctime_ns = (int64_t)rd_u64(&rd);
+		f.st.ino = rd_u64(&rd);
+		f.st.mode = rd_u32(&rd);
+		const void *d = rd_bytes(&rd, 32);
+		if (!p || !d)
+			break;
+		struct file_rec *fr = xmalloc(sizeof *fr);
+		*fr = f;
+		fr->path = xstrndup(p, len);
+		memcpy(fr->d.b, d, 32);
+		free(map_put(&s->files, fr->path, fr));
+	}
+	n = rd_u32(&rd);
+	for (size_t i = 0; i < n && !rd.bad; i++) {
+		size_t len;
+		const char *p = rd_lstr(&rd, &len);
+		const void *key = rd_bytes(&rd, 32), *cmd = rd_bytes(&rd, 32);
+		uint64_t ms = rd_u64(&rd);
+		size_t nouts = rd_u32(&rd);
+		const unsigned char *outs = rd_bytes(&rd, nouts * 32);
+		size_t nins = rd_u32(&rd);
+		if (!p || !key || !cmd || !outs || nins > (size_t)(rd.end - rd.p))
+			break;
+		struct act_rec *r = xcalloc(1, sizeof *r);
+		r->id = xstrndup(p, len);
+		memcpy(r->key.b, key, 32);
+		memcpy(r->cmd.b, cmd, 32);
+		r->ms = ms;
+		r->nouts = nouts;
+		r->outs = xcalloc(nouts ? nouts : 1, sizeof *r->outs);
+		memcpy(r->outs, outs, nouts * 32);
+		r->ins = xcalloc(nins ? nins : 1, sizeof *r->ins);
+		for (size_t j = 0; j < nins; j++) {
+			const char *ip = rd_lstr(&rd, &len);
+			uint64_t d64 = rd_u64(&rd);
+			if (!ip)
+				break;
+			r->ins[j].path = xstrndup(ip, len);
+			r->ins[j].d64 = d64;
+			r->nins = j + 1;
+		}
+		act_rec_free(map_put(&s->actions, r->id, r));
+	}
+	return rd.bad || rd.p != rd.end ? -1 : 0;
+}
+
+static void clear(struct state *s)
+{
+	for (size_t i = 0; i < s->files.cap; i++) {
+		struct file_rec *f = s->files.slots[i].val;
+		if (s->files.slots[i].key && f) {
+			free(f->path);
+			free(f);
+		}
+	}
+	for (size_t i = 0; i < s->actions.cap; i++)
+		if (s->actions.slots[i].key)
+			act_rec_free(s->actions.slots[i].val);
+	map_free(&s->files);
+	map_free(&s->actions);
+}
+
+struct state *state_load(const char *path, int *corrupt)
+{
+	struct state *s = xcalloc(1, sizeof *s);
+	struct buf b = {0};
+	*corrupt = 0;
+	if (fs_read_all(path, &b) == 0 && decode(s, &b) < 0) {
+		clear(s);
+		*corrupt = 1;
+	}
+	buf_free(&b);
+	return s;
+}
+
+int state_save(struct state *s, const char *path)
+{
+	if (!s->dirty)
+		return 0;
+	struct buf b = {0};
+	buf_putn(&b, ST_MAGIC, 8);
+	buf_put_u32(&b, ST_VERSION);
+	buf_put_u32(&b, (unsigned)s->files.len);
+	for (size_t i = 0; i < s->files.cap; i++) {
+		struct file_rec *f = s->files.slots[i].val;
+		if (!s->files.slots[i].key)
+			continue;
+		buf_put_lstr(&b, f->path, strlen(f->path));
+		buf_put_u64(&b, f->st.size);
+		buf_put_u64(&b, (uint64_t)f->st.mtime_ns);
+		buf_put_u64(&b, (uint64_t)f->st.ctime_ns);
+		buf_put_u64(&b, f->st.ino);
+		buf_put_u32(&b, f->st.mode);
+		buf_putn(&b, f->d.b, 32);
+	}
+	buf_put_u32(&b, (unsigned)s->actions.len);
+	for (size_t i = 0; i < s->actions.cap; i++) {
+		struct act_rec *r = s->actions.slots[i].val;
+		if (!s->actions.slots[i].key)
+			continue;
+		buf_put_lstr(&b, r->id, strlen(r->id));
+		buf_putn(&b, r->key.b, 32);
+		buf_putn(&b, r->cmd.b, 32);
+		buf_put_u64(&b, r->ms);
+		buf_put_u32(&b, (unsigned)r->nouts);
+		buf_putn(&b, r->outs, r->nouts * 32);
+		buf_put_u32(&b, (unsigned)r->nins);
+		for (size_t j = 0; j < r->nins; j++) {
+			buf_put_lstr(&b, r->ins[j].path, strlen(r->ins[j].path));
+			buf_put_u64(&b, r->ins[j].d64);
+		}
+	}
+	struct digest t;
+	sha_buf(b.s, b.len, &t);
+	buf_putn(&b, t.b, 32);
+	int rc = fs_write_atomic(path, b.s, b.len, 0644);
+	buf_free(&b);
+	if (rc == 0)
+		s->dirty = 0;
+	return rc;
+}
+
+void state_free(struct state *s)
+{
+	if (!s)
+		return;
+	clear(s);
+	free(s);
+}
+
+static void put_file(struct state *s, const char *path, const struct file_stat *st,
+                     const struct digest *d)
+{
+	struct file_rec *f = map_get(&s->files, path);
+	if (!f) {
+		f = xcalloc(1, sizeof *f);
+		f->path = xstrdup(path);
+		map_put(&s->files, f->path, f);
+	}
+	f->st = *st;
+	f->d = *d;
+	s->dirty = 1;
+}
+
+int state_digest(struct state *s, struct fsys *fs, const char *path, struct digest *d)
+{
+	struct file_stat st;
+	if (fs->stat(fs, path, &st) < 0)
+		return -1;
+	struct file_rec *f = map_get(&s->files, path);
+	if (f && stat_eq(&f->st, &st)) {
+		*d = f->d;
+		return 0;
+	}
+	if (fs->hash(fs, path, d) < 0)
+		return -1;
+	put_file(s, path, &st, d);
+	return 0;
+}
+
+void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d)
+{
+	struct file_stat st;
+	if (fs->stat(fs, path, &st) == 0)
+		put_file(s, path, &st, d);
+}
+
+struct act_rec *state_action(struct state *s, const char *id)
+{
+	return map_get(&s->actions, id);
+}
+
+void state_set_action(struct state *s, struct act_rec *r)
+{
+	act_rec_free(map_put(&s->actions, r->id, r));
+	s->dirty = 1;
+}

@@ -1,0 +1,58 @@
+/* state: what a workspace remembers between runs, in .cairn/state.
+ *  - the stat cache: per file, its stat data and content digest, so an
+ *    unchanged file is never hashed twice;
+ *  - per action (named by its first output path): its last key, command
+ *    digest, output digests, input digests (for `plan`/--explain reasons)
+ *    and duration (for critical-path scheduling).
+ * Losing the state is always safe: it only costs re-hashing, and the
+ * cache still answers for every action. */
+#ifndef CAIRN_STATE_H
+#define CAIRN_STATE_H
+#include "util/fs.h"
+#include "util/sha.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct file_rec {
+	char *path;           /* owned */
+	struct file_stat st;
+	struct digest d;
+};
+
+struct input_rec {
+	char *path;           /* owned */
+	uint64_t d64;         /* first 8 bytes of the digest: enough to explain */
+};
+
+struct act_rec {
+	char *id;             /* first output path; owned */
+	struct digest key;    /* key of the last successful run or restore */
+	struct digest cmd;    /* digest of everything in the key but inputs */
+	uint64_t ms;          /* duration of the last execution */
+	struct digest *outs;  /* output digests in sorted output order */
+	size_t nouts;
+	struct input_rec *ins;
+	size_t nins;
+};
+
+struct state;
+
+/* Load the state file; a missing, foreign or corrupt one gives an empty
+ * state (*corrupt set when it existed but was unreadable). */
+struct state *state_load(const char *path, int *corrupt);
+/* Write it back: temp file + rename. 0 or -1 with errno. */
+int state_save(struct state *s, const char *path);
+void state_free(struct state *s);
+
+/* The digest of a file, from the stat cache when its stat data is
+ * unchanged, else hashed (and remembered). 0, or -1 with errno. */
+int state_digest(struct state *s, struct fsys *fs, const char *path, struct digest *d);
+/* Remember a file's digest after cairn wrote it (stat taken now). */
+void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d);
+
+struct act_rec *state_action(struct state *s, const char *id);
+/* Replace the record for r->id; takes ownership of r's arrays and strings. */
+void state_set_action(struct state *s, struct act_rec *r);
+void act_rec_free(struct act_rec *r);
+
+#endif

@@ -1,0 +1,56 @@
+/* store: where action results and their output bytes live, behind a small
+ * interface so a remote cache (REAPI, HTTP) can stand in for the local
+ * one. Blobs are named by SHA-256; results by action key. */
+#ifndef CAIRN_STORE_H
+#define CAIRN_STORE_H
+#include "util/sha.h"
+#include "util/str.h"
+#include <stddef.h>
+#include <stdint.h>
+
+struct result_output {
+	char *path;      /* workspace-relative; owned */
+	struct digest d; /* content */
+	uint64_t size;
+	unsigned mode;   /* permission bits (0755 or 0644) */
+};
+
+/* What an action produced: the cache's value for an action key. */
+struct action_result {
+	int exit_code;
+	struct digest log;         /* the action's merged stdout+stderr */
+	uint64_t log_size;
+	struct result_output *outputs;
+	size_t noutputs;
+};
+
+struct store;
+struct store_ops {
+	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry). */
+	int (*get_result)(struct store *s, const struct digest *key, struct action_result *r);
+	/* 0 or -1 (errno). */
+	int (*put_result)(struct store *s, const struct digest *key, const struct action_result *r);
+	/* Insert a file's bytes; its digest and size come back. 0 or -1. */
+	int (*put_file)(struct store *s, const char *path, struct digest *d, uint64_t *size);
+	int (*put_blob)(struct store *s, const void *p, size_t n, struct digest *d);
+	/* Write the blob to dst (temp + rename) with mode, verifying its
+	 * digest. 0, or -1 when missing or corrupt (a corrupt blob is removed). */
+	int (*get_file)(struct store *s, const struct digest *d, const char *dst, unsigned mode);
+	/* Append the blob to b, verified. 0 or -1. */
+	int (*get_blob)(struct store *s, const struct digest *d, struct buf *b);
+	void (*close)(struct store *s);
+};
+
+struct store {
+	const struct store_ops *ops;
+};
+
+/* The local store rooted at dir (created if needed); NULL with errno. */
+struct store *store_local_open(const char *dir);
+void action_result_free(struct action_result *r);
+
+/* gc: evict least-recently-used entries until the store holds at most
+ * max_bytes. Reports what it removed. 0 or -1. */
+int store_local_gc(const char *dir, uint64_t max_bytes, uint64_t *removed, uint64_t *kept);
+
+#endif

@@ -1,0 +1,21 @@
+/* store_int: shared by the local store's files (cas.c, ac.c, gc.c). */
+#ifndef CAIRN_STORE_INT_H
+#define CAIRN_STORE_INT_H
+#include "store/store.h"
+
+struct local_store {
+	struct store base; /* first: a struct store * is a struct local_store * */
+	char *dir;         /* the cache dir; owned */
+};
+
+/* "<dir>/<kind>/<xx>/<hex>" (caller frees). */
+char *local_path(struct local_store *ls, const char *kind, const struct digest *d);
+/* A fresh temp path under <dir>/tmp (caller frees). */
+char *local_tmp(struct local_store *ls);
+/* rename tmp into place, making the fan-out directory on demand. */
+int local_commit(const char *tmp, const char *final);
+
+int local_get_result(struct store *s, const struct digest *key, struct action_result *r);
+int local_put_result(struct store *s, const struct digest *key, const struct action_result *r);
+
+#endif

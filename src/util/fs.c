@@ -1,0 +1,222 @@
+/* fs: the real file system behind `struct fsys`, and atomic writes. */
+#include "util/fs.h"
+#include "util/util.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int real_stat(struct fsys *fs, const char *path, struct file_stat *st)
+{
+	(void)fs;
+	struct stat s;
+	if (lstat(path, &s) < 0)
+		return -1;
+	st->size = (uint64_t)s.st_size;
+	st->mtime_ns = (int64_t)s.st_mtim.tv_sec * 1000000000 + s.st_mtim.tv_nsec;
+	st->ctime_ns = (int64_t)s.st_ctim.tv_sec * 1000000000 + s.st_ctim.tv_nsec;
+	st->ino = (uint64_t)s.st_ino;
+	st->mode = (uint32_t)s.st_mode;
+	return 0;
+}
+
+static int real_hash(struct fsys *fs, const char *path, struct digest *d)
+{
+	(void)fs;
+	return sha_file(path, d, NULL);
+}
+
+struct fsys *fsys_real(void)
+{
+	static struct fsys real = {real_stat, real_hash};
+	return &real;
+}
+
+int stat_eq(const struct file_stat *a, const struct file_stat *b)
+{
+	return a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns && a->ino == b->ino && a->mode == b->mode;
+}
+
+int fs_read_all(const char *path, struct buf *b)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char tmp[65536];
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		buf_putn(b, tmp, (size_t)n);
+	}
+	if (!b->s)
+		buf_putn(b, "", 0);
+	close(fd);
+	return 0;
+}
+
+char *fs_temp_name(const char *path)
+{
+	static unsigned counter;
+	return xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), ++counter);
+}
+
+static int write_full(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode)
+{
+	char *tmp = fs_temp_name(path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		goto fail;
+	if (write_full(fd, p, n) < 0 || close(fd) < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		goto fail;
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+		goto fail;
+	}
+	free(tmp);
+	return 0;
+fail:
+	free(tmp);
+	return -1;
+}
+
+int fs_mkdir_p(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : (errno = ENOTDIR, -1);
+	char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int r = mkdir(p, 0777);
+	free(p);
+	return r < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int fs_mkdir_parent(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash || slash == path)
+		return 0;
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	int r = fs_mkdir_p(dir);
+	free(dir);
+	return r;
+}
+
+int fs_rm_rf(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	DIR *d = opendir(path);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int r = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *sub = xasprintf("%s/%s", path, e->d_name);
+		if (fs_rm_rf(sub) < 0)
+			r = -1;
+		free(sub);
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		r = -1;
+	return r;
+}
+
+int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	char *tmp = fs_temp_name(dst);
+	int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (out < 0) {
+		int e = errno;
+		close(in);
+		free(tmp);
+		errno = e;
+		return -1;
+	}
+	struct sha_ctx *c = sha_new();
+	static _Thread_local char bufr[1 << 16];
+	int r = 0;
+	for (;;) {
+		ssize_t n = read(in, bufr, sizeof bufr);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || (n > 0 && write_full(out, bufr, (size_t)n) < 0)) {
+			r = -1;
+			break;
+		}
+		if (n == 0)
+			break;
+		sha_update(c, bufr, (size_t)n);
+	}
+	struct digest tmpd;
+	sha_final(c, d ? d : &tmpd);
+	int e = errno;
+	close(in);
+	if (close(out) < 0)
+		r = -1;
+	if (r == 0 && fchmodat(AT_FDCWD, tmp, mode, 0) < 0)
+		r = -1;
+	if (r == 0 && rename(tmp, dst) < 0)
+		r = -1;
+	if (r < 0) {
+		e = errno;
+		unlink(tmp);
+	}
+	free(tmp);
+	errno = e;
+	return r;
+}

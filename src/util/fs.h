@@ -1,0 +1,46 @@
+/* fs: file system helpers, and `struct fsys`, the seam through which the
+ * incremental logic sees files (so unit tests run on a fake). */
+#ifndef CAIRN_FS_H
+#define CAIRN_FS_H
+#include "util/sha.h"
+#include "util/str.h"
+#include <stdint.h>
+
+/* The stat data that decides whether a file must be hashed again. */
+struct file_stat {
+	uint64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+	uint64_t ino;
+	uint32_t mode; /* st_mode */
+};
+
+/* The file system as the scheduler and the state see it. */
+struct fsys {
+	/* lstat-like; 0, or -1 with errno (ENOENT for a missing file). */
+	int (*stat)(struct fsys *fs, const char *path, struct file_stat *st);
+	/* SHA-256 of the contents; 0, or -1 with errno. */
+	int (*hash)(struct fsys *fs, const char *path, struct digest *d);
+};
+
+/* The real file system. */
+struct fsys *fsys_real(void);
+int stat_eq(const struct file_stat *a, const struct file_stat *b);
+
+/* Read a whole file into b (appending). 0, or -1 with errno. */
+int fs_read_all(const char *path, struct buf *b);
+/* Write via a temp file in the same directory, then rename. 0 or -1. */
+int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
+/* A unique temp path next to `path` (caller frees). */
+char *fs_temp_name(const char *path);
+/* mkdir -p; 0 or -1 with errno. */
+int fs_mkdir_p(const char *path);
+/* mkdir -p of the directory holding `path`. */
+int fs_mkdir_parent(const char *path);
+/* rm -rf; 0 or -1 with errno. A missing path is not an error. */
+int fs_rm_rf(const char *path);
+/* Copy src to dst atomically (temp + rename) with the given mode, hashing
+ * the bytes on the way; 0 or -1 with errno. */
+int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d);
+
+#endif

@@ -1,0 +1,73 @@
+/* map: linear probing, load factor at most 1/2, no deletion (the graph and
+ * the state only grow within one run). */
+#include "util/map.h"
+#include "util/util.h"
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t strhash(const char *s)
+{
+	return hash_bytes(s, strlen(s)) | 1;
+}
+
+void *map_get(const struct map *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	uint64_t h = strhash(key);
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct map_slot *s = &m->slots[i];
+		if (!s->key)
+			return NULL;
+		if (s->hash == h && strcmp(s->key, key) == 0)
+			return s->val;
+	}
+}
+
+static void grow(struct map *m)
+{
+	size_t ncap = m->cap ? m->cap * 2 : 64;
+	struct map_slot *ns = xcalloc(ncap, sizeof *ns);
+	for (size_t j = 0; j < m->cap; j++) {
+		struct map_slot *s = &m->slots[j];
+		if (!s->key)
+			continue;
+		size_t i = s->hash & (ncap - 1);
+		while (ns[i].key)
+			i = (i + 1) & (ncap - 1);
+		ns[i] = *s;
+	}
+	free(m->slots);
+	m->slots = ns;
+	m->cap = ncap;
+}
+
+void *map_put(struct map *m, const char *key, void *val)
+{
+	if ((m->len + 1) * 2 > m->cap)
+		grow(m);
+	uint64_t h = strhash(key);
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct map_slot *s = &m->slots[i];
+		if (!s->key) {
+			s->key = key;
+			s->hash = h;
+			s->val = val;
+			m->len++;
+			return NULL;
+		}
+		if (s->hash == h && strcmp(s->key, key) == 0) {
+			void *old = s->val;
+			s->key = key; /* the old key may die with the old value */
+			s->val = val;
+			return old;
+		}
+	}
+}
+
+void map_free(struct map *m)
+{
+	free(m->slots);
+	m->slots = NULL;
+	m->cap = m->len = 0;
+}

@@ -1,0 +1,100 @@
+/* sha: SHA-256 through OpenSSL. */
+#include "util/sha.h"
+#include "util/util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sha_ctx *sha_new(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
+		fatal("OpenSSL: cannot start SHA-256");
+	return (struct sha_ctx *)c;
+}
+
+void sha_update(struct sha_ctx *c, const void *p, size_t n)
+{
+	EVP_DigestUpdate((EVP_MD_CTX *)c, p, n);
+}
+
+void sha_final(struct sha_ctx *c, struct digest *d)
+{
+	unsigned n = 32;
+	EVP_DigestFinal_ex((EVP_MD_CTX *)c, d->b, &n);
+	EVP_MD_CTX_free((EVP_MD_CTX *)c);
+}
+
+void sha_buf(const void *p, size_t n, struct digest *d)
+{
+	unsigned len = 32;
+	EVP_Digest(p, n, d->b, &len, EVP_sha256(), NULL);
+}
+
+int sha_file(const char *path, struct digest *d, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct sha_ctx *c = sha_new();
+	static _Thread_local unsigned char buf[1 << 16];
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			sha_final(c, d);
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		sha_update(c, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	close(fd);
+	sha_final(c, d);
+	if (size)
+		*size = total;
+	return 0;
+}
+
+void digest_hex(const struct digest *d, char out[65])
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = hx[d->b[i] >> 4];
+		out[2 * i + 1] = hx[d->b[i] & 15];
+	}
+	out[64] = 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int digest_parse(const char *hex, struct digest *d)
+{
+	for (int i = 0; i < 32; i++) {
+		int a = hexval(hex[2 * i]), b = a < 0 ? -1 : hexval(hex[2 * i + 1]);
+		if (a < 0 || b < 0)
+			return -1;
+		d->b[i] = (unsigned char)(a << 4 | b);
+	}
+	return hex[64] == 0 ? 0 : -1;
+}
+
+int digest_eq(const struct digest *a, const struct digest *b)
+{
+	return memcmp(a->b, b->b, 32) == 0;
+}

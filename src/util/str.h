@@ -1,0 +1,48 @@
+/* str: the one string type (length + bytes, always NUL-terminated) and a
+ * growable buffer built on it. */
+#ifndef CAIRN_STR_H
+#define CAIRN_STR_H
+#include <stddef.h>
+#include <stdarg.h>
+
+struct str {
+	size_t len; /* bytes, not counting the NUL */
+	char *s;    /* always NUL-terminated */
+};
+
+/* A growable buffer; buf.s is NULL until the first append. */
+struct buf {
+	size_t len; /* bytes used, not counting the NUL */
+	size_t cap; /* bytes allocated */
+	char *s;    /* NUL-terminated once anything is appended */
+};
+
+void buf_putn(struct buf *b, const void *p, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Little-endian fixed-width integers (for on-disk formats). */
+void buf_put_u32(struct buf *b, unsigned v);
+void buf_put_u64(struct buf *b, unsigned long long v);
+/* A u32 length followed by the bytes. */
+void buf_put_lstr(struct buf *b, const char *s, size_t n);
+/* Empty the buffer, keep its memory. */
+void buf_reset(struct buf *b);
+/* Return the contents (a fresh string, never NULL) and empty the buffer. */
+char *buf_take(struct buf *b);
+void buf_free(struct buf *b);
+
+/* A reader over bytes for decoding on-disk formats; fails softly. */
+struct reader {
+	const unsigned char *p; /* next byte */
+	const unsigned char *end;
+	int bad; /* set once a read ran past the end */
+};
+unsigned rd_u32(struct reader *r);
+unsigned long long rd_u64(struct reader *r);
+/* Points into the input; *n gets the length. NULL when bad. */
+const char *rd_lstr(struct reader *r, size_t *n);
+const void *rd_bytes(struct reader *r, size_t n);
+
+#endif

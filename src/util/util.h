@@ -1,0 +1,33 @@
+/* util: checked allocation, fatal errors for the CLI, small helpers. */
+#ifndef CAIRN_UTIL_H
+#define CAIRN_UTIL_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* Allocation wrappers: abort with a message on failure or overflow. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xreallocarray(void *p, size_t n, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* printf into a fresh heap string (caller frees). */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow *vec (of *cap elements of size `size`) so it holds at least n. */
+void vec_reserve(void *vecp, size_t *cap, size_t n, size_t size);
+#define VEC_PUSH(v, len, cap, x) \
+	(vec_reserve(&(v), &(cap), (len) + 1, sizeof(*(v))), (v)[(len)++] = (x))
+
+/* Print "cairn: error: MSG" (plus strerror(errno) when MSG ends in ':')
+ * and exit 2. Only the CLI layer may call it. */
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Like fatal but does not exit. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Monotonic clock in nanoseconds. */
+uint64_t now_ns(void);
+/* FNV-1a 64-bit hash of n bytes. */
+uint64_t hash_bytes(const void *p, size_t n);
+
+#endif
