@@ -138,6 +138,10 @@ int pattern_parse(const char *s, struct pattern *out, const char **why)
 			goto fail;
 		return 0;
 	}
+	if (n >= 3 && strcmp(s + n - 3, "...") == 0) {
+		*why = "'...' must follow a '/' (//pkg/...)";
+		return -1;
+	}
 	const char *colon = strchr(s, ':');
 	if (colon && (!strcmp(colon, ":all") || !strcmp(colon, ":*"))) {
 		out->kind = PAT_PACKAGE;
