@@ -21,9 +21,11 @@ static int report_cycle(struct frame *st, size_t depth, struct action *back, str
 		if (st[i].a == back)
 			from = i;
 	struct buf b = {0};
+	/* Target-level cycles are caught during analysis; one here is between
+	 * actions (of custom rules), so each step names its first output. */
 	for (size_t i = from; i < depth; i++)
-		buf_printf(&b, "%s -> ", st[i].a->label);
-	buf_puts(&b, back->label);
+		buf_printf(&b, "%s (%s) -> ", st[i].a->label, st[i].a->outputs[0]->path);
+	buf_printf(&b, "%s (%s)", back->label, back->outputs[0]->path);
 	int r = err_input(e, back->where, "dependency cycle: %s", b.s);
 	buf_free(&b);
 	return r;

@@ -1,0 +1,301 @@
+/* Unit tests of the local store (cas.c, ac.c, gc.c) and the workspace
+ * state (state.c): round trips, corruption handled as a miss, LRU gc, and
+ * the stat cache seen through a fake `struct fsys`. */
+#include "store/state.h"
+#include "store/store.h"
+#include "test.h"
+#include "util/fs.h"
+#include "util/util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* <dir>/<kind>/<xx>/<hex>, as the store lays entries out. */
+static char *entry_path(const char *dir, const char *kind, const struct digest *d)
+{
+	char hex[65];
+	digest_hex(d, hex);
+	return xasprintf("%s/%s/%.2s/%s", dir, kind, hex, hex);
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) == 0;
+}
+
+/* Overwrite one byte at off with its complement. */
+static void flip_byte(const char *path, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	unsigned char c = 0;
+	CHECK(fd >= 0 && pread(fd, &c, 1, off) == 1);
+	c = (unsigned char)~c;
+	CHECK(pwrite(fd, &c, 1, off) == 1);
+	close(fd);
+}
+
+static void set_mtime(const char *path, time_t sec)
+{
+	struct timespec ts[2] = {{sec, 0}, {sec, 0}};
+	CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
+}
+
+static int64_t mtime_of(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	return (int64_t)st.st_mtim.tv_sec;
+}
+
+TEST(store_blob_round_trip)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	CHECK(s != NULL);
+	struct digest d, want;
+	const char text[] = "hello, store";
+	CHECK(s->ops->put_blob(s, text, sizeof text - 1, &d) == 0);
+	sha_buf(text, sizeof text - 1, &want);
+	CHECK(digest_eq(&d, &want));
+	struct buf b = {0};
+	buf_puts(&b, "prefix:");
+	CHECK(s->ops->get_blob(s, &d, &b) == 0);
+	CHECK_STR(b.s, "prefix:hello, store");
+	/* a blob that was never stored is a miss */
+	struct digest none;
+	sha_buf("absent", 6, &none);
+	buf_reset(&b);
+	CHECK(s->ops->get_blob(s, &none, &b) < 0);
+	CHECK(b.len == 0);
+	buf_free(&b);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+TEST(store_get_file_restores_bytes_and_mode)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	char *src = xasprintf("%s/tool.sh", dir), *dst = xasprintf("%s/out/tool.sh", dir);
+	const char body[] = "#!/bin/sh\necho hi\n\0binary\xff tail";
+	CHECK(fs_write_atomic(src, body, sizeof body, 0755) == 0);
+	struct digest d;
+	uint64_t size = 0;
+	CHECK(s->ops->put_file(s, src, &d, &size) == 0);
+	CHECK(size == sizeof body);
+	CHECK(fs_mkdir_parent(dst) == 0);
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned mode = pass ? 0644 : 0755;
+		CHECK(s->ops->get_file(s, &d, dst, mode) == 0);
+		struct stat st;
+		CHECK(stat(dst, &st) == 0 && (st.st_mode & 07777) == mode);
+		struct buf got = {0};
+		CHECK(fs_read_all(dst, &got) == 0);
+		CHECK(got.len == sizeof body && memcmp(got.s, body, sizeof body) == 0);
+		buf_free(&got);
+	}
+	free(src);
+	free(dst);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+TEST(store_corrupt_blob_is_dropped)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest d;
+	const char text[] = "some bytes that will rot on disk";
+	CHECK(s->ops->put_blob(s, text, sizeof text - 1, &d) == 0);
+	char *p = entry_path(dir, "cas", &d);
+	CHECK(exists(p));
+	flip_byte(p, 3);
+	struct buf b = {0};
+	CHECK(s->ops->get_blob(s, &d, &b) == -1);
+	CHECK(b.len == 0);
+	CHECK(!exists(p));
+	buf_free(&b);
+
+	/* the same through get_file: no output left behind */
+	CHECK(s->ops->put_blob(s, text, sizeof text - 1, &d) == 0);
+	CHECK(exists(p));
+	flip_byte(p, 0);
+	char *dst = xasprintf("%s/restored", dir);
+	CHECK(s->ops->get_file(s, &d, dst, 0644) == -1);
+	CHECK(!exists(p));
+	CHECK(!exists(dst));
+	/* gone for good: a second read is a plain miss */
+	CHECK(s->ops->get_file(s, &d, dst, 0644) == -1);
+	free(dst);
+	free(p);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+static struct action_result sample_result(void)
+{
+	static const char *paths[] = {"out/a.o", "out/b.o", "out/bin/tool"};
+	struct action_result r = {0};
+	r.exit_code = 0;
+	sha_buf("log", 3, &r.log);
+	r.log_size = 3;
+	r.noutputs = 3;
+	r.outputs = xcalloc(3, sizeof *r.outputs);
+	for (size_t i = 0; i < 3; i++) {
+		r.outputs[i].path = xstrdup(paths[i]);
+		sha_buf(paths[i], strlen(paths[i]), &r.outputs[i].d);
+		r.outputs[i].size = 1000 + i;
+		r.outputs[i].mode = i == 2 ? 0755 : 0644;
+	}
+	return r;
+}
+
+TEST(store_action_result_round_trip)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest key, other;
+	sha_buf("key", 3, &key);
+	sha_buf("other", 5, &other);
+	struct action_result in = sample_result(), out;
+	CHECK(s->ops->get_result(s, &key, &out) == 0);
+	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	CHECK(out.exit_code == 0 && out.log_size == 3 && digest_eq(&out.log, &in.log));
+	CHECK(out.noutputs == 3);
+	for (size_t i = 0; i < 3 && i < out.noutputs; i++) {
+		CHECK_STR(out.outputs[i].path, in.outputs[i].path);
+		CHECK(digest_eq(&out.outputs[i].d, &in.outputs[i].d));
+		CHECK(out.outputs[i].size == in.outputs[i].size);
+		CHECK(out.outputs[i].mode == in.outputs[i].mode);
+	}
+	action_result_free(&out);
+	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	action_result_free(&in);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+TEST(store_damaged_result_is_a_miss)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest key;
+	sha_buf("key", 3, &key);
+	struct action_result in = sample_result(), out;
+	char *p = entry_path(dir, "ac", &key);
+	struct stat st;
+	for (int kind = 0; kind < 4; kind++) {
+		CHECK(s->ops->put_result(s, &key, &in) == 0);
+		CHECK(stat(p, &st) == 0);
+		if (kind == 0)
+			CHECK(truncate(p, st.st_size - 1) == 0); /* torn trailer */
+		else if (kind == 1)
+			CHECK(truncate(p, 20) == 0);             /* torn header */
+		else if (kind == 2)
+			flip_byte(p, st.st_size / 2);            /* bit rot in a record */
+		else
+			flip_byte(p, 1);                         /* bit rot in the magic */
+		CHECK(s->ops->get_result(s, &key, &out) == 0);
+		CHECK(!exists(p));
+	}
+	/* and a good entry written afterwards is a hit again */
+	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	action_result_free(&out);
+	action_result_free(&in);
+	free(p);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+static struct digest put_sized(struct store *s, char fill, size_t n)
+{
+	char *p = xmalloc(n);
+	memset(p, fill, n);
+	struct digest d;
+	CHECK(s->ops->put_blob(s, p, n, &d) == 0);
+	free(p);
+	return d;
+}
+
+TEST(store_gc_evicts_least_recently_used)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest a = put_sized(s, 'a', 100), b = put_sized(s, 'b', 100),
+	              c = put_sized(s, 'c', 100), key;
+	sha_buf("k", 1, &key);
+	struct action_result res = sample_result(), out;
+	CHECK(s->ops->put_result(s, &key, &res) == 0);
+	action_result_free(&res);
+	char *pa = entry_path(dir, "cas", &a), *pb = entry_path(dir, "cas", &b),
+	     *pc = entry_path(dir, "cas", &c), *pr = entry_path(dir, "ac", &key);
+	struct stat st;
+	CHECK(stat(pr, &st) == 0);
+	uint64_t rsize = (uint64_t)st.st_size;
+	/* use order, oldest first: a, result, c, b */
+	set_mtime(pa, 1000000);
+	set_mtime(pr, 2000000);
+	set_mtime(pc, 3000000);
+	set_mtime(pb, 4000000);
+	uint64_t removed = 0, kept = 0;
+	/* room for everything: nothing goes */
+	CHECK(store_local_gc(dir, 300 + rsize, &removed, &kept) == 0);
+	CHECK(removed == 0 && kept == 300 + rsize);
+	/* room for two blobs and a bit: a and the result go, b and c stay */
+	CHECK(store_local_gc(dir, 210, &removed, &kept) == 0);
+	CHECK(removed == 100 + rsize);
+	CHECK(kept == 200 && kept <= 210);
+	CHECK(!exists(pa) && !exists(pr) && exists(pb) && exists(pc));
+	CHECK(s->ops->get_result(s, &key, &out) == 0);
+	/* now c is older than b: a limit of 150 keeps only b */
+	CHECK(store_local_gc(dir, 150, &removed, &kept) == 0);
+	CHECK(removed == 100 && kept == 100);
+	CHECK(!exists(pc) && exists(pb));
+	free(pa);
+	free(pb);
+	free(pc);
+	free(pr);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+TEST(store_hit_refreshes_lru)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest a = put_sized(s, 'a', 100), b = put_sized(s, 'b', 100);
+	char *pa = entry_path(dir, "cas", &a), *pb = entry_path(dir, "cas", &b);
+	char *dst = xasprintf("%s/x", dir);
+	set_mtime(pa, 1000000);
+	set_mtime(pb, 2000000);
+	/* reading a makes it the most recently used */
+	CHECK(s->ops->get_file(s, &a, dst, 0644) == 0);
+	CHECK(mtime_of(pa) > 2000000);
+	uint64_t removed, kept;
+	CHECK(store_local_gc(dir, 100, &removed, &kept) == 0);
+	CHECK(exists(pa) && !exists(pb));
+	/* "touched on every hit" (cas.c): get_blob is a hit too */
+	set_mtime(pa, 1000000);
+	struct buf bb = {0};
+	CHECK(s->ops->get_blob(s, &a, &bb) == 0);
+	buf_free(&bb);
+	CHECK(mtime_of(pa) > 1000000);
+	free(pa);
+	free(pb);
+	free(dst);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
