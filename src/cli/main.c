@@ -9,8 +9,10 @@
 int main(int argc, char **argv)
 {
 	struct opts o;
-	if (args_parse(argc, argv, &o) < 0)
+	if (args_parse(argc, argv, &o) < 0) {
+		args_free(&o);
 		return 2;
+	}
 	int code = 0;
 	if (o.version) {
 		puts("cairn " CAIRN_VERSION);

@@ -387,6 +387,11 @@ base.glob = function(spec)
     end
   end
   for i = 1, #spec do inc[i] = spec[i] end
+  for _, p in ipairs(inc) do
+    if p:sub(1, 1) == "/" or p:find("..", 1, true) then
+      fail(fmt("glob: pattern '%s' leaves the package", p))
+    end
+  end
   return C.glob(cur_pkg, inc, exc)
 end
 
