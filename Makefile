@@ -16,7 +16,7 @@ LIB_SRCS := \
 	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c \
 	src/lang/label.c src/lang/eval.c src/lang/glob.c src/lang/bind.c \
 	src/lang/prelude.c \
-	src/graph/graph.c src/graph/check.c \
+	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \
 	src/store/cas.c src/store/ac.c src/store/state.c src/store/gc.c \
 	src/exec/os_posix.c src/exec/sched.c src/exec/key.c \
 	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c

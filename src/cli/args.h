@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define CAIRN_VERSION "0.1.0"
+
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
 
 struct opts {
@@ -20,7 +22,9 @@ struct opts {
 	const char *events;       /* --events FILE */
 	const char *profile;      /* --profile FILE */
 	const char *cache_dir;    /* --cache-dir DIR */
-	enum color_mode color;    /* --color */
+	#define CAIRN_VERSION "0.1.0"
+
+enum color_mode color;    /* --color */
 	int all;                  /* clean --all */
 	uint64_t max_size;        /* gc --max-size, bytes */
 	int have_max_size;

@@ -4,7 +4,9 @@
 #include "cli/cmds.h"
 #include "cli/ui.h"
 #include "exec/sched.h"
+#include "graph/snapshot.h"
 #include "lang/eval.h"
+#include "util/str.h"
 #include "store/state.h"
 #include "store/store.h"
 #include "util/fs.h"
@@ -125,6 +127,17 @@ void patterns_free(struct pattern *p, size_t n)
 	free(p);
 }
 
+/* What a snapshot is for: this cairn and these patterns. */
+static char *snapshot_key(const struct pattern *p, size_t n)
+{
+	struct buf b = {0};
+	buf_puts(&b, "cairn " CAIRN_VERSION);
+	for (size_t i = 0; i < n; i++)
+		buf_printf(&b, "\n%d %s:%s", (int)p[i].kind, p[i].label.pkg,
+		           p[i].label.name ? p[i].label.name : "");
+	return buf_take(&b);
+}
+
 static char *exec_props(void)
 {
 	struct utsname u;
@@ -161,14 +174,29 @@ int cmd_build(const struct opts *o, int plan)
 	struct graph g = {0};
 	struct err e = {0};
 	int code = 0;
-	struct eval *ev = eval_new(w.name, &g, &e);
-	if (!ev || eval_request(ev, pats, npat, &e) < 0 || graph_check(&g, &e) < 0) {
+	struct eval *ev = NULL;
+	char *key = snapshot_key(pats, npat);
+	if (!snapshot_load(".cairn/graph", key, fsys_real(), &g)) {
+		ev = eval_new(w.name, &g, &e);
+		if (!ev || eval_request(ev, pats, npat, &e) < 0 || graph_check(&g, &e) < 0) {
+			free(key);
+			user_error(&e);
+			code = 2;
+			goto out;
+		}
+		size_t ndeps;
+		const struct snap_dep *deps = eval_deps_seen(ev, &ndeps);
+		if (snapshot_save(".cairn/graph", key, &g, deps, ndeps) < 0)
+			warn("cannot write .cairn/graph:");
+		eval_free(ev);
+		ev = NULL;
+	} else if (graph_check(&g, &e) < 0) {
+		free(key);
 		user_error(&e);
 		code = 2;
 		goto out;
 	}
-	eval_free(ev);
-	ev = NULL;
+	free(key);
 	struct store *store = store_local_open(w.cache_dir);
 	if (!store) {
 		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w.cache_dir,

@@ -4,8 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CAIRN_VERSION "0.1.0"
-
 int main(int argc, char **argv)
 {
 	struct opts o;

@@ -42,6 +42,8 @@ struct sched {
 	uint32_t *deps;
 	uint32_t *heap;
 	size_t hlen;
+	struct digest *src_d;    /* per file id: digest of a source, once known */
+	unsigned char *src_known; /* per file id: 1 known, 2 unreadable */
 	struct sched_counts c;
 	int stop;                /* start nothing new */
 	int interrupted;
@@ -244,6 +246,24 @@ static uint64_t d64(const struct digest *d)
 	return v;
 }
 
+/* A source file's digest, looked up once per run however many actions
+ * read it. 0, or -1 with errno. */
+static int source_digest(struct sched *s, const struct gfile *f, struct digest *d)
+{
+	if (s->src_known[f->id] == 0) {
+		int r = state_digest(s->env->st, s->env->fs, f->path, &s->src_d[f->id]);
+		s->src_known[f->id] = r == 0 ? 1 : 2;
+		if (r < 0)
+			return -1;
+	}
+	if (s->src_known[f->id] == 2) {
+		errno = ENOENT;
+		return -1;
+	}
+	*d = s->src_d[f->id];
+	return 0;
+}
+
 /* Why an action must run, given its last record. */
 static char *reason(struct sched *s, struct action *a, struct act_rec *r)
 {
@@ -336,7 +356,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 				return 1;
 			}
 			n->ind[i] = s->n[p->id].outd[out_index(p, f)];
-		} else if (state_digest(env->st, env->fs, f->path, &n->ind[i]) < 0) {
+		} else if (source_digest(s, f, &n->ind[i]) < 0) {
 			struct job_done d = {0};
 			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
 			d.output = msg;
@@ -471,6 +491,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	struct sched s = {.env = env, .g = env->g};
 	int rc = 0;
 	setup(&s);
+	s.src_d = xcalloc(s.g->nfiles ? s.g->nfiles : 1, sizeof *s.src_d);
+	s.src_known = xcalloc(s.g->nfiles ? s.g->nfiles : 1, 1);
 	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
 	for (;;) {
 		while (!s.stop && s.hlen && s.c.running < (size_t)jobs) {
@@ -513,5 +535,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.n);
 	free(s.deps);
 	free(s.heap);
+	free(s.src_d);
+	free(s.src_known);
 	return rc;
 }

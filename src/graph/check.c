@@ -1,11 +1,13 @@
 /* check: the wanted part of the graph, found by an iterative depth-first
  * walk from the requested files. A back edge is a cycle; the walk's stack
- * then holds the whole loop, which is printed as a path of labels. */
+ * then holds the whole loop, which is printed as a path of labels.
+ * Missing source files are not checked here: analysis already resolved
+ * every source label to an existing file, and the snapshot is invalid as
+ * soon as a directory it listed changes. */
 #include "graph/graph.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <stdlib.h>
-#include <sys/stat.h>
 
 enum { WHITE, GREY, BLACK };
 
@@ -66,26 +68,6 @@ int graph_check(struct graph *g, struct err *e)
 				VEC_PUSH(st, depth, cap, f);
 			}
 		}
-	}
-	/* Source inputs of wanted actions must exist. */
-	for (size_t i = 0; i < g->nactions && r == 0; i++) {
-		struct action *a = g->actions[i];
-		if (!a->wanted)
-			continue;
-		for (size_t j = 0; j < a->ninputs; j++) {
-			struct stat sb;
-			if (a->inputs[j]->producer || stat(a->inputs[j]->path, &sb) == 0)
-				continue;
-			r = err_input(e, a->where, "missing input file '%s' of %s",
-			              a->inputs[j]->path, a->label);
-			break;
-		}
-	}
-	for (size_t q = 0; q < g->nrequested && r == 0; q++) {
-		struct gfile *f = g->requested[q];
-		struct stat sb;
-		if (!f->producer && stat(f->path, &sb) < 0)
-			r = err_input(e, NULL, "missing source file '%s'", f->path);
 	}
 	free(st);
 	free(color);

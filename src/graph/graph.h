@@ -4,8 +4,7 @@
  *
  * Invariants once graph_check has passed for the wanted actions:
  *  - every file has at most one producer (no duplicate outputs);
- *  - following producer edges from a wanted action never loops;
- *  - every source input of a wanted action exists on disk. */
+ *  - following producer edges from a wanted action never loops. */
 #ifndef CAIRN_GRAPH_H
 #define CAIRN_GRAPH_H
 #include "util/arena.h"
@@ -78,9 +77,8 @@ struct action_spec {
 struct action *graph_add_action(struct graph *g, const struct action_spec *s, struct err *e);
 /* Mark a file as asked for by the user. */
 void graph_request(struct graph *g, struct gfile *f);
-/* Mark the producers of requested files, transitively, as wanted; then
- * check the wanted part: cycles (printed as a path of labels) and missing
- * source files. */
+/* Mark the producers of requested files, transitively, as wanted, and
+ * check that part for cycles (printed as a path of labels). */
 int graph_check(struct graph *g, struct err *e);
 void graph_free(struct graph *g);
 

@@ -193,10 +193,21 @@ static int c_check_pkg(lua_State *L)
 	return 1;
 }
 
+/* The directory holding path ("" for the root), fresh. */
+static char *parent_of(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? xstrndup(p, (size_t)(s - p)) : xstrdup("");
+}
+
 static int c_exists(lua_State *L)
 {
 	struct stat st;
 	const char *p = luaL_checkstring(L, 1);
+	char *dir = parent_of(p);
+	eval_note(self(L), dir);
+	eval_note(self(L), p);
+	free(dir);
 	if (stat(*p ? p : ".", &st) < 0)
 		lua_pushnil(L);
 	else
@@ -209,6 +220,8 @@ static int c_is_package(lua_State *L)
 	const char *pkg = luaL_checkstring(L, 1);
 	struct stat st;
 	char *p = *pkg ? xasprintf("%s/BUILD.lua", pkg) : xstrdup("BUILD.lua");
+	eval_note(self(L), pkg);
+	eval_note(self(L), p);
 	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
 	free(p);
 	/* outputs and state are never packages */
@@ -220,7 +233,7 @@ static int c_is_package(lua_State *L)
 
 static int c_list_packages(lua_State *L)
 {
-	return packages_push(L, luaL_checkstring(L, 1));
+	return packages_push(L, self(L), luaL_checkstring(L, 1));
 }
 
 /* A Lua list of strings as a C array (pointers into the Lua strings,
@@ -248,7 +261,7 @@ static int c_glob(lua_State *L)
 	size_t ninc, nexc;
 	const char **inc = str_array(L, 2, &ninc);
 	const char **exc = str_array(L, 3, &nexc);
-	int r = glob_push(L, pkg, inc, ninc, exc, nexc);
+	int r = glob_push(L, self(L), pkg, inc, ninc, exc, nexc);
 	free(inc);
 	free(exc);
 	return r;
@@ -260,6 +273,7 @@ static int c_compile(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	struct buf b = {0};
+	eval_note(ev, path);
 	if (fs_read_all(path, &b) < 0) {
 		buf_free(&b);
 		char *m = xasprintf("cannot read %s", path);
@@ -284,7 +298,6 @@ static int c_compile(lua_State *L)
 	}
 	lua_pushvalue(L, 2);
 	lua_setupvalue(L, -2, 1); /* _ENV */
-	VEC_PUSH(ev->files, ev->nfiles, ev->capfiles, xstrdup(path));
 	return 1;
 }
 

@@ -8,6 +8,8 @@
 #include <lualib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include "util/fs.h"
 
 struct eval *eval_new(const char *root_name, struct graph *g, struct err *e)
 {
@@ -46,9 +48,10 @@ void eval_free(struct eval *ev)
 		return;
 	if (ev->L)
 		lua_close(ev->L);
-	for (size_t i = 0; i < ev->nfiles; i++)
-		free(ev->files[i]);
-	free(ev->files);
+	for (size_t i = 0; i < ev->ndeps; i++)
+		free(ev->deps[i].path);
+	free(ev->deps);
+	map_free(&ev->seen);
 	free(ev->context);
 	free(ev);
 }
@@ -163,10 +166,28 @@ char *eval_kind(struct eval *ev, const char *label, struct err *e)
 	return s;
 }
 
-const char *const *eval_files(struct eval *ev, size_t *n)
+void eval_note(struct eval *ev, const char *path)
 {
-	*n = ev->nfiles;
-	return (const char *const *)ev->files;
+	if (!*path)
+		path = ".";
+	if (map_get(&ev->seen, path))
+		return;
+	struct snap_dep d = {.path = xstrdup(path)};
+	d.present = fsys_real()->stat(fsys_real(), path, &d.st) == 0;
+	if (d.present && S_ISLNK(d.st.mode)) {
+		/* follow it: what matters is what a read would see */
+		struct stat sb;
+		if (stat(path, &sb) < 0)
+			d.present = 0;
+	}
+	VEC_PUSH(ev->deps, ev->ndeps, ev->capdeps, d);
+	map_put(&ev->seen, d.path, d.path);
+}
+
+const struct snap_dep *eval_deps_seen(struct eval *ev, size_t *n)
+{
+	*n = ev->ndeps;
+	return ev->deps;
 }
 
 void strv_free(char **v)

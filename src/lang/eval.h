@@ -5,6 +5,7 @@
 #ifndef CAIRN_EVAL_H
 #define CAIRN_EVAL_H
 #include "graph/graph.h"
+#include "graph/snapshot.h"
 #include "lang/label.h"
 #include "util/err.h"
 #include <stddef.h>
@@ -26,8 +27,9 @@ char **eval_deps(struct eval *ev, const char *label, struct err *e);
 /* The rule kind of a label ("genrule", "source file", ...); fresh string. */
 char *eval_kind(struct eval *ev, const char *label, struct err *e);
 
-/* Build files and modules read so far (workspace-relative paths). */
-const char *const *eval_files(struct eval *ev, size_t *n);
+/* Everything evaluation depended on so far: build files and modules read,
+ * paths probed, directories listed. */
+const struct snap_dep *eval_deps_seen(struct eval *ev, size_t *n);
 
 void strv_free(char **v);
 

@@ -1,7 +1,9 @@
 /* eval_int: what eval.c, bind.c and glob.c share; not for other modules. */
 #ifndef CAIRN_EVAL_INT_H
 #define CAIRN_EVAL_INT_H
+#include "graph/snapshot.h"
 #include "lang/eval.h"
+#include "util/map.h"
 #include <lua.h>
 
 extern const char cairn_prelude[];
@@ -10,10 +12,15 @@ struct eval {
 	lua_State *L;
 	struct graph *g;    /* where actions go; not owned */
 	char *context;      /* "while analyzing ...", or NULL; owned */
-	char **files;       /* build files and modules compiled, in order */
-	size_t nfiles, capfiles;
 	int api;            /* registry ref of the prelude's entry table */
+	struct snap_dep *deps; /* what evaluation looked at, for the snapshot */
+	size_t ndeps, capdeps;
+	struct map seen;    /* path -> non-NULL: already in deps */
 };
+
+/* Record that evaluation depends on path (its stat data now, or its
+ * absence). Call it before reading or listing the path. */
+void eval_note(struct eval *ev, const char *path);
 
 /* Push the table of C primitives the prelude receives. */
 void bind_push(lua_State *L, struct eval *ev, const char *root_name);
@@ -24,9 +31,9 @@ int bind_raise(lua_State *L, const char *where, const char *msg, int context);
 int bind_msgh(lua_State *L);
 
 /* glob{} of a package; pushes the sorted list of matching files. */
-int glob_push(lua_State *L, const char *pkg, const char **inc, size_t ninc,
+int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, size_t ninc,
               const char **exc, size_t nexc);
 /* Push the sorted list of packages at or below pkg. */
-int packages_push(lua_State *L, const char *pkg);
+int packages_push(lua_State *L, struct eval *ev, const char *pkg);
 
 #endif

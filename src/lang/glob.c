@@ -33,8 +33,9 @@ static int skip_dir(const char *rel, const char *name)
 }
 
 /* Collect regular files below dir (paths relative to the package). */
-static void walk_files(const char *dir, const char *rel, struct strv *out)
+static void walk_files(struct eval *ev, const char *dir, const char *rel, struct strv *out)
 {
+	eval_note(ev, dir);
 	DIR *d = opendir(*dir ? dir : ".");
 	if (!d)
 		return;
@@ -46,8 +47,9 @@ static void walk_files(const char *dir, const char *rel, struct strv *out)
 		char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
 		struct stat st;
 		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+			eval_note(ev, full);
 			if (!skip_dir(dir, e->d_name) && !is_pkg_dir(full))
-				walk_files(full, r, out);
+				walk_files(ev, full, r, out);
 			free(r);
 		} else if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
 			VEC_PUSH(out->v, out->n, out->cap, r);
@@ -106,11 +108,11 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int glob_push(lua_State *L, const char *pkg, const char **inc, size_t ninc,
+int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, size_t ninc,
               const char **exc, size_t nexc)
 {
 	struct strv all = {0};
-	walk_files(pkg, "", &all);
+	walk_files(ev, pkg, "", &all);
 	qsort(all.v, all.n, sizeof *all.v, cmp_str);
 	lua_createtable(L, 0, 0);
 	lua_Integer k = 0;
@@ -126,8 +128,9 @@ int glob_push(lua_State *L, const char *pkg, const char **inc, size_t ninc,
 	return 1;
 }
 
-static void walk_pkgs(const char *dir, struct strv *out)
+static void walk_pkgs(struct eval *ev, const char *dir, struct strv *out)
 {
+	eval_note(ev, dir);
 	if (is_pkg_dir(*dir ? dir : "."))
 		VEC_PUSH(out->v, out->n, out->cap, xstrdup(dir));
 	DIR *d = opendir(*dir ? dir : ".");
@@ -140,18 +143,18 @@ static void walk_pkgs(const char *dir, struct strv *out)
 		char *full = *dir ? xasprintf("%s/%s", dir, e->d_name) : xstrdup(e->d_name);
 		struct stat st;
 		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode))
-			walk_pkgs(full, out);
+			walk_pkgs(ev, full, out);
 		free(full);
 	}
 	closedir(d);
 }
 
-int packages_push(lua_State *L, const char *pkg)
+int packages_push(lua_State *L, struct eval *ev, const char *pkg)
 {
 	struct strv all = {0};
 	struct stat st;
 	if (!*pkg || (stat(pkg, &st) == 0 && S_ISDIR(st.st_mode)))
-		walk_pkgs(pkg, &all);
+		walk_pkgs(ev, pkg, &all);
 	qsort(all.v, all.n, sizeof *all.v, cmp_str);
 	lua_createtable(L, (int)all.n, 0);
 	for (size_t i = 0; i < all.n; i++) {

@@ -373,3 +373,49 @@ test_version_and_help() {
 	run 0 cairn --help
 	has "usage: cairn"
 }
+
+test_snapshot_follows_modules_globs_and_patterns() {
+	ws
+	write rules/m.lua <<'L'
+return { word = "one" }
+L
+	write p/BUILD.lua <<'L'
+local m = load("//rules/m.lua")
+genrule { name = "w", outs = { "w.txt" }, cmd = "echo " .. m.word .. " > $@" }
+genrule { name = "g", srcs = glob { "**/*.in" }, outs = { "g.txt" }, cmd = "cat $(SRCS) > $@" }
+L
+	echo a > p/a.in
+	run 0 cairn build
+	[ -f .cairn/graph ]
+	eq "$(cat cairn-out/p/w.txt)" one
+	# a loaded module changes: the snapshot is stale
+	write rules/m.lua <<'L'
+return { word = "two" }
+L
+	run 0 cairn build
+	eq "$(cat cairn-out/p/w.txt)" two
+	# a file appears in a sub-directory that a glob covers
+	mkdir -p p/deep && echo b > p/deep/b.in
+	run 0 cairn build
+	eq "$(cat cairn-out/p/g.txt)" "$(printf 'a\nb')"
+	# another pattern, then back: each gives its own graph
+	run 0 cairn build //p:w
+	summary 0 1 0
+	run 0 cairn build
+	summary 0 2 0
+	# a damaged snapshot is ignored
+	printf 'garbage' > .cairn/graph
+	run 0 cairn build
+	summary 0 2 0
+	head -c 50 .cairn/graph > g && mv g .cairn/graph
+	run 0 cairn build
+	summary 0 2 0
+	# a deleted source file is noticed (a bad-input error, not a stale graph)
+	write p/BUILD.lua <<'L'
+genrule { name = "s", srcs = { "a.in" }, outs = { "s.txt" }, cmd = "cat $< > $@" }
+L
+	run 0 cairn build
+	rm p/a.in
+	run 2 cairn build
+	has "no such target or source file '//p:a.in'"
+}
