@@ -8,6 +8,7 @@
  * so a background process left behind can neither hang the build nor
  * outlive it. */
 #include "exec/runner.h"
+#include "exec/shell.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
@@ -81,10 +82,25 @@ static char *search_path(const char *argv0, const char *const *envp)
 	}
 }
 
-static int lr_start(struct runner *r, const struct job *j, struct err *e)
+static int start_job(struct runner *r, const struct job *j, int direct, struct err *e)
 {
 	struct local_runner *lr = (struct local_runner *)r;
-	char *prog = search_path(j->argv[0], j->envp);
+	/* "/bin/sh -c CMD" where CMD needs no shell: spawn it directly, with
+	 * its redirections as file actions. */
+	struct simple_cmd sc = {0};
+	char *prog = NULL;
+	const char *const *argv = j->argv;
+	if (direct && j->argv[0] && j->argv[1] && j->argv[2] && !j->argv[3] &&
+	    !strcmp(j->argv[0], "/bin/sh") && !strcmp(j->argv[1], "-c") &&
+	    shell_simple(j->argv[2], &sc)) {
+		prog = search_path(sc.argv[0], j->envp);
+		if (prog)
+			argv = (const char *const *)sc.argv;
+		else
+			simple_cmd_free(&sc);
+	}
+	if (!prog)
+		prog = search_path(j->argv[0], j->envp);
 	if (!prog) {
 		errno = ENOENT;
 		return err_sys(e, "cannot run '%s'", j->argv[0]);
@@ -92,13 +108,19 @@ static int lr_start(struct runner *r, const struct job *j, struct err *e)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		free(prog);
+		simple_cmd_free(&sc);
 		return err_sys(e, "pipe");
 	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	posix_spawn_file_actions_addopen(&fa, 0, sc.in ? sc.in : "/dev/null", O_RDONLY, 0);
+	if (sc.out)
+		posix_spawn_file_actions_addopen(&fa, 1, sc.out,
+		                                 O_WRONLY | O_CREAT | (sc.append ? O_APPEND : O_TRUNC),
+		                                 0666);
+	else
+		posix_spawn_file_actions_adddup2(&fa, p[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
 	posix_spawnattr_init(&at);
 	sigset_t none, def;
@@ -114,13 +136,18 @@ static int lr_start(struct runner *r, const struct job *j, struct err *e)
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                  POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)j->argv, (char *const *)j->envp);
+	int rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, (char *const *)j->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(p[1]);
 	free(prog);
+	int was_direct = argv != j->argv;
+	simple_cmd_free(&sc);
 	if (rc != 0) {
 		close(p[0]);
+		/* a redirection failed: let the shell run it and say why */
+		if (was_direct)
+			return start_job(r, j, 0, e);
 		errno = rc;
 		return err_sys(e, "cannot run '%s'", j->argv[0]);
 	}
@@ -128,6 +155,11 @@ static int lr_start(struct runner *r, const struct job *j, struct err *e)
 	struct ljob lj = {.id = j->id, .pid = pid, .fd = p[0], .start_ns = now_ns()};
 	VEC_PUSH(lr->jobs, lr->njobs, lr->cap, lj);
 	return 0;
+}
+
+static int lr_start(struct runner *r, const struct job *j, struct err *e)
+{
+	return start_job(r, j, 1, e);
 }
 
 static void drain(struct ljob *j)

@@ -49,20 +49,36 @@ int local_commit(const char *tmp, const char *final)
 	return -1;
 }
 
+/* Insert an output: hash it, then hard-link it in under its digest (one
+ * directory entry, no copy); across file systems, copy. Sharing the inode
+ * is safe because cairn never writes an output in place (it unlinks it
+ * before an action runs), and every read of a blob verifies its digest,
+ * so an output edited in place by hand only costs a cache miss. */
 static int put_file(struct store *s, const char *path, struct digest *d, uint64_t *size)
 {
 	struct local_store *ls = (struct local_store *)s;
-	char *tmp = local_tmp(ls);
-	struct stat st;
-	if (stat(path, &st) < 0 || fs_copy_atomic(path, tmp, 0644, d) < 0) {
-		free(tmp);
+	if (sha_file(path, d, size) < 0)
 		return -1;
-	}
-	*size = (uint64_t)st.st_size;
 	char *final = local_path(ls, "cas", d);
-	int r = local_commit(tmp, final);
+	int r = link(path, final);
+	if (r < 0 && errno == ENOENT && fs_mkdir_parent(final) == 0)
+		r = link(path, final);
+	if (r < 0 && errno == EEXIST)
+		r = 0;
+	if (r < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK)) {
+		char *tmp = local_tmp(ls);
+		struct digest got;
+		r = fs_copy_atomic(path, tmp, 0644, &got);
+		if (r == 0 && !digest_eq(&got, d)) {
+			unlink(tmp); /* the output changed under us */
+			errno = EAGAIN;
+			r = -1;
+		}
+		if (r == 0)
+			r = local_commit(tmp, final);
+		free(tmp);
+	}
 	free(final);
-	free(tmp);
 	return r;
 }
 
