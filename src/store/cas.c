@@ -49,36 +49,20 @@ int local_commit(const char *tmp, const char *final)
 	return -1;
 }
 
-/* Insert an output: hash it, then hard-link it in under its digest (one
- * directory entry, no copy); across file systems, copy. Sharing the inode
- * is safe because cairn never writes an output in place (it unlinks it
- * before an action runs), and every read of a blob verifies its digest,
- * so an output edited in place by hand only costs a cache miss. */
 static int put_file(struct store *s, const char *path, struct digest *d, uint64_t *size)
 {
 	struct local_store *ls = (struct local_store *)s;
-	if (sha_file(path, d, size) < 0)
-		return -1;
-	char *final = local_path(ls, "cas", d);
-	int r = link(path, final);
-	if (r < 0 && errno == ENOENT && fs_mkdir_parent(final) == 0)
-		r = link(path, final);
-	if (r < 0 && errno == EEXIST)
-		r = 0;
-	if (r < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK)) {
-		char *tmp = local_tmp(ls);
-		struct digest got;
-		r = fs_copy_atomic(path, tmp, 0644, &got);
-		if (r == 0 && !digest_eq(&got, d)) {
-			unlink(tmp); /* the output changed under us */
-			errno = EAGAIN;
-			r = -1;
-		}
-		if (r == 0)
-			r = local_commit(tmp, final);
+	char *tmp = local_tmp(ls);
+	struct stat st;
+	if (stat(path, &st) < 0 || fs_copy_atomic(path, tmp, 0644, d, NULL) < 0) {
 		free(tmp);
+		return -1;
 	}
+	*size = (uint64_t)st.st_size;
+	char *final = local_path(ls, "cas", d);
+	int r = local_commit(tmp, final);
 	free(final);
+	free(tmp);
 	return r;
 }
 
@@ -104,15 +88,9 @@ static int get_file(struct store *s, const struct digest *d, const char *dst, un
 {
 	struct local_store *ls = (struct local_store *)s;
 	char *src = local_path(ls, "cas", d);
-	struct digest got;
-	int r = fs_copy_atomic(src, dst, mode, &got);
-	if (r == 0 && !digest_eq(&got, d)) {
-		/* corrupt blob: drop it and the restored copy */
-		unlink(src);
-		unlink(dst);
-		errno = EIO;
-		r = -1;
-	}
+	int r = fs_copy_atomic(src, dst, mode, NULL, d);
+	if (r < 0 && errno == EIO)
+		unlink(src); /* corrupt blob: drop it; dst was left alone */
 	if (r == 0)
 		utimensat(AT_FDCWD, src, NULL, 0);
 	free(src);
@@ -135,6 +113,8 @@ static int get_blob(struct store *s, const struct digest *d, struct buf *b)
 			r = -1;
 		}
 	}
+	if (r == 0)
+		utimensat(AT_FDCWD, src, NULL, 0);
 	free(src);
 	return r;
 }

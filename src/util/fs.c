@@ -173,7 +173,8 @@ int fs_rm_rf(const char *path)
 	return r;
 }
 
-int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d)
+int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d,
+                   const struct digest *want)
 {
 	int in = open(src, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
@@ -202,9 +203,15 @@ int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct diges
 			break;
 		sha_update(c, bufr, (size_t)n);
 	}
-	struct digest tmpd;
-	sha_final(c, d ? d : &tmpd);
+	struct digest got;
+	sha_final(c, &got);
+	if (d)
+		*d = got;
 	int e = errno;
+	if (r == 0 && want && !digest_eq(&got, want)) {
+		e = EIO;
+		r = -1;
+	}
 	close(in);
 	if (close(out) < 0)
 		r = -1;
@@ -213,7 +220,8 @@ int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct diges
 	if (r == 0 && rename(tmp, dst) < 0)
 		r = -1;
 	if (r < 0) {
-		e = errno;
+		if (e != EIO)
+			e = errno;
 		unlink(tmp);
 	}
 	free(tmp);

@@ -40,7 +40,9 @@ int fs_mkdir_parent(const char *path);
 /* rm -rf; 0 or -1 with errno. A missing path is not an error. */
 int fs_rm_rf(const char *path);
 /* Copy src to dst atomically (temp + rename) with the given mode, hashing
- * the bytes on the way; 0 or -1 with errno. */
-int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d);
+ * the bytes on the way into *d (if not NULL). When want is not NULL and the
+ * bytes do not hash to it, dst is left alone and errno is EIO. 0 or -1. */
+int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d,
+                   const struct digest *want);
 
 #endif

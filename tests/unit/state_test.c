@@ -1,0 +1,242 @@
+/* Unit tests of the workspace state (state.c): save/load round trip,
+ * damaged files loading as empty, and the stat cache seen through a fake
+ * `struct fsys` that counts how often it hashes. */
+#include "store/state.h"
+#include "test.h"
+#include "util/fs.h"
+#include "util/util.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* A fake file system: a few files with stat data set by the test; the
+ * "content" digest is the SHA-256 of the text field. */
+struct fake_file {
+	const char *path;
+	struct file_stat st;
+	const char *text;
+};
+
+struct fake_fs {
+	struct fsys base; /* first */
+	struct fake_file files[4];
+	size_t nfiles;
+	int nstat, nhash;
+};
+
+static struct fake_file *fake_find(struct fake_fs *f, const char *path)
+{
+	for (size_t i = 0; i < f->nfiles; i++)
+		if (!strcmp(f->files[i].path, path))
+			return &f->files[i];
+	return NULL;
+}
+
+static int fake_stat(struct fsys *fs, const char *path, struct file_stat *st)
+{
+	struct fake_fs *f = (struct fake_fs *)fs;
+	struct fake_file *ff = fake_find(f, path);
+	f->nstat++;
+	if (!ff) {
+		errno = ENOENT;
+		return -1;
+	}
+	*st = ff->st;
+	return 0;
+}
+
+static int fake_hash(struct fsys *fs, const char *path, struct digest *d)
+{
+	struct fake_fs *f = (struct fake_fs *)fs;
+	struct fake_file *ff = fake_find(f, path);
+	f->nhash++;
+	if (!ff) {
+		errno = ENOENT;
+		return -1;
+	}
+	sha_buf(ff->text, strlen(ff->text), d);
+	return 0;
+}
+
+static void fake_init(struct fake_fs *f)
+{
+	memset(f, 0, sizeof *f);
+	f->base.stat = fake_stat;
+	f->base.hash = fake_hash;
+	struct fake_file a = {"src/a.c", {10, 1000, 1000, 42, 0100644}, "int a;"};
+	struct fake_file b = {"src/b.c", {20, 2000, 2000, 43, 0100644}, "int b;"};
+	f->files[0] = a;
+	f->files[1] = b;
+	f->nfiles = 2;
+}
+
+static struct act_rec *make_rec(const char *id, const char *seed, uint64_t ms)
+{
+	struct act_rec *r = xcalloc(1, sizeof *r);
+	r->id = xstrdup(id);
+	sha_buf(seed, strlen(seed), &r->key);
+	sha_buf(id, strlen(id), &r->cmd);
+	r->ms = ms;
+	r->nouts = 2;
+	r->outs = xcalloc(2, sizeof *r->outs);
+	sha_buf("o1", 2, &r->outs[0]);
+	sha_buf("o2", 2, &r->outs[1]);
+	r->nins = 2;
+	r->ins = xcalloc(2, sizeof *r->ins);
+	r->ins[0].path = xstrdup("src/a.c");
+	r->ins[0].d64 = 0x0123456789abcdefull;
+	r->ins[1].path = xstrdup("src/b.c");
+	r->ins[1].d64 = 7;
+	return r;
+}
+
+TEST(state_digest_uses_stat_cache)
+{
+	struct fake_fs f;
+	fake_init(&f);
+	int corrupt = 1;
+	struct state *s = state_load("/nonexistent/cairn/state", &corrupt);
+	CHECK(corrupt == 0);
+	struct digest d1, d2, want;
+	CHECK(state_digest(s, &f.base, "src/a.c", &d1) == 0);
+	CHECK(f.nhash == 1);
+	sha_buf("int a;", 6, &want);
+	CHECK(digest_eq(&d1, &want));
+	/* unchanged stat data: answered from the cache */
+	CHECK(state_digest(s, &f.base, "src/a.c", &d2) == 0);
+	CHECK(f.nhash == 1 && digest_eq(&d1, &d2));
+	/* a new mtime: hashed again, and the new content is seen */
+	f.files[0].st.mtime_ns = 5000;
+	f.files[0].text = "int a = 1;";
+	CHECK(state_digest(s, &f.base, "src/a.c", &d2) == 0);
+	CHECK(f.nhash == 2 && !digest_eq(&d1, &d2));
+	CHECK(state_digest(s, &f.base, "src/a.c", &d2) == 0);
+	CHECK(f.nhash == 2);
+	/* any other field of the stat data counts as well */
+	f.files[0].st.ino = 99;
+	CHECK(state_digest(s, &f.base, "src/a.c", &d2) == 0 && f.nhash == 3);
+	f.files[0].st.size = 11;
+	CHECK(state_digest(s, &f.base, "src/a.c", &d2) == 0 && f.nhash == 4);
+	/* a missing file is an error, not a cached answer */
+	CHECK(state_digest(s, &f.base, "src/none.c", &d2) == -1);
+	/* state_remember fills the cache without hashing */
+	sha_buf("int b;", 6, &want);
+	state_remember(s, &f.base, "src/b.c", &want);
+	CHECK(state_digest(s, &f.base, "src/b.c", &d2) == 0);
+	CHECK(f.nhash == 4 && digest_eq(&d2, &want));
+	state_free(s);
+}
+
+TEST(state_save_load_round_trip)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/state", dir);
+	struct fake_fs f;
+	fake_init(&f);
+	int corrupt;
+	struct state *s = state_load(path, &corrupt);
+	struct digest da, db;
+	CHECK(state_digest(s, &f.base, "src/a.c", &da) == 0);
+	CHECK(state_digest(s, &f.base, "src/b.c", &db) == 0);
+	state_set_action(s, make_rec("out/x", "k1", 1234));
+	state_set_action(s, make_rec("out/y", "k2", 5));
+	/* a later record replaces the earlier one */
+	state_set_action(s, make_rec("out/y", "k3", 6));
+	CHECK(state_save(s, path) == 0);
+	state_free(s);
+
+	s = state_load(path, &corrupt);
+	CHECK(corrupt == 0);
+	struct act_rec *r = state_action(s, "out/x"), *want = make_rec("out/x", "k1", 1234);
+	CHECK(r != NULL);
+	if (r) {
+		CHECK_STR(r->id, "out/x");
+		CHECK(digest_eq(&r->key, &want->key) && digest_eq(&r->cmd, &want->cmd));
+		CHECK(r->ms == 1234);
+		CHECK(r->nouts == 2 && digest_eq(&r->outs[0], &want->outs[0]) &&
+		      digest_eq(&r->outs[1], &want->outs[1]));
+		CHECK(r->nins == 2);
+		if (r->nins == 2) {
+			CHECK_STR(r->ins[0].path, "src/a.c");
+			CHECK(r->ins[0].d64 == 0x0123456789abcdefull);
+			CHECK_STR(r->ins[1].path, "src/b.c");
+			CHECK(r->ins[1].d64 == 7);
+		}
+	}
+	act_rec_free(want);
+	r = state_action(s, "out/y");
+	want = make_rec("out/y", "k3", 6);
+	CHECK(r && r->ms == 6 && digest_eq(&r->key, &want->key));
+	act_rec_free(want);
+	CHECK(state_action(s, "out/z") == NULL);
+	/* the stat cache survived: no hashing for unchanged files */
+	struct digest d;
+	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && digest_eq(&d, &da));
+	CHECK(state_digest(s, &f.base, "src/b.c", &d) == 0 && digest_eq(&d, &db));
+	CHECK(f.nhash == 2);
+	state_free(s);
+	fs_rm_rf(dir);
+	free(path);
+	free(dir);
+}
+
+/* Rewrite the SHA-256 trailer so only the deliberate damage remains. */
+static void fix_trailer(struct buf *b)
+{
+	struct digest t;
+	sha_buf(b->s, b->len - 32, &t);
+	memcpy(b->s + b->len - 32, t.b, 32);
+}
+
+TEST(state_damaged_file_loads_empty)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/state", dir), *bad = xasprintf("%s/bad", dir);
+	struct fake_fs f;
+	fake_init(&f);
+	int corrupt;
+	struct state *s = state_load(path, &corrupt);
+	struct digest d;
+	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0);
+	state_set_action(s, make_rec("out/x", "k1", 10));
+	CHECK(state_save(s, path) == 0);
+	state_free(s);
+	struct buf good = {0};
+	CHECK(fs_read_all(path, &good) == 0);
+	CHECK(good.len > 8 + 4 + 32);
+
+	for (int kind = 0; kind < 6; kind++) {
+		struct buf b = {0};
+		buf_putn(&b, good.s, good.len);
+		switch (kind) {
+		case 0: b.len -= 1; break;              /* truncated by one byte */
+		case 1: b.len = 30; break;              /* truncated in the header */
+		case 2: b.s[b.len / 2] ^= 0x10; break;  /* flipped bit, trailer stale */
+		case 3: b.s[0] = 'X'; fix_trailer(&b); break; /* foreign magic */
+		case 4: b.s[8] = 2; fix_trailer(&b); break;   /* unknown version */
+		case 5: b.len = 0; break;               /* empty file */
+		}
+		CHECK(fs_write_atomic(bad, b.s, b.len, 0644) == 0);
+		buf_free(&b);
+		corrupt = 0;
+		s = state_load(bad, &corrupt);
+		if (!corrupt)
+			fprintf(stderr, "  damage kind %d not reported\n", kind);
+		CHECK(corrupt == 1);
+		CHECK(state_action(s, "out/x") == NULL);
+		/* empty: the stat cache knows nothing, so the file is hashed */
+		int before = f.nhash;
+		CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == before + 1);
+		state_free(s);
+	}
+	/* the good file still loads */
+	s = state_load(path, &corrupt);
+	CHECK(corrupt == 0 && state_action(s, "out/x") != NULL);
+	state_free(s);
+	buf_free(&good);
+	fs_rm_rf(dir);
+	free(bad);
+	free(path);
+	free(dir);
+}
