@@ -419,3 +419,27 @@ L
 	run 2 cairn build
 	has "no such target or source file '//p:a.in'"
 }
+
+test_direct_spawn_matches_the_shell() {
+	ws
+	printf 'b\na\n' > in.txt
+	write BUILD.lua <<'L'
+genrule { name = "s", srcs = { "in.txt" }, outs = { "s.txt" }, cmd = "sort < $< > $@" }
+genrule { name = "a", srcs = { "in.txt" }, outs = { "a.txt" }, cmd = "cat $< > $@" }
+genrule { name = "b", srcs = { ":a" }, outs = { "b.txt" }, cmd = "cp $< $@" }
+L
+	run 0 cairn build
+	eq "$(cat cairn-out/s.txt)" "$(printf 'a\nb')"
+	eq "$(cat cairn-out/b.txt)" "$(printf 'b\na')"
+	write BUILD.lua <<'L'
+genrule { name = "m", outs = { "m.txt" }, cmd = "cat missing.txt > $@" }
+genrule { name = "l", outs = { "l.txt" }, cmd = "ls /nonexistent-dir > $@" }
+genrule { name = "r", outs = { "r.txt" }, cmd = "cat < missing-input > $@" }
+L
+	run 1 cairn build -k
+	has "FAILED: //:m Genrule (exit 1)"
+	has "missing.txt: No such file or directory"
+	has "FAILED: //:l Genrule (exit 2)"
+	has "FAILED: //:r Genrule (exit 2)"
+	has "missing-input"
+}
