@@ -4,8 +4,9 @@
  *   version  u32 1
  *   key      string: cairn's version and the request's patterns
  *   ndeps    u32, then per dependency:
- *     path string, present u32, size u64, mtime_ns u64, ctime_ns u64,
- *     ino u64, mode u32
+ *     path string, kind u32, present u32, then for DEP_STAT: size u64,
+ *     mtime_ns u64, ctime_ns u64, ino u64, mode u32; for DEP_PKGLIST and
+ *     DEP_LIST: the listing digest (32 bytes); for DEP_EXISTS: nothing
  *   nfiles   u32, then each file path (string); files are numbered in order
  *   nactions u32, then per action:
  *     label, mnemonic, progress (empty = none), where: strings
@@ -21,9 +22,29 @@
 #include "util/util.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-enum { GR_VERSION = 1 };
+enum { GR_VERSION = 2 };
+
+void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
+{
+	d->present = fs->stat(fs, d->path, &d->st) == 0;
+	if (d->present && S_ISLNK(d->st.mode)) {
+		struct stat sb; /* what matters is what a read would see */
+		d->present = stat(d->path, &sb) == 0;
+		if (d->present)
+			d->st.mode = (uint32_t)sb.st_mode;
+	}
+	if (d->present && d->kind == DEP_EXISTS && S_ISDIR(d->st.mode))
+		d->present = 2;
+	if (d->kind != DEP_STAT)
+		memset(&d->st, 0, sizeof d->st);
+	memset(&d->d, 0, sizeof d->d);
+	if (d->present && (d->kind == DEP_PKGLIST || d->kind == DEP_LIST) &&
+	    fs_list_digest(d->path, d->kind == DEP_PKGLIST, &d->d) < 0)
+		d->present = 0;
+}
 
 static void put_str(struct buf *b, const char *s)
 {
@@ -49,8 +70,12 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 	buf_put_u32(&b, (unsigned)ndeps);
 	for (size_t i = 0; i < ndeps; i++) {
 		put_str(&b, deps[i].path);
+		buf_put_u32(&b, (unsigned)deps[i].kind);
 		buf_put_u32(&b, (unsigned)deps[i].present);
-		put_stat(&b, &deps[i].st);
+		if (deps[i].kind == DEP_STAT)
+			put_stat(&b, &deps[i].st);
+		else if (deps[i].kind != DEP_EXISTS)
+			buf_putn(&b, deps[i].d.b, 32);
 	}
 	buf_put_u32(&b, (unsigned)g->nfiles);
 	for (size_t i = 0; i < g->nfiles; i++)
@@ -134,20 +159,29 @@ static int deps_unchanged(struct reader *rd, struct fsys *fs)
 	for (size_t i = 0; i < n && !rd->bad; i++) {
 		size_t len;
 		const char *p = rd_lstr(rd, &len);
-		unsigned present = rd_u32(rd);
-		struct file_stat want;
-		want.size = rd_u64(rd); /* one statement each: the order matters */
-		want.mtime_ns = (int64_t)rd_u64(rd);
-		want.ctime_ns = (int64_t)rd_u64(rd);
-		want.ino = rd_u64(rd);
-		want.mode = rd_u32(rd);
-		if (!p)
+		struct snap_dep want = {0};
+		want.kind = (enum dep_kind)rd_u32(rd);
+		want.present = (int)rd_u32(rd);
+		if (want.kind == DEP_STAT) {
+			want.st.size = rd_u64(rd); /* one statement each: the order matters */
+			want.st.mtime_ns = (int64_t)rd_u64(rd);
+			want.st.ctime_ns = (int64_t)rd_u64(rd);
+			want.st.ino = rd_u64(rd);
+			want.st.mode = rd_u32(rd);
+		} else if (want.kind == DEP_PKGLIST || want.kind == DEP_LIST) {
+			const void *d = rd_bytes(rd, 32);
+			if (d)
+				memcpy(want.d.b, d, 32);
+		} else if (want.kind != DEP_EXISTS) {
 			return 0;
-		char *path = xstrndup(p, len);
-		struct file_stat st;
-		int here = fs->stat(fs, path, &st) == 0;
-		free(path);
-		if (here != (int)present || (here && !stat_eq(&st, &want)))
+		}
+		if (!p || rd->bad)
+			return 0;
+		struct snap_dep now = {.path = xstrndup(p, len), .kind = want.kind};
+		snap_dep_probe(fs, &now);
+		free(now.path);
+		if (now.present != want.present || !stat_eq(&now.st, &want.st) ||
+		    !digest_eq(&now.d, &want.d))
 			return 0;
 	}
 	return !rd->bad;

@@ -7,13 +7,24 @@
 #include "graph/graph.h"
 #include "util/fs.h"
 
-/* Something evaluation looked at: a file it read, a path it probed, a
- * directory it listed. present = 0 records that the path did not exist. */
+/* Something evaluation looked at, and how closely: */
+enum dep_kind {
+	DEP_STAT,    /* a file it read: all its stat data */
+	DEP_EXISTS,  /* a path it probed: absent, a file, or a directory */
+	DEP_PKGLIST, /* a directory searched for packages: its sub-dirs, BUILD.lua */
+	DEP_LIST,    /* a directory a glob listed: every entry's name and type */
+};
+
 struct snap_dep {
 	char *path;
-	int present;
-	struct file_stat st;
+	enum dep_kind kind;
+	int present;         /* 0 absent; DEP_EXISTS: 1 file, 2 directory */
+	struct file_stat st; /* DEP_STAT */
+	struct digest d;     /* DEP_PKGLIST, DEP_LIST: fs_list_digest */
 };
+
+/* Fill d->present, d->st, d->d for d->path and d->kind, as they are now. */
+void snap_dep_probe(struct fsys *fs, struct snap_dep *d);
 
 /* Write g and its dependencies (temp + rename). 0 or -1 with errno. */
 int snapshot_save(const char *path, const char *key, const struct graph *g,

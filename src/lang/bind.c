@@ -193,21 +193,11 @@ static int c_check_pkg(lua_State *L)
 	return 1;
 }
 
-/* The directory holding path ("" for the root), fresh. */
-static char *parent_of(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? xstrndup(p, (size_t)(s - p)) : xstrdup("");
-}
-
 static int c_exists(lua_State *L)
 {
 	struct stat st;
 	const char *p = luaL_checkstring(L, 1);
-	char *dir = parent_of(p);
-	eval_note(self(L), dir);
-	eval_note(self(L), p);
-	free(dir);
+	eval_note(self(L), p, DEP_EXISTS);
 	if (stat(*p ? p : ".", &st) < 0)
 		lua_pushnil(L);
 	else
@@ -220,8 +210,7 @@ static int c_is_package(lua_State *L)
 	const char *pkg = luaL_checkstring(L, 1);
 	struct stat st;
 	char *p = *pkg ? xasprintf("%s/BUILD.lua", pkg) : xstrdup("BUILD.lua");
-	eval_note(self(L), pkg);
-	eval_note(self(L), p);
+	eval_note(self(L), p, DEP_EXISTS);
 	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
 	free(p);
 	/* outputs and state are never packages */
@@ -273,7 +262,7 @@ static int c_compile(lua_State *L)
 	const char *path = luaL_checkstring(L, 1);
 	luaL_checktype(L, 2, LUA_TTABLE);
 	struct buf b = {0};
-	eval_note(ev, path);
+	eval_note(ev, path, DEP_STAT);
 	if (fs_read_all(path, &b) < 0) {
 		buf_free(&b);
 		char *m = xasprintf("cannot read %s", path);

@@ -51,6 +51,9 @@ void eval_free(struct eval *ev)
 	for (size_t i = 0; i < ev->ndeps; i++)
 		free(ev->deps[i].path);
 	free(ev->deps);
+	for (size_t i = 0; i < ev->nkeys; i++)
+		free(ev->keys[i]);
+	free(ev->keys);
 	map_free(&ev->seen);
 	free(ev->context);
 	free(ev);
@@ -166,22 +169,21 @@ char *eval_kind(struct eval *ev, const char *label, struct err *e)
 	return s;
 }
 
-void eval_note(struct eval *ev, const char *path)
+void eval_note(struct eval *ev, const char *path, enum dep_kind kind)
 {
 	if (!*path)
 		path = ".";
-	if (map_get(&ev->seen, path))
+	/* one entry per path and kind: keys "K:path" */
+	char *key = xasprintf("%d:%s", (int)kind, path);
+	if (map_get(&ev->seen, key)) {
+		free(key);
 		return;
-	struct snap_dep d = {.path = xstrdup(path)};
-	d.present = fsys_real()->stat(fsys_real(), path, &d.st) == 0;
-	if (d.present && S_ISLNK(d.st.mode)) {
-		/* follow it: what matters is what a read would see */
-		struct stat sb;
-		if (stat(path, &sb) < 0)
-			d.present = 0;
 	}
+	struct snap_dep d = {.path = xstrdup(path), .kind = kind};
+	snap_dep_probe(fsys_real(), &d);
 	VEC_PUSH(ev->deps, ev->ndeps, ev->capdeps, d);
-	map_put(&ev->seen, d.path, d.path);
+	VEC_PUSH(ev->keys, ev->nkeys, ev->capkeys, key);
+	map_put(&ev->seen, key, key);
 }
 
 const struct snap_dep *eval_deps_seen(struct eval *ev, size_t *n)

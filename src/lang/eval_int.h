@@ -15,12 +15,14 @@ struct eval {
 	int api;            /* registry ref of the prelude's entry table */
 	struct snap_dep *deps; /* what evaluation looked at, for the snapshot */
 	size_t ndeps, capdeps;
-	struct map seen;    /* path -> non-NULL: already in deps */
+	struct map seen;    /* "kind:path" -> non-NULL: already in deps */
+	char **keys;        /* the keys of seen; owned */
+	size_t nkeys, capkeys;
 };
 
-/* Record that evaluation depends on path (its stat data now, or its
- * absence). Call it before reading or listing the path. */
-void eval_note(struct eval *ev, const char *path);
+/* Record that evaluation depends on path, as closely as kind says (its
+ * state now). Call it before reading or listing the path. */
+void eval_note(struct eval *ev, const char *path, enum dep_kind kind);
 
 /* Push the table of C primitives the prelude receives. */
 void bind_push(lua_State *L, struct eval *ev, const char *root_name);

@@ -35,7 +35,7 @@ static int skip_dir(const char *rel, const char *name)
 /* Collect regular files below dir (paths relative to the package). */
 static void walk_files(struct eval *ev, const char *dir, const char *rel, struct strv *out)
 {
-	eval_note(ev, dir);
+	eval_note(ev, dir, DEP_LIST);
 	DIR *d = opendir(*dir ? dir : ".");
 	if (!d)
 		return;
@@ -47,7 +47,9 @@ static void walk_files(struct eval *ev, const char *dir, const char *rel, struct
 		char *r = *rel ? xasprintf("%s/%s", rel, e->d_name) : xstrdup(e->d_name);
 		struct stat st;
 		if (lstat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-			eval_note(ev, full);
+			char *bf = xasprintf("%s/BUILD.lua", full);
+			eval_note(ev, bf, DEP_EXISTS);
+			free(bf);
 			if (!skip_dir(dir, e->d_name) && !is_pkg_dir(full))
 				walk_files(ev, full, r, out);
 			free(r);
@@ -130,7 +132,7 @@ int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, 
 
 static void walk_pkgs(struct eval *ev, const char *dir, struct strv *out)
 {
-	eval_note(ev, dir);
+	eval_note(ev, dir, DEP_PKGLIST);
 	if (is_pkg_dir(*dir ? dir : "."))
 		VEC_PUSH(out->v, out->n, out->cap, xstrdup(dir));
 	DIR *d = opendir(*dir ? dir : ".");

@@ -42,6 +42,51 @@ int stat_eq(const struct file_stat *a, const struct file_stat *b)
 	       a->ctime_ns == b->ctime_ns && a->ino == b->ino && a->mode == b->mode;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
+{
+	DIR *dp = opendir(dir);
+	if (!dp)
+		return -1;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	int root = !strcmp(dir, ".");
+	while ((e = readdir(dp))) {
+		const char *nm = e->d_name;
+		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
+			continue;
+		int type = e->d_type;
+		if (type == DT_UNKNOWN || type == DT_LNK) {
+			struct stat st;
+			char *p = xasprintf("%s/%s", dir, nm);
+			type = stat(p, &st) < 0 ? DT_UNKNOWN : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;
+			free(p);
+		}
+		int is_dir = type == DT_DIR;
+		if (is_dir && (nm[0] == '.' || (root && !strcmp(nm, "cairn-out"))))
+			continue;
+		if (dirs_only && !is_dir && strcmp(nm, "BUILD.lua") != 0)
+			continue;
+		char *rec = xasprintf("%c%s", is_dir ? 'd' : 'f', nm);
+		VEC_PUSH(names, n, cap, rec);
+	}
+	closedir(dp);
+	qsort(names, n, sizeof *names, cmp_name);
+	struct sha_ctx *c = sha_new();
+	for (size_t i = 0; i < n; i++) {
+		sha_update(c, names[i], strlen(names[i]) + 1);
+		free(names[i]);
+	}
+	free(names);
+	sha_final(c, d);
+	return 0;
+}
+
 int fs_read_all(const char *path, struct buf *b)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -27,6 +27,13 @@ struct fsys {
 struct fsys *fsys_real(void);
 int stat_eq(const struct file_stat *a, const struct file_stat *b);
 
+/* A digest of a directory's entry names and types: with dirs_only, only
+ * its sub-directories and whether it holds BUILD.lua (what package
+ * discovery sees); else every entry. Hidden directories, and cairn-out at
+ * the root (dir "."), are left out like the walks leave them out.
+ * 0, or -1 with errno when the directory cannot be read. */
+int fs_list_digest(const char *dir, int dirs_only, struct digest *d);
+
 /* Read a whole file into b (appending). 0, or -1 with errno. */
 int fs_read_all(const char *path, struct buf *b);
 /* Write via a temp file in the same directory, then rename. 0 or -1. */
