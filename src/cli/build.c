@@ -217,7 +217,7 @@ int cmd_build(const struct opts *o, int plan)
 	struct sched_env env = {
 		.g = &g, .st = st, .store = store, .fs = fsys_real(), .runner = runner, .obs = &obs,
 		.opts = {.jobs = o->jobs ? o->jobs : ncpus(), .keep_going = o->keep_going,
-		         .plan = plan, .props = props},
+		         .plan = plan, .props = props, .stat_threads = 4},
 	};
 	struct sched_result res = {0};
 	int rc = sched_run(&env, &res, &e);

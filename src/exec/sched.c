@@ -18,6 +18,7 @@
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -44,6 +45,8 @@ struct sched {
 	size_t hlen;
 	struct digest *src_d;    /* per file id: digest of a source, once known */
 	unsigned char *src_known; /* per file id: 1 known, 2 unreadable */
+	struct file_stat *pre;   /* per file id: stat data taken up front */
+	unsigned char *pre_ok;   /* per file id: 1 pre[] valid, 2 missing, 0 not taken */
 	struct sched_counts c;
 	int stop;                /* start nothing new */
 	int interrupted;
@@ -166,6 +169,68 @@ static void setup(struct sched *s)
 	free(ndeps);
 }
 
+/* ---- pre-stat: the no-op build is mostly stat(); spread it on threads ---- */
+
+struct prestat_job {
+	struct sched *s;
+	const uint32_t *ids; /* file ids to stat */
+	size_t n, step, first;
+};
+
+static void *prestat_run(void *arg)
+{
+	struct prestat_job *j = arg;
+	struct graph *g = j->s->g;
+	struct fsys *fs = j->s->env->fs;
+	for (size_t i = j->first; i < j->n; i += j->step) {
+		uint32_t id = j->ids[i];
+		j->s->pre_ok[id] = fs->stat(fs, g->files[id]->path, &j->s->pre[id]) == 0 ? 1 : 2;
+	}
+	return NULL;
+}
+
+static void prestat(struct sched *s, int threads)
+{
+	struct graph *g = s->g;
+	s->pre = xcalloc(g->nfiles ? g->nfiles : 1, sizeof *s->pre);
+	s->pre_ok = xcalloc(g->nfiles ? g->nfiles : 1, 1);
+	unsigned char *mark = xcalloc(g->nfiles ? g->nfiles : 1, 1);
+	uint32_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	for (size_t i = 0; i < g->nactions; i++) {
+		struct action *a = g->actions[i];
+		if (!a->wanted)
+			continue;
+		for (size_t k = 0; k < a->ninputs + a->noutputs; k++) {
+			struct gfile *f = k < a->ninputs ? a->inputs[k] : a->outputs[k - a->ninputs];
+			if (k < a->ninputs && f->producer && f->producer->wanted)
+				continue;
+			if (!mark[f->id]++)
+				VEC_PUSH(ids, n, cap, f->id);
+		}
+	}
+	if (threads > 16)
+		threads = 16;
+	if ((size_t)threads > n / 256 + 1)
+		threads = (int)(n / 256 + 1);
+	pthread_t th[16];
+	struct prestat_job jobs[16];
+	int started = 0;
+	for (int t = 0; t < threads; t++) {
+		jobs[t] = (struct prestat_job){s, ids, n, (size_t)threads, (size_t)t};
+		if (t > 0 && pthread_create(&th[t], NULL, prestat_run, &jobs[t]) == 0)
+			started |= 1 << t;
+		else if (t > 0)
+			prestat_run(&jobs[t]);
+	}
+	prestat_run(&jobs[0]);
+	for (int t = 1; t < threads; t++)
+		if (started & (1 << t))
+			pthread_join(th[t], NULL);
+	free(ids);
+	free(mark);
+}
+
 /* ---- completion ---- */
 
 static void notify(struct sched *s, struct action *a, const struct job_done *d)
@@ -248,10 +313,26 @@ static uint64_t d64(const struct digest *d)
 
 /* A source file's digest, looked up once per run however many actions
  * read it. 0, or -1 with errno. */
+/* Digest of a file as it was when the build started: the pre-stat when
+ * there is one (used once: it is stale after cairn writes the file). */
+static int first_digest(struct sched *s, const struct gfile *f, struct digest *d)
+{
+	unsigned char ok = s->pre_ok ? s->pre_ok[f->id] : 0;
+	if (ok)
+		s->pre_ok[f->id] = 0;
+	if (ok == 2) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (ok == 1)
+		return state_digest_st(s->env->st, s->env->fs, f->path, &s->pre[f->id], d);
+	return state_digest(s->env->st, s->env->fs, f->path, d);
+}
+
 static int source_digest(struct sched *s, const struct gfile *f, struct digest *d)
 {
 	if (s->src_known[f->id] == 0) {
-		int r = state_digest(s->env->st, s->env->fs, f->path, &s->src_d[f->id]);
+		int r = first_digest(s, f, &s->src_d[f->id]);
 		s->src_known[f->id] = r == 0 ? 1 : 2;
 		if (r < 0)
 			return -1;
@@ -376,7 +457,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		size_t i;
 		for (i = 0; i < a->noutputs; i++) {
 			struct digest cur;
-			if (state_digest(env->st, env->fs, a->outputs[i]->path, &cur) < 0 ||
+			if (first_digest(s, a->outputs[i], &cur) < 0 ||
 			    !digest_eq(&cur, &r->outs[i]))
 				break;
 		}
@@ -493,6 +574,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	setup(&s);
 	s.src_d = xcalloc(s.g->nfiles ? s.g->nfiles : 1, sizeof *s.src_d);
 	s.src_known = xcalloc(s.g->nfiles ? s.g->nfiles : 1, 1);
+	if (env->opts.stat_threads > 0)
+		prestat(&s, env->opts.stat_threads);
 	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
 	for (;;) {
 		while (!s.stop && s.hlen && s.c.running < (size_t)jobs) {
@@ -537,5 +620,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.heap);
 	free(s.src_d);
 	free(s.src_known);
+	free(s.pre);
+	free(s.pre_ok);
 	return rc;
 }

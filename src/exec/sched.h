@@ -52,6 +52,8 @@ struct sched_opts {
 	int keep_going;     /* -k: go on past failures */
 	int plan;           /* decide, report, run nothing */
 	const char *props;  /* execution properties for keys */
+	int stat_threads;   /* >0: stat sources and outputs up front, in this
+	                       many threads (the fsys must be thread-safe) */
 };
 
 struct sched_env {

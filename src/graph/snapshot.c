@@ -6,7 +6,12 @@
  *   ndeps    u32, then per dependency:
  *     path string, kind u32, present u32, then for DEP_STAT: size u64,
  *     mtime_ns u64, ctime_ns u64, ino u64, mode u32; for DEP_PKGLIST and
- *     DEP_LIST: the listing digest (32 bytes); for DEP_EXISTS: nothing
+ *     DEP_LIST: the listing digest (32 bytes); for DEP_EXISTS: nothing;
+ *     for DEP_DIR: the directory's stat data as for DEP_STAT, then n u32:
+ *     the n DEP_EXISTS records that follow are all in that directory, and
+ *     while the directory's stat data is unchanged (no entry was added,
+ *     removed or renamed) they need no checking: this keeps the check of
+ *     ten thousand source files at one stat per package.
  *   nfiles   u32, then each file path (string); files are numbered in order
  *   nactions u32, then per action:
  *     label, mnemonic, progress (empty = none), where: strings
@@ -25,7 +30,7 @@
 #include <sys/stat.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-enum { GR_VERSION = 2 };
+enum { GR_VERSION = 3 };
 
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 {
@@ -60,6 +65,37 @@ static void put_stat(struct buf *b, const struct file_stat *st)
 	buf_put_u32(b, st->mode);
 }
 
+/* Length of the directory part of a path (0 for a file of the root). */
+static size_t parent_len(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? (size_t)(s - p) : 0;
+}
+
+static int parent_cmp(const char *a, const char *b)
+{
+	size_t na = parent_len(a), nb = parent_len(b);
+	int c = strncmp(a, b, na < nb ? na : nb);
+	return c ? c : (na > nb) - (na < nb);
+}
+
+static const struct snap_dep *sort_deps; /* for by_parent */
+
+/* EXISTS probes last, grouped by parent; the rest keep their order. */
+static int by_parent(const void *x, const void *y)
+{
+	const struct snap_dep *a = &sort_deps[*(const size_t *)x];
+	const struct snap_dep *b = &sort_deps[*(const size_t *)y];
+	int ea = a->kind == DEP_EXISTS, eb = b->kind == DEP_EXISTS;
+	if (ea != eb)
+		return ea - eb;
+	int c = ea ? parent_cmp(a->path, b->path) : 0;
+	if (c)
+		return c;
+	size_t i = *(const size_t *)x, j = *(const size_t *)y;
+	return (i > j) - (i < j);
+}
+
 int snapshot_save(const char *path, const char *key, const struct graph *g,
                   const struct snap_dep *deps, size_t ndeps)
 {
@@ -67,16 +103,50 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 	buf_putn(&b, GR_MAGIC, 8);
 	buf_put_u32(&b, GR_VERSION);
 	put_str(&b, key);
-	buf_put_u32(&b, (unsigned)ndeps);
-	for (size_t i = 0; i < ndeps; i++) {
-		put_str(&b, deps[i].path);
-		buf_put_u32(&b, (unsigned)deps[i].kind);
-		buf_put_u32(&b, (unsigned)deps[i].present);
-		if (deps[i].kind == DEP_STAT)
-			put_stat(&b, &deps[i].st);
-		else if (deps[i].kind != DEP_EXISTS)
-			buf_putn(&b, deps[i].d.b, 32);
+	/* EXISTS probes grouped by directory, each group under a DEP_DIR */
+	size_t *order = xcalloc(ndeps ? ndeps : 1, sizeof *order), ngroups = 0;
+	for (size_t i = 0; i < ndeps; i++)
+		order[i] = i;
+	sort_deps = deps;
+	qsort(order, ndeps, sizeof *order, by_parent);
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[order[i]].kind == DEP_EXISTS &&
+		    (i == 0 || deps[order[i - 1]].kind != DEP_EXISTS ||
+		     parent_cmp(deps[order[i - 1]].path, deps[order[i]].path) != 0))
+			ngroups++;
+	buf_put_u32(&b, (unsigned)(ndeps + ngroups));
+	for (size_t k = 0; k < ndeps; k++) {
+		const struct snap_dep *d = &deps[order[k]];
+		if (d->kind == DEP_EXISTS &&
+		    (k == 0 || deps[order[k - 1]].kind != DEP_EXISTS ||
+		     parent_cmp(deps[order[k - 1]].path, d->path) != 0)) {
+			size_t n = 1;
+			int same = d->dir_ok;
+			while (k + n < ndeps && deps[order[k + n]].kind == DEP_EXISTS &&
+			       parent_cmp(deps[order[k + n]].path, d->path) == 0) {
+				const struct snap_dep *o = &deps[order[k + n]];
+				if (!o->dir_ok || !stat_eq(&o->dir_st, &d->dir_st))
+					same = 0;
+				n++;
+			}
+			size_t plen = parent_len(d->path);
+			char *dir = plen ? xstrndup(d->path, plen) : xstrdup(".");
+			put_str(&b, dir);
+			free(dir);
+			buf_put_u32(&b, DEP_DIR);
+			buf_put_u32(&b, (unsigned)same); /* 0: no shortcut, check each */
+			put_stat(&b, &d->dir_st);
+			buf_put_u32(&b, (unsigned)n);
+		}
+		put_str(&b, d->path);
+		buf_put_u32(&b, (unsigned)d->kind);
+		buf_put_u32(&b, (unsigned)d->present);
+		if (d->kind == DEP_STAT)
+			put_stat(&b, &d->st);
+		else if (d->kind != DEP_EXISTS)
+			buf_putn(&b, d->d.b, 32);
 	}
+	free(order);
 	buf_put_u32(&b, (unsigned)g->nfiles);
 	for (size_t i = 0; i < g->nfiles; i++)
 		put_str(&b, g->files[i]->path);
@@ -153,38 +223,64 @@ static const char **get_strs(struct reader *rd, struct graph *g, size_t *n)
 	return v;
 }
 
+/* Read one dependency record into *d (path points into the reader). */
+static int read_dep(struct reader *rd, struct snap_dep *d, size_t *plen, const char **p,
+                    unsigned *nchildren)
+{
+	memset(d, 0, sizeof *d);
+	*p = rd_lstr(rd, plen);
+	d->kind = (enum dep_kind)rd_u32(rd);
+	d->present = (int)rd_u32(rd);
+	if (d->kind == DEP_STAT || d->kind == DEP_DIR) {
+		d->st.size = rd_u64(rd); /* one statement each: the order matters */
+		d->st.mtime_ns = (int64_t)rd_u64(rd);
+		d->st.ctime_ns = (int64_t)rd_u64(rd);
+		d->st.ino = rd_u64(rd);
+		d->st.mode = rd_u32(rd);
+		if (d->kind == DEP_DIR)
+			*nchildren = rd_u32(rd);
+	} else if (d->kind == DEP_PKGLIST || d->kind == DEP_LIST) {
+		const void *x = rd_bytes(rd, 32);
+		if (x)
+			memcpy(d->d.b, x, 32);
+	} else if (d->kind != DEP_EXISTS) {
+		return -1;
+	}
+	return *p && !rd->bad ? 0 : -1;
+}
+
 static int deps_unchanged(struct reader *rd, struct fsys *fs)
 {
 	size_t n = rd_u32(rd);
+	unsigned skip = 0; /* EXISTS records covered by an unchanged DEP_DIR */
 	for (size_t i = 0; i < n && !rd->bad; i++) {
+		struct snap_dep want;
 		size_t len;
-		const char *p = rd_lstr(rd, &len);
-		struct snap_dep want = {0};
-		want.kind = (enum dep_kind)rd_u32(rd);
-		want.present = (int)rd_u32(rd);
-		if (want.kind == DEP_STAT) {
-			want.st.size = rd_u64(rd); /* one statement each: the order matters */
-			want.st.mtime_ns = (int64_t)rd_u64(rd);
-			want.st.ctime_ns = (int64_t)rd_u64(rd);
-			want.st.ino = rd_u64(rd);
-			want.st.mode = rd_u32(rd);
-		} else if (want.kind == DEP_PKGLIST || want.kind == DEP_LIST) {
-			const void *d = rd_bytes(rd, 32);
-			if (d)
-				memcpy(want.d.b, d, 32);
-		} else if (want.kind != DEP_EXISTS) {
+		const char *p;
+		unsigned nchildren = 0;
+		if (read_dep(rd, &want, &len, &p, &nchildren) < 0)
 			return 0;
+		if (skip) {
+			skip--;
+			if (want.kind != DEP_EXISTS)
+				return 0;
+			continue;
 		}
-		if (!p || rd->bad)
-			return 0;
 		struct snap_dep now = {.path = xstrndup(p, len), .kind = want.kind};
+		if (want.kind == DEP_DIR) {
+			int here = fs->stat(fs, now.path, &now.st) == 0;
+			free(now.path);
+			if (want.present && here && stat_eq(&now.st, &want.st))
+				skip = nchildren;
+			continue;
+		}
 		snap_dep_probe(fs, &now);
 		free(now.path);
 		if (now.present != want.present || !stat_eq(&now.st, &want.st) ||
 		    !digest_eq(&now.d, &want.d))
 			return 0;
 	}
-	return !rd->bad;
+	return !rd->bad && skip == 0;
 }
 
 static int decode(struct reader *rd, struct graph *g)

@@ -13,6 +13,7 @@ enum dep_kind {
 	DEP_EXISTS,  /* a path it probed: absent, a file, or a directory */
 	DEP_PKGLIST, /* a directory searched for packages: its sub-dirs, BUILD.lua */
 	DEP_LIST,    /* a directory a glob listed: every entry's name and type */
+	DEP_DIR,     /* on disk only: heads the DEP_EXISTS records of one directory */
 };
 
 struct snap_dep {
@@ -21,6 +22,9 @@ struct snap_dep {
 	int present;         /* 0 absent; DEP_EXISTS: 1 file, 2 directory */
 	struct file_stat st; /* DEP_STAT */
 	struct digest d;     /* DEP_PKGLIST, DEP_LIST: fs_list_digest */
+	struct file_stat dir_st; /* DEP_EXISTS: the parent directory, taken before
+	                            the first probe in it (dir_ok: it existed) */
+	int dir_ok;
 };
 
 /* Fill d->present, d->st, d->d for d->path and d->kind, as they are now. */

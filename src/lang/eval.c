@@ -55,6 +55,14 @@ void eval_free(struct eval *ev)
 		free(ev->keys[i]);
 	free(ev->keys);
 	map_free(&ev->seen);
+	for (size_t i = 0; i < ev->dirs.cap; i++) {
+		struct snap_dep *h = ev->dirs.slots[i].val;
+		if (ev->dirs.slots[i].key) {
+			free(h->path);
+			free(h);
+		}
+	}
+	map_free(&ev->dirs);
 	free(ev->context);
 	free(ev);
 }
@@ -180,6 +188,26 @@ void eval_note(struct eval *ev, const char *path, enum dep_kind kind)
 		return;
 	}
 	struct snap_dep d = {.path = xstrdup(path), .kind = kind};
+	if (kind == DEP_EXISTS) {
+		/* the parent's stat data, from before the first probe in it */
+		const char *slash = strrchr(path, '/');
+		char *dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
+		char *dkey = xasprintf("dir:%s", dir);
+		struct snap_dep *first = map_get(&ev->dirs, dkey);
+		if (first) {
+			d.dir_st = first->dir_st;
+			d.dir_ok = first->dir_ok;
+			free(dkey);
+		} else {
+			struct snap_dep *hold = xcalloc(1, sizeof *hold);
+			hold->dir_ok = fsys_real()->stat(fsys_real(), dir, &hold->dir_st) == 0;
+			d.dir_st = hold->dir_st;
+			d.dir_ok = hold->dir_ok;
+			hold->path = dkey;
+			map_put(&ev->dirs, dkey, hold);
+		}
+		free(dir);
+	}
 	snap_dep_probe(fsys_real(), &d);
 	VEC_PUSH(ev->deps, ev->ndeps, ev->capdeps, d);
 	VEC_PUSH(ev->keys, ev->nkeys, ev->capkeys, key);

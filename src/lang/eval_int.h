@@ -16,6 +16,7 @@ struct eval {
 	struct snap_dep *deps; /* what evaluation looked at, for the snapshot */
 	size_t ndeps, capdeps;
 	struct map seen;    /* "kind:path" -> non-NULL: already in deps */
+	struct map dirs;    /* "dir:path" -> struct snap_dep holding its first stat */
 	char **keys;        /* the keys of seen; owned */
 	size_t nkeys, capkeys;
 };

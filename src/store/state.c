@@ -213,6 +213,13 @@ int state_digest(struct state *s, struct fsys *fs, const char *path, struct dige
 	struct file_stat st;
 	if (fs->stat(fs, path, &st) < 0)
 		return -1;
+	return state_digest_st(s, fs, path, &st, d);
+}
+
+int state_digest_st(struct state *s, struct fsys *fs, const char *path,
+                    const struct file_stat *stp, struct digest *d)
+{
+	struct file_stat st = *stp;
 	struct file_rec *f = map_get(&s->files, path);
 	if (f && stat_eq(&f->st, &st)) {
 		*d = f->d;

@@ -47,6 +47,10 @@ void state_free(struct state *s);
 /* The digest of a file, from the stat cache when its stat data is
  * unchanged, else hashed (and remembered). 0, or -1 with errno. */
 int state_digest(struct state *s, struct fsys *fs, const char *path, struct digest *d);
+/* The same, with the file's stat data already taken (st), e.g. by the
+ * scheduler's parallel pre-stat. */
+int state_digest_st(struct state *s, struct fsys *fs, const char *path,
+                    const struct file_stat *st, struct digest *d);
 /* Remember a file's digest after cairn wrote it (stat taken now). */
 void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d);
 
