@@ -1,17 +1,26 @@
 /* cas: the local content-addressed store.
  *
  * Layout under the cache dir:
- *   cas/<2 hex>/<64 hex>   a blob: the raw bytes whose SHA-256 is the name
- *   ac/<2 hex>/<64 hex>    an action result (format in ac.c)
- *   tmp/                   files being written; renamed into place
+ *   cas/<2 hex>/<64 hex>     a blob: the bytes whose SHA-256 is the name,
+ *                            mode 0444
+ *   cas/<2 hex>/<64 hex>.x   the same bytes as an executable (0555)
+ *   ac/<2 hex>/<64 hex>      an action result (format in ac.c)
+ *   tmp/                     files being written; renamed into place
  *
- * Every write goes to tmp/ and is renamed into place, so a reader sees a
- * whole file or none, and two cairn processes may insert the same blob at
- * once (the rename is atomic and the bytes are the same). A torn temp file
- * left by kill -9 is never read; gc sweeps old ones. A blob is verified
- * against its name whenever it is read, so a corrupt one is dropped and
- * counts as a miss. The mtime of an entry is its last use (touched on
- * every hit), which gc uses for LRU eviction. */
+ * Outputs and blobs share inodes: an action's output is made read-only
+ * and hard-linked in, and a restore hard-links the blob out, so neither
+ * costs a copy or a new inode (creating inodes is what a cache restore of
+ * thousands of files spends its time on). cairn never writes an output in
+ * place (it unlinks outputs before an action runs), and every restore
+ * hashes the blob first, so a blob damaged through a hand edit of an
+ * output is caught, dropped, and costs one rerun. Across file systems the
+ * bytes are copied instead.
+ *
+ * Other writes go to tmp/ (or next to their target) and are renamed into
+ * place, so a reader sees a whole file or none, and two cairn processes
+ * may insert the same blob at once. A torn temp file left by kill -9 is
+ * never read; gc sweeps old ones. The mtime of an entry is its last use
+ * (touched on every hit), which gc uses for LRU eviction. */
 #include "store/store_int.h"
 #include "util/fs.h"
 #include "util/util.h"
@@ -49,20 +58,55 @@ int local_commit(const char *tmp, const char *final)
 	return -1;
 }
 
+static char *blob_path(struct local_store *ls, const struct digest *d, int exec)
+{
+	char *p = local_path(ls, "cas", d);
+	if (!exec)
+		return p;
+	char *x = xasprintf("%s.x", p);
+	free(p);
+	return x;
+}
+
+/* Put `final` in place as a copy of src with mode, via tmp/. */
+static int copy_in(struct local_store *ls, const char *src, const char *final, unsigned mode,
+                   const struct digest *want)
+{
+	char *tmp = local_tmp(ls);
+	int r = fs_copy_atomic(src, tmp, mode, NULL, want);
+	if (r == 0)
+		r = local_commit(tmp, final);
+	free(tmp);
+	return r;
+}
+
 static int put_file(struct store *s, const char *path, struct digest *d, uint64_t *size)
 {
 	struct local_store *ls = (struct local_store *)s;
-	char *tmp = local_tmp(ls);
 	struct stat st;
-	if (stat(path, &st) < 0 || fs_copy_atomic(path, tmp, 0644, d, NULL) < 0) {
-		free(tmp);
+	if (stat(path, &st) < 0 || sha_file(path, d, size) < 0)
 		return -1;
+	int exec = (st.st_mode & 0111) != 0;
+	if (chmod(path, exec ? 0555 : 0444) < 0)
+		return -1;
+	char *final = blob_path(ls, d, exec);
+	int r = link(path, final);
+	if (r < 0 && errno == ENOENT && fs_mkdir_parent(final) == 0)
+		r = link(path, final);
+	if (r < 0 && errno == EEXIST) {
+		/* replace it with ours, which we just hashed: the old one may be
+		 * damaged, and checking would cost a read */
+		char *tmp = local_tmp(ls);
+		r = link(path, tmp);
+		if (r == 0 && rename(tmp, final) < 0) {
+			unlink(tmp);
+			r = -1;
+		}
+		free(tmp);
+	} else if (r < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK)) {
+		r = copy_in(ls, path, final, exec ? 0555 : 0444, d);
 	}
-	*size = (uint64_t)st.st_size;
-	char *final = local_path(ls, "cas", d);
-	int r = local_commit(tmp, final);
 	free(final);
-	free(tmp);
 	return r;
 }
 
@@ -84,15 +128,49 @@ static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
 	return r;
 }
 
+/* The blob for d with the exec bit as asked, verified. Makes the other
+ * variant from the one there is. Returns its path, or NULL with errno. */
+static char *verified_blob(struct local_store *ls, const struct digest *d, int exec)
+{
+	char *p = blob_path(ls, d, exec);
+	struct digest got;
+	if (sha_file(p, &got, NULL) == 0) {
+		if (digest_eq(&got, d))
+			return p;
+		unlink(p); /* damaged: drop it */
+		free(p);
+		errno = EIO;
+		return NULL;
+	}
+	char *other = blob_path(ls, d, !exec);
+	int r = copy_in(ls, other, p, exec ? 0555 : 0444, d);
+	if (r < 0 && errno == EIO)
+		unlink(other);
+	free(other);
+	if (r < 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 static int get_file(struct store *s, const struct digest *d, const char *dst, unsigned mode)
 {
 	struct local_store *ls = (struct local_store *)s;
-	char *src = local_path(ls, "cas", d);
-	int r = fs_copy_atomic(src, dst, mode, NULL, d);
-	if (r < 0 && errno == EIO)
-		unlink(src); /* corrupt blob: drop it; dst was left alone */
-	if (r == 0)
-		utimensat(AT_FDCWD, src, NULL, 0);
+	int exec = (mode & 0111) != 0;
+	char *src = verified_blob(ls, d, exec);
+	if (!src)
+		return -1;
+	utimensat(AT_FDCWD, src, NULL, 0);
+	int r = 0;
+	if (unlink(dst) < 0 && errno != ENOENT)
+		r = -1;
+	if (r == 0 && link(src, dst) < 0) {
+		if (errno == EXDEV || errno == EPERM || errno == EMLINK)
+			r = fs_copy_atomic(src, dst, exec ? 0555 : 0444, NULL, d);
+		else
+			r = -1;
+	}
 	free(src);
 	return r;
 }

@@ -88,12 +88,15 @@ TEST(store_get_file_restores_bytes_and_mode)
 	uint64_t size = 0;
 	CHECK(s->ops->put_file(s, src, &d, &size) == 0);
 	CHECK(size == sizeof body);
+	struct stat sst;
+	CHECK(stat(src, &sst) == 0 && (sst.st_mode & 07777) == 0555); /* made read-only */
 	CHECK(fs_mkdir_parent(dst) == 0);
 	for (int pass = 0; pass < 2; pass++) {
+		/* restored outputs are read-only, executable or not as asked */
 		unsigned mode = pass ? 0644 : 0755;
 		CHECK(s->ops->get_file(s, &d, dst, mode) == 0);
 		struct stat st;
-		CHECK(stat(dst, &st) == 0 && (st.st_mode & 07777) == mode);
+		CHECK(stat(dst, &st) == 0 && (st.st_mode & 07777) == (pass ? 0444u : 0555u));
 		struct buf got = {0};
 		CHECK(fs_read_all(dst, &got) == 0);
 		CHECK(got.len == sizeof body && memcmp(got.s, body, sizeof body) == 0);
