@@ -18,8 +18,8 @@ LIB_SRCS := \
 	src/lang/prelude.c \
 	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \
 	src/store/cas.c src/store/ac.c src/store/state.c src/store/gc.c \
-	src/exec/os_posix.c src/exec/sched.c src/exec/key.c src/exec/shell.c \
-	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c
+	src/exec/os_posix.c src/exec/sched.c src/exec/key.c src/exec/shell.c src/exec/depfile.c \
+	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 MAIN_OBJ := $(B)/src/cli/main.o
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -38,7 +38,7 @@ $(B)/%.o: %.c
 	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 # The Lua prelude is embedded with .incbin; make must know about it.
-$(B)/src/lang/prelude.o: src/lang/prelude.lua
+$(B)/src/lang/prelude.o: src/lang/prelude.lua src/lang/rules_cc.lua
 
 unit: $(B)/tests/unit/run
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const commands[] = {
-	"build", "plan", "query", "clean", "gc", NULL,
+	"build", "test", "run", "plan", "query", "clean", "gc", "compdb", NULL,
 };
 
 void usage(void)
@@ -15,12 +15,16 @@ void usage(void)
 	fputs("usage: cairn COMMAND [FLAGS] [ARGS]\n"
 	      "commands:\n"
 	      "  build  [PATTERN...]     build targets (default //...)\n"
+	      "  test   [PATTERN...]     build, then run the test targets\n"
+	      "  run    LABEL [-- ARGS]  build, then run a binary\n"
+	      "  compdb [PATTERN...]     write compile_commands.json for clangd\n"
 	      "  plan   [PATTERN...]     what would run, and why; runs nothing\n"
 	      "  query  EXPR             deps(L) rdeps(U, L) kind(RE, U) PATTERN\n"
 	      "  clean  [--all]          remove outputs (--all: and the state)\n"
 	      "  gc     [--max-size N]   trim the shared cache\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
-	      "       --profile FILE, --cache-dir DIR, --color auto|always|never\n",
+	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
+	      "       --test_output errors|all|summary\n",
 	      stderr);
 }
 
@@ -108,7 +112,7 @@ int args_parse(int argc, char **argv, struct opts *o)
 				return bad("-j wants a number of jobs from 1 to 4096, not '%s'", v);
 			o->jobs = (int)j;
 		} else if (IS("--events") || IS("--profile") || IS("--cache-dir") ||
-		           IS("--color") || IS("--max-size")) {
+		           IS("--color") || IS("--max-size") || IS("--test_output")) {
 			char *name = xstrndup(a, n);
 			const char *v = value(argc, argv, &i, eq, name);
 			if (!v) {
@@ -121,6 +125,13 @@ int args_parse(int argc, char **argv, struct opts *o)
 				o->profile = v;
 			else if (!strcmp(name, "--cache-dir"))
 				o->cache_dir = v;
+			else if (!strcmp(name, "--test_output")) {
+				if (strcmp(v, "errors") && strcmp(v, "all") && strcmp(v, "summary")) {
+					free(name);
+					return bad("--test_output wants errors, all or summary, not '%s'", v);
+				}
+				o->test_output = v;
+			}
 			else if (!strcmp(name, "--max-size")) {
 				if (parse_size(v, &o->max_size) < 0) {
 					free(name);

@@ -22,9 +22,8 @@ struct opts {
 	const char *events;       /* --events FILE */
 	const char *profile;      /* --profile FILE */
 	const char *cache_dir;    /* --cache-dir DIR */
-	#define CAIRN_VERSION "0.1.0"
-
-enum color_mode color;    /* --color */
+	enum color_mode color;    /* --color */
+	const char *test_output;  /* --test_output: errors (default), all, summary */
 	int all;                  /* clean --all */
 	uint64_t max_size;        /* gc --max-size, bytes */
 	int have_max_size;

@@ -6,6 +6,7 @@
 #include "exec/sched.h"
 #include "graph/snapshot.h"
 #include "lang/eval.h"
+#include "util/json.h"
 #include "util/str.h"
 #include "store/state.h"
 #include "store/store.h"
@@ -127,11 +128,14 @@ void patterns_free(struct pattern *p, size_t n)
 	free(p);
 }
 
-/* What a snapshot is for: this cairn and these patterns. */
-static char *snapshot_key(const struct pattern *p, size_t n)
+/* What a snapshot is for: this cairn, these patterns, with tests or not,
+ * this compiler. */
+static char *snapshot_key(const struct pattern *p, size_t n, int tests,
+                          const struct cc_config *cc)
 {
 	struct buf b = {0};
-	buf_puts(&b, "cairn " CAIRN_VERSION);
+	buf_printf(&b, "cairn " CAIRN_VERSION "\ntests %d\ncc %s %s", tests,
+	           cc->path ? cc->path : "-", cc->id ? cc->id : "-");
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&b, "\n%d %s:%s", (int)p[i].kind, p[i].label.pkg,
 		           p[i].label.name ? p[i].label.name : "");
@@ -158,45 +162,141 @@ static void user_error(struct err *e)
 	err_clear(e);
 }
 
-int cmd_build(const struct opts *o, int plan)
+/* The action graph for the patterns: from the snapshot when it is still
+ * valid, else by evaluating the build files (and saving a new snapshot).
+ * 0, or -1 with *e set (a user error). */
+static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
+                      const struct cc_config *cc, struct graph *g, struct err *e)
 {
+	char *key = snapshot_key(pats, npat, tests, cc);
+	int rc = 0;
+	if (snapshot_load(".cairn/graph", key, fsys_real(), g)) {
+		rc = graph_check(g, e);
+	} else {
+		struct eval *ev = eval_new(w->name, g, cc, e);
+		if (!ev || eval_request(ev, pats, npat, tests, e) < 0 || graph_check(g, e) < 0) {
+			rc = -1;
+		} else {
+			size_t ndeps;
+			const struct snap_dep *deps = eval_deps_seen(ev, &ndeps);
+			if (snapshot_save(".cairn/graph", key, g, deps, ndeps) < 0)
+				warn("cannot write .cairn/graph:");
+		}
+		eval_free(ev);
+	}
+	free(key);
+	return rc;
+}
+
+/* cairn run: the one executable the pattern built, run in the foreground
+ * from where the user stood. Returns only on failure. */
+static int run_binary(struct ws *w, struct graph *g, const struct opts *o)
+{
+	const char *exe = NULL;
+	for (size_t i = 0; i < g->nrequested; i++) {
+		struct stat st;
+		if (stat(g->requested[i]->path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+			if (exe) {
+				fprintf(stderr, "cairn: error: %s builds more than one executable\n", o->args[0]);
+				return 2;
+			}
+			exe = g->requested[i]->path;
+		}
+	}
+	if (!exe) {
+		fprintf(stderr, "cairn: error: %s is not an executable target\n", o->args[0]);
+		return 2;
+	}
+	char *abs = xasprintf("%s/%s", w->root, exe);
+	char *cwd = *w->rel ? xasprintf("%s/%s", w->root, w->rel) : xstrdup(w->root);
+	const char **argv = xcalloc(o->nrun_args + 2, sizeof *argv);
+	argv[0] = abs;
+	for (size_t i = 0; i < o->nrun_args; i++)
+		argv[i + 1] = o->run_args[i];
+	fflush(stdout);
+	if (chdir(cwd) == 0)
+		execv(abs, (char *const *)argv);
+	fprintf(stderr, "cairn: error: cannot run %s: %s\n", abs, strerror(errno));
+	free(argv);
+	free(cwd);
+	free(abs);
+	return 2;
+}
+
+/* cairn compdb: compile_commands.json for every compile of the patterns. */
+static int write_compdb(struct ws *w, struct graph *g)
+{
+	struct buf b = {0};
+	size_t n = 0;
+	buf_puts(&b, "[");
+	for (size_t i = 0; i < g->nactions; i++) {
+		struct action *a = g->actions[i];
+		if (!a->wanted || !a->depfile)
+			continue;
+		const char *file = NULL;
+		for (size_t k = 0; k < a->ninputs && !file; k++)
+			if (!a->prunable[k])
+				file = a->inputs[k]->path;
+		if (!file)
+			continue;
+		buf_puts(&b, n++ ? ",\n  {" : "\n  {");
+		buf_puts(&b, "\"directory\": ");
+		json_str(&b, w->root);
+		buf_puts(&b, ", \"file\": ");
+		json_str(&b, file);
+		buf_puts(&b, ", \"arguments\": [");
+		for (size_t k = 0; k < a->argc; k++) {
+			if (k)
+				buf_puts(&b, ", ");
+			json_str(&b, a->argv[k]);
+		}
+		buf_puts(&b, "]}");
+	}
+	buf_puts(&b, "\n]\n");
+	int rc = fs_write_atomic("compile_commands.json", b.s, b.len, 0644);
+	buf_free(&b);
+	if (rc < 0) {
+		warn("cannot write compile_commands.json:");
+		return 2;
+	}
+	printf("cairn: wrote compile_commands.json with %zu entries\n", n);
+	return 0;
+}
+
+int cmd_build(const struct opts *o, enum build_mode mode)
+{
+	if (mode == MODE_RUN && o->nargs != 1) {
+		fprintf(stderr, "cairn: error: run takes one label: cairn run //pkg:bin -- ARGS\n");
+		return 2;
+	}
 	struct ws w;
 	ws_open(&w, o, 1);
 	size_t npat;
 	struct pattern *pats = ws_patterns(&w, o->args, o->nargs, &npat);
-	struct ui u = {.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose, .plan = plan};
+	int plan = mode == MODE_PLAN;
+	struct ui u = {.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose, .plan = plan,
+	               .test_output = o->test_output};
 	u.tty = isatty(1);
 	u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && u.tty);
-	int corrupt;
-	struct state *st = state_load(".cairn/state", &corrupt);
-	if (corrupt)
-		warn(".cairn/state is damaged or from another version; starting afresh");
+	struct cc_state cc;
+	cc_configure(&cc);
+	struct state *st = NULL;
 	struct graph g = {0};
 	struct err e = {0};
 	int code = 0;
-	struct eval *ev = NULL;
-	char *key = snapshot_key(pats, npat);
-	if (!snapshot_load(".cairn/graph", key, fsys_real(), &g)) {
-		ev = eval_new(w.name, &g, &e);
-		if (!ev || eval_request(ev, pats, npat, &e) < 0 || graph_check(&g, &e) < 0) {
-			free(key);
-			user_error(&e);
-			code = 2;
-			goto out;
-		}
-		size_t ndeps;
-		const struct snap_dep *deps = eval_deps_seen(ev, &ndeps);
-		if (snapshot_save(".cairn/graph", key, &g, deps, ndeps) < 0)
-			warn("cannot write .cairn/graph:");
-		eval_free(ev);
-		ev = NULL;
-	} else if (graph_check(&g, &e) < 0) {
-		free(key);
+	if (load_graph(&w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &e) < 0) {
 		user_error(&e);
 		code = 2;
 		goto out;
 	}
-	free(key);
+	if (mode == MODE_COMPDB) {
+		code = write_compdb(&w, &g);
+		goto out;
+	}
+	int corrupt;
+	st = state_load(".cairn/state", &corrupt);
+	if (corrupt)
+		warn(".cairn/state is damaged or from another version; starting afresh");
 	struct store *store = store_local_open(w.cache_dir);
 	if (!store) {
 		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w.cache_dir,
@@ -233,6 +333,10 @@ int cmd_build(const struct opts *o, int plan)
 	} else if (res.c.failed) {
 		code = 1;
 	}
+	if (mode == MODE_TEST && !res.interrupted) {
+		tests_merge_xml(&g);
+		ui_test_summary(&u, &g);
+	}
 	if (plan) {
 		size_t would = res.c.total - res.c.cached - res.c.failed;
 		printf("cairn: plan: %zu actions: %zu would run, %zu up to date or cached\n",
@@ -247,8 +351,11 @@ int cmd_build(const struct opts *o, int plan)
 	free(props);
 	runner->free(runner);
 	store->ops->close(store);
+	if (mode == MODE_RUN && code == 0)
+		code = run_binary(&w, &g, o);
 out:
-	eval_free(ev);
+	ui_free(&u);
+	cc_state_free(&cc);
 	graph_free(&g);
 	state_free(st);
 	patterns_free(pats, npat);

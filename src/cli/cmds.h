@@ -2,6 +2,7 @@
 #ifndef CAIRN_CMDS_H
 #define CAIRN_CMDS_H
 #include "cli/args.h"
+#include "lang/eval.h"
 #include "lang/label.h"
 
 struct ws {
@@ -21,7 +22,17 @@ void ws_close(struct ws *w);
 struct pattern *ws_patterns(const struct ws *w, const char **args, size_t nargs, size_t *n);
 void patterns_free(struct pattern *p, size_t n);
 
-int cmd_build(const struct opts *o, int plan);
+/* The workspace's C compiler (config.c). */
+struct cc_state {
+	struct cc_config cfg; /* points into the fields below */
+	char *path, *id, *error;
+};
+void cc_configure(struct cc_state *cs);
+void cc_state_free(struct cc_state *cs);
+
+enum build_mode { MODE_BUILD, MODE_PLAN, MODE_TEST, MODE_RUN, MODE_COMPDB };
+
+int cmd_build(const struct opts *o, enum build_mode mode);
 int cmd_clean(const struct opts *o);
 int cmd_gc(const struct opts *o);
 int cmd_query(const struct opts *o);

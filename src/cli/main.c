@@ -17,9 +17,15 @@ int main(int argc, char **argv)
 	} else if (o.help) {
 		usage();
 	} else if (!strcmp(o.cmd, "build")) {
-		code = cmd_build(&o, 0);
+		code = cmd_build(&o, MODE_BUILD);
 	} else if (!strcmp(o.cmd, "plan")) {
-		code = cmd_build(&o, 1);
+		code = cmd_build(&o, MODE_PLAN);
+	} else if (!strcmp(o.cmd, "test")) {
+		code = cmd_build(&o, MODE_TEST);
+	} else if (!strcmp(o.cmd, "run")) {
+		code = cmd_build(&o, MODE_RUN);
+	} else if (!strcmp(o.cmd, "compdb")) {
+		code = cmd_build(&o, MODE_COMPDB);
 	} else if (!strcmp(o.cmd, "query")) {
 		code = cmd_query(&o);
 	} else if (!strcmp(o.cmd, "clean")) {

@@ -223,7 +223,7 @@ int cmd_query(const struct opts *o)
 	struct q q = {.p = o->args[0], .src = o->args[0], .w = &w};
 	struct set out = {0};
 	int code = 0;
-	q.ev = eval_new(w.name, &g, &q.e);
+	q.ev = eval_new(w.name, &g, NULL, &q.e);
 	if (!q.ev || expr(&q, &out) < 0 || (skip_ws(&q), *q.p && qfail(&q, "unexpected text") < 0)) {
 		fprintf(stderr, "%s\n", q.e.msg ? q.e.msg : "error: query failed");
 		code = 2;

@@ -82,7 +82,15 @@ static void on_finished(void *ctx, const struct sched_event *ev)
 		ui_clear(u);
 		printf("%s%s %s: %s\n", u->plan ? "" : "explain: ", a->label, a->mnemonic, ev->reason);
 	}
-	if (ev->status == AS_FAILED) {
+	int is_test = (a->flags & ACT_TEST) != 0;
+	if (is_test)
+		ui_test_finished(u, ev);
+	int quiet = is_test && u->test_output && !strcmp(u->test_output, "summary");
+	if (ev->status == AS_FAILED && quiet) {
+		ui_clear(u);
+		printf("FAILED: %s (see %s)\n", ev->a->progress ? ev->a->progress : a->label,
+		       a->outputs[0]->path);
+	} else if (ev->status == AS_FAILED) {
 		ui_clear(u);
 		char *cmd = ui_command(a);
 		struct buf b = {0};
@@ -102,7 +110,8 @@ static void on_finished(void *ctx, const struct sched_event *ev)
 			free(cmd);
 		}
 		status_line(u, a, ev->counts);
-		if (ev->outlen) {
+		int show = !is_test || (u->test_output && !strcmp(u->test_output, "all"));
+		if (ev->outlen && show) {
 			ui_clear(u);
 			fwrite(ev->output, 1, ev->outlen, stdout);
 			if (ev->output[ev->outlen - 1] != '\n')
@@ -131,6 +140,13 @@ static void on_finished(void *ctx, const struct sched_event *ev)
 	}
 	if (u->trace && ev->end_ns)
 		trace_span(u->trace, a->label, a->mnemonic, ev->start_ns, ev->end_ns, u->t0);
+}
+
+void ui_free(struct ui *u)
+{
+	free(u->rows);
+	u->rows = NULL;
+	u->nrows = u->caprows = 0;
 }
 
 struct sched_observer ui_observer(struct ui *u)

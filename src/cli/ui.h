@@ -15,6 +15,17 @@ struct ui {
 	FILE *events;       /* --events, or NULL */
 	struct trace *trace; /* --profile, or NULL */
 	uint64_t t0;        /* start of the command, ns */
+	const char *test_output; /* --test_output, NULL = errors */
+	struct test_row *rows;   /* one per test action finished */
+	size_t nrows, caprows;
+};
+
+/* A test action's outcome, for the summary table. */
+struct test_row {
+	const struct action *a;
+	enum act_status status;
+	int attempts, timed_out;
+	uint64_t ms;
 };
 
 /* The observer that feeds ui. */
@@ -23,6 +34,14 @@ struct sched_observer ui_observer(struct ui *u);
 void ui_clear(struct ui *u);
 /* The last line: "cairn: N actions: E executed, C cached, F failed in T s". */
 void ui_summary(struct ui *u, const struct sched_counts *c);
+void ui_free(struct ui *u);
+/* tests.c: note a finished test action (and its --events line). */
+void ui_test_finished(struct ui *u, const struct sched_event *ev);
+/* The table of tests: label, status, time. */
+void ui_test_summary(struct ui *u, const struct graph *g);
+/* For sharded tests, merge the shards' XML into <base>.xml. */
+void tests_merge_xml(const struct graph *g);
+
 /* Shell-quoted command line of an action (caller frees). */
 char *ui_command(const struct action *a);
 

@@ -47,7 +47,7 @@ static void put_str(struct buf *b, const char *s)
 }
 
 void key_compute(const struct action *a, const char *const *env,
-                 const struct digest *in, const char *props,
+                 const struct key_input *in, size_t nin, const char *props,
                  struct digest *key, struct digest *cmd)
 {
 	struct buf b = {0};
@@ -68,10 +68,10 @@ void key_compute(const struct action *a, const char *const *env,
 	put_str(&b, props);
 	buf_put_u32(&b, a->flags);
 	sha_buf(b.s, b.len, cmd);
-	buf_put_u32(&b, (unsigned)a->ninputs);
-	for (size_t i = 0; i < a->ninputs; i++) {
-		put_str(&b, a->inputs[i]->path);
-		buf_putn(&b, in[i].b, 32);
+	buf_put_u32(&b, (unsigned)nin);
+	for (size_t i = 0; i < nin; i++) {
+		put_str(&b, in[i].path);
+		buf_putn(&b, in[i].d.b, 32);
 	}
 	sha_buf(b.s, b.len, key);
 	buf_free(&b);

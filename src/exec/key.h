@@ -11,12 +11,20 @@
  * Free with free() (the strings point into the graph or a static). */
 const char **key_env(const struct action *a);
 
-/* The key of a, given its effective env, its inputs' digests (in the
- * order of a->inputs) and its execution properties ("sandbox=none", ...).
- * *cmd gets the digest of the same encoding without the input digests,
- * which tells "command changed" from "input changed". */
+/* One input as the key sees it. */
+struct key_input {
+	const char *path;  /* workspace-relative; not owned */
+	struct digest d;   /* its content */
+};
+
+/* The key of a, given its effective env, the inputs that decide it
+ * (sorted by path: all of a->inputs, or for an action with a depfile its
+ * fixed inputs plus the headers the compiler reported) and its execution
+ * properties ("sandbox=none", ...). *cmd gets the digest of the same
+ * encoding without the inputs, which tells "command changed" from "input
+ * changed". */
 void key_compute(const struct action *a, const char *const *env,
-                 const struct digest *in, const char *props,
+                 const struct key_input *in, size_t nin, const char *props,
                  struct digest *key, struct digest *cmd);
 
 #endif

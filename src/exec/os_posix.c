@@ -29,6 +29,8 @@ struct ljob {
 	int status;      /* wait status once reaped */
 	struct buf out;
 	uint64_t start_ns;
+	uint64_t deadline_ns; /* 0: none */
+	int timed_out;
 };
 
 struct local_runner {
@@ -153,6 +155,8 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	struct ljob lj = {.id = j->id, .pid = pid, .fd = p[0], .start_ns = now_ns()};
+	if (j->timeout_ms)
+		lj.deadline_ns = lj.start_ns + j->timeout_ms * 1000000;
 	VEC_PUSH(lr->jobs, lr->njobs, lr->cap, lj);
 	return 0;
 }
@@ -213,6 +217,7 @@ static void finish(struct local_runner *lr, size_t i, struct job_done *d)
 	d->output = buf_take(&j->out);
 	d->start_ns = j->start_ns;
 	d->end_ns = now_ns();
+	d->timed_out = j->timed_out;
 	lr->jobs[i] = lr->jobs[--lr->njobs];
 }
 
@@ -239,7 +244,21 @@ static int lr_wait(struct runner *r, struct job_done *d)
 		for (size_t i = 0; i < lr->njobs; i++)
 			if (lr->jobs[i].fd >= 0)
 				lr->pfds[n++] = (struct pollfd){.fd = lr->jobs[i].fd, .events = POLLIN};
-		if (poll(lr->pfds, n, -1) < 0) {
+		/* wake for the nearest deadline; kill what has passed its own */
+		uint64_t now = now_ns(), next = 0;
+		for (size_t i = 0; i < lr->njobs; i++) {
+			struct ljob *j = &lr->jobs[i];
+			if (!j->deadline_ns || !j->pid || j->timed_out)
+				continue;
+			if (j->deadline_ns <= now) {
+				j->timed_out = 1;
+				kill(-j->pid, SIGKILL);
+			} else if (!next || j->deadline_ns < next) {
+				next = j->deadline_ns;
+			}
+		}
+		int wait_ms = next ? (int)((next - now) / 1000000 + 1) : -1;
+		if (poll(lr->pfds, n, wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;

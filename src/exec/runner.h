@@ -11,6 +11,7 @@ struct job {
 	size_t id;                /* the caller's name for the job */
 	const char *const *argv;  /* NULL-terminated; argv[0] searched in PATH of envp */
 	const char *const *envp;  /* NULL-terminated: the whole environment */
+	uint64_t timeout_ms;      /* kill the job's process group after this; 0: never */
 };
 
 struct job_done {
@@ -19,6 +20,7 @@ struct job_done {
 	char *output;             /* merged stdout+stderr; owned by the caller */
 	size_t outlen;
 	uint64_t start_ns, end_ns;
+	int timed_out;            /* killed because it ran past its timeout */
 };
 
 struct runner {

@@ -14,6 +14,7 @@
  *    at worst under-claims (never marks a stale output up to date);
  *  - a failed node's dependents are skipped, never run. */
 #include "exec/sched.h"
+#include "exec/depfile.h"
 #include "exec/key.h"
 #include "util/str.h"
 #include "util/util.h"
@@ -32,8 +33,13 @@ struct node {
 	struct digest key, cmd;
 	struct digest *outd;     /* per output, once done */
 	struct digest *ind;      /* per input, while running */
+	struct key_input *kin;   /* the inputs that decide the key, sorted */
+	size_t nkin;
+	char **kin_own;          /* paths in kin the node owns (NULL-terminated) */
 	const char **env;        /* effective env, while running */
 	char *reason;            /* why it runs, or NULL */
+	int attempts;            /* runs so far (a flaky test may run 3 times) */
+	int timed_out;           /* the last run passed its timeout */
 };
 
 struct sched {
@@ -48,6 +54,7 @@ struct sched {
 	struct file_stat *pre;   /* per file id: stat data taken up front */
 	unsigned char *pre_ok;   /* per file id: 1 pre[] valid, 2 missing, 0 not taken */
 	struct sched_counts c;
+	char *root;              /* absolute workspace root, for depfiles */
 	int stop;                /* start nothing new */
 	int interrupted;
 };
@@ -241,7 +248,7 @@ static void notify(struct sched *s, struct action *a, const struct job_done *d)
 		return;
 	struct sched_event ev = {
 		.a = a, .status = n->status, .reason = n->reason, .key = n->key,
-		.counts = &s->c,
+		.counts = &s->c, .attempts = n->attempts, .timed_out = n->timed_out,
 	};
 	if (d) {
 		ev.start_ns = d->start_ns;
@@ -280,6 +287,10 @@ static void done(struct sched *s, struct action *a, enum act_status st, const st
 	n->ind = NULL;
 	free(n->env);
 	n->env = NULL;
+	free(n->kin);
+	n->kin = NULL;
+	strv_free(n->kin_own);
+	n->kin_own = NULL;
 	notify(s, a, d);
 	if (st == AS_FAILED) {
 		skip_dependents(s, a->id);
@@ -345,6 +356,77 @@ static int source_digest(struct sched *s, const struct gfile *f, struct digest *
 	return 0;
 }
 
+/* Index of path among a's inputs (sorted), or -1. */
+static long input_index(const struct action *a, const char *path)
+{
+	size_t lo = 0, hi = a->ninputs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(a->inputs[mid]->path, path);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* Is path a fixed input of a (one no depfile can leave out)? */
+static int fixed_input(const struct action *a, const char *path)
+{
+	long i = input_index(a, path);
+	return i >= 0 && !a->prunable[i];
+}
+
+static int cmp_kin(const void *x, const void *y)
+{
+	return strcmp(((const struct key_input *)x)->path, ((const struct key_input *)y)->path);
+}
+
+/* Set n->kin: every input (disc NULL), or the fixed inputs plus the
+ * discovered ones. 0, or -1 when a discovered file cannot be read (then
+ * the caller falls back to every input). */
+static int build_kin(struct sched *s, struct action *a, char *const *disc, size_t ndisc)
+{
+	struct node *n = &s->n[a->id];
+	free(n->kin);
+	strv_free(n->kin_own);
+	n->kin_own = NULL;
+	n->kin = xcalloc(a->ninputs + ndisc + 1, sizeof *n->kin);
+	n->nkin = 0;
+	for (size_t i = 0; i < a->ninputs; i++)
+		if (!disc || !a->prunable[i])
+			n->kin[n->nkin++] = (struct key_input){a->inputs[i]->path, n->ind[i]};
+	if (!disc)
+		return 0;
+	n->kin_own = xcalloc(ndisc + 1, sizeof *n->kin_own);
+	size_t nown = 0;
+	for (size_t i = 0; i < ndisc; i++) {
+		if (fixed_input(a, disc[i]))
+			continue;
+		long k = input_index(a, disc[i]);
+		struct key_input ki = {.path = NULL};
+		if (k >= 0) {
+			ki.d = n->ind[k];
+		} else if (state_digest(s->env->st, s->env->fs, disc[i], &ki.d) < 0) {
+			return -1;
+		}
+		n->kin_own[nown] = xstrdup(disc[i]);
+		ki.path = n->kin_own[nown++];
+		n->kin[n->nkin++] = ki;
+	}
+	qsort(n->kin, n->nkin, sizeof *n->kin, cmp_kin);
+	return 0;
+}
+
+static void compute_key(struct sched *s, struct action *a)
+{
+	struct node *n = &s->n[a->id];
+	key_compute(a, n->env, n->kin, n->nkin, s->env->opts.props, &n->key, &n->cmd);
+}
+
 /* Why an action must run, given its last record. */
 static char *reason(struct sched *s, struct action *a, struct act_rec *r)
 {
@@ -353,19 +435,18 @@ static char *reason(struct sched *s, struct action *a, struct act_rec *r)
 	struct node *n = &s->n[a->id];
 	if (!digest_eq(&r->cmd, &n->cmd))
 		return xstrdup("command changed");
-	size_t j = 0;
-	for (size_t i = 0; i < a->ninputs; i++) {
-		const char *p = a->inputs[i]->path;
-		while (j < r->nins && strcmp(r->ins[j].path, p) < 0)
+	size_t i = 0, j = 0;
+	while (i < n->nkin || j < r->nins) {
+		int c = i == n->nkin ? 1 : j == r->nins ? -1 : strcmp(n->kin[i].path, r->ins[j].path);
+		if (c > 0)
 			return xasprintf("input changed: %s", r->ins[j].path);
-		if (j >= r->nins || strcmp(r->ins[j].path, p) != 0 || r->ins[j].d64 != d64(&n->ind[i]))
-			return xasprintf("input changed: %s", p);
+		if (c < 0 || r->ins[j].d64 != d64(&n->kin[i].d))
+			return xasprintf("input changed: %s", n->kin[i].path);
+		i++;
 		j++;
 	}
-	if (j < r->nins)
-		return xasprintf("input changed: %s", r->ins[j].path);
-	for (size_t i = 0; i < a->noutputs; i++)
-		if (access(a->outputs[i]->path, F_OK) < 0)
+	for (size_t k = 0; k < a->noutputs; k++)
+		if (access(a->outputs[k]->path, F_OK) < 0)
 			return xstrdup("output missing");
 	return xstrdup(digest_eq(&r->key, &n->key) ? "output changed" : "no cached result");
 }
@@ -381,13 +462,27 @@ static void record(struct sched *s, struct action *a, uint64_t ms)
 	r->nouts = a->noutputs;
 	r->outs = xcalloc(a->noutputs, sizeof *r->outs);
 	memcpy(r->outs, n->outd, a->noutputs * sizeof *r->outs);
-	r->nins = a->ninputs;
-	r->ins = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *r->ins);
-	for (size_t i = 0; i < a->ninputs; i++) {
-		r->ins[i].path = xstrdup(a->inputs[i]->path);
-		r->ins[i].d64 = d64(&n->ind[i]);
+	r->nins = n->nkin;
+	r->ins = xcalloc(n->nkin ? n->nkin : 1, sizeof *r->ins);
+	for (size_t i = 0; i < n->nkin; i++) {
+		r->ins[i].path = xstrdup(n->kin[i].path);
+		r->ins[i].d64 = d64(&n->kin[i].d);
 	}
 	state_set_action(s->env->st, r);
+}
+
+/* The discovered inputs of a's last run, from its record: what it keyed
+ * on beyond its fixed inputs. Fresh array, or NULL when there is none. */
+static char **disc_from_record(const struct action *a, const struct act_rec *r, size_t *n)
+{
+	*n = 0;
+	if (!a->depfile || !r)
+		return NULL;
+	char **v = xcalloc(r->nins + 1, sizeof *v);
+	for (size_t i = 0; i < r->nins; i++)
+		if (!fixed_input(a, r->ins[i].path))
+			v[(*n)++] = xstrdup(r->ins[i].path);
+	return v;
 }
 
 /* Restore a's outputs from a cached result; 0, or -1 (then run it). */
@@ -417,6 +512,88 @@ static int restore(struct sched *s, struct action *a, struct action_result *res)
 	for (size_t i = 0; i < a->noutputs; i++)
 		n->outd[i] = res->outputs[i].d;
 	return 0;
+}
+
+/* The value of variable name in a's environment, or NULL. */
+static const char *env_get(const struct action *a, const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < a->nenv; i++)
+		if (!strncmp(a->env[i], name, n) && a->env[i][n] == '=')
+			return a->env[i] + n + 1;
+	return NULL;
+}
+
+/* Hand a to the runner: 0 when started, 1 when it failed at once. */
+static int start(struct sched *s, struct action *a)
+{
+	struct sched_env *env = s->env;
+	struct node *n = &s->n[a->id];
+	struct job j = {.id = a->id, .envp = n->env};
+	if (a->flags & ACT_TEST) {
+		const char *t = env_get(a, "TEST_TIMEOUT"), *tmp = env_get(a, "TEST_TMPDIR");
+		j.timeout_ms = t ? strtoull(t, NULL, 10) * 1000 : 0;
+		if (tmp) {
+			fs_rm_rf(tmp);
+			fs_mkdir_p(tmp);
+		}
+	}
+	const char **argv = xcalloc(a->argc + 1, sizeof *argv);
+	memcpy(argv, a->argv, a->argc * sizeof *argv);
+	j.argv = argv;
+	struct err se = {0};
+	int rc = env->runner->start(env->runner, &j, &se);
+	free(argv);
+	if (rc < 0) {
+		/* could not start: the action fails, the build goes on */
+		struct job_done d = {.exit_code = 127};
+		char *msg = xasprintf("%s\n", se.msg);
+		d.output = msg;
+		d.outlen = strlen(msg);
+		done(s, a, AS_FAILED, &d);
+		free(msg);
+		err_clear(&se);
+		return 1;
+	}
+	s->c.running++;
+	if (env->obs && env->obs->started)
+		env->obs->started(env->obs->ctx, a, &s->c);
+	return 0;
+}
+
+/* A test's .log and JUnit .xml (outputs[0] and [1], sorted by path). */
+static void write_test_outputs(struct sched *s, struct action *a, const struct job_done *d)
+{
+	struct node *n = &s->n[a->id];
+	double secs = (double)(d->end_ns - d->start_ns) / 1e9;
+	fs_write_atomic(a->outputs[0]->path, d->output, d->outlen, 0644);
+	struct buf x = {0};
+	int failed = d->exit_code != 0;
+	buf_puts(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+	buf_printf(&x, "<testsuite name=\"%s\" tests=\"1\" failures=\"%d\" errors=\"0\" "
+	           "time=\"%.3f\">\n", a->label, failed, secs);
+	buf_printf(&x, "  <testcase name=\"%s\" classname=\"%s\" time=\"%.3f\">\n",
+	           a->outputs[1]->path, a->label, secs);
+	if (d->timed_out)
+		buf_printf(&x, "    <failure message=\"timed out after %.0f s\"/>\n", secs);
+	else if (failed)
+		buf_printf(&x, "    <failure message=\"exit code %d\"/>\n", d->exit_code);
+	buf_puts(&x, "    <system-out><![CDATA[");
+	for (size_t i = 0; i < d->outlen; i++) {
+		/* "]]>" cannot stand inside CDATA; control bytes are not XML */
+		unsigned char c = (unsigned char)d->output[i];
+		if (c == ']' && i + 2 < d->outlen && d->output[i + 1] == ']' && d->output[i + 2] == '>')
+			buf_puts(&x, "]]]]><![CDATA[");
+		else if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+			buf_putc(&x, '?');
+		else
+			buf_putc(&x, (char)c);
+	}
+	buf_puts(&x, "]]></system-out>\n  </testcase>\n</testsuite>\n</testsuites>\n");
+	if (n->attempts > 1)
+		buf_printf(&x, "<!-- attempts: %d -->\n", n->attempts);
+	fs_write_atomic(a->outputs[1]->path, x.s, x.len, 0644);
+	buf_free(&x);
 }
 
 /* Decide one ready action: 1 when it finished at once, 0 when it was
@@ -450,8 +627,15 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		}
 	}
 	n->env = key_env(a);
-	key_compute(a, n->env, n->ind, env->opts.props, &n->key, &n->cmd);
 	struct act_rec *r = state_action(env->st, a->outputs[0]->path);
+	/* An action with a depfile is keyed on what it read last time, when
+	 * that is known; else (and for every other action) on all inputs. */
+	size_t ndisc;
+	char **disc = disc_from_record(a, r, &ndisc);
+	if (!disc || build_kin(s, a, disc, ndisc) < 0)
+		build_kin(s, a, NULL, 0);
+	strv_free(disc);
+	compute_key(s, a);
 
 	if (r && digest_eq(&r->key, &n->key) && r->nouts == a->noutputs) {
 		size_t i;
@@ -471,6 +655,9 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	struct action_result res = {0};
 	if (env->store->ops->get_result(env->store, &n->key, &res) == 1) {
 		int ok = restore(s, a, &res) == 0;
+		if (ok && a->depfile && res.discovered && !env->opts.plan &&
+		    build_kin(s, a, res.discovered, res.ndiscovered) == 0)
+			compute_key(s, a); /* remember the narrower key */
 		action_result_free(&res);
 		if (ok) {
 			if (!env->opts.plan)
@@ -490,27 +677,62 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		if (fs_rm_rf(p) < 0 || fs_mkdir_parent(p) < 0)
 			return err_sys(e, "cannot prepare output '%s'", p);
 	}
-	const char **argv = xcalloc(a->argc + 1, sizeof *argv);
-	memcpy(argv, a->argv, a->argc * sizeof *argv);
-	struct job j = {.id = a->id, .argv = argv, .envp = n->env};
-	struct err se = {0};
-	int rc = env->runner->start(env->runner, &j, &se);
-	free(argv);
-	if (rc < 0) {
-		/* could not start: the action fails, the build goes on */
-		struct job_done d = {.exit_code = 127};
-		char *msg = xasprintf("%s\n", se.msg);
-		d.output = msg;
-		d.outlen = strlen(msg);
-		done(s, a, AS_FAILED, &d);
-		free(msg);
-		err_clear(&se);
-		return 1;
+	return start(s, a);
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* After a run: read a's depfile; key it on its fixed inputs plus the files
+ * the compiler reported (a header it read but nobody declared is warned
+ * about in its output); record them in the result. */
+static void discover(struct sched *s, struct action *a, struct action_result *res,
+                     struct job_done *d)
+{
+	struct buf text = {0};
+	if (fs_read_all(a->depfile, &text) < 0) {
+		buf_free(&text);
+		return; /* keyed on every input, as it was */
 	}
-	s->c.running++;
-	if (env->obs && env->obs->started)
-		env->obs->started(env->obs->ctx, a, &s->c);
-	return 0;
+	char **deps = depfile_parse(text.s, text.len, s->root);
+	buf_free(&text);
+	if (!deps)
+		return;
+	size_t n = 0, k = 0;
+	while (deps[n])
+		n++;
+	qsort(deps, n, sizeof *deps, cmp_str);
+	struct buf warn = {0};
+	for (size_t i = 0; i < n; i++) {
+		if ((k && !strcmp(deps[k - 1], deps[i])) || fixed_input(a, deps[i]) ||
+		    !strcmp(deps[i], a->depfile)) {
+			free(deps[i]);
+			continue;
+		}
+		if (input_index(a, deps[i]) < 0)
+			buf_printf(&warn, "cairn: warning: %s reads '%s', which no target it depends on "
+			           "declares in hdrs or srcs\n", a->label, deps[i]);
+		deps[k++] = deps[i];
+	}
+	deps[k] = NULL;
+	if (build_kin(s, a, deps, k) == 0) {
+		compute_key(s, a);
+		res->discovered = deps;
+		res->ndiscovered = k;
+	} else {
+		build_kin(s, a, NULL, 0);
+		compute_key(s, a);
+		strv_free(deps);
+	}
+	if (warn.len) {
+		buf_putn(&warn, d->output, d->outlen);
+		free(d->output);
+		d->outlen = warn.len;
+		d->output = buf_take(&warn);
+	}
+	buf_free(&warn);
 }
 
 /* Collect a finished job: check and store its outputs. */
@@ -520,6 +742,15 @@ static void collect(struct sched *s, struct job_done *d)
 	struct action *a = s->g->actions[d->id];
 	struct node *n = &s->n[a->id];
 	s->c.running--;
+	n->attempts++;
+	n->timed_out = d->timed_out;
+	if (a->flags & ACT_TEST) {
+		if (d->exit_code != 0 && (a->flags & ACT_FLAKY) && n->attempts < 3 && !s->stop) {
+			start(s, a); /* try again (a start that fails at once is done) */
+			return;
+		}
+		write_test_outputs(s, a, d);
+	}
 	if (d->exit_code != 0) {
 		done(s, a, AS_FAILED, d);
 		return;
@@ -561,7 +792,12 @@ static void collect(struct sched *s, struct job_done *d)
 	if (d->outlen)
 		env->store->ops->put_blob(env->store, d->output, d->outlen, &res.log);
 	res.log_size = d->outlen;
+	struct digest lookup_key = n->key;
+	if (a->depfile)
+		discover(s, a, &res, d);
 	env->store->ops->put_result(env->store, &n->key, &res);
+	if (!digest_eq(&lookup_key, &n->key)) /* found under either key */
+		env->store->ops->put_result(env->store, &lookup_key, &res);
 	action_result_free(&res);
 	record(s, a, (d->end_ns - d->start_ns) / 1000000);
 	done(s, a, AS_EXECUTED, d);
@@ -574,6 +810,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	setup(&s);
 	s.src_d = xcalloc(s.g->nfiles ? s.g->nfiles : 1, sizeof *s.src_d);
 	s.src_known = xcalloc(s.g->nfiles ? s.g->nfiles : 1, 1);
+	char cwd[4096];
+	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
 	if (env->opts.stat_threads > 0)
 		prestat(&s, env->opts.stat_threads);
 	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
@@ -614,6 +852,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 		free(s.n[i].ind);
 		free(s.n[i].env);
 		free(s.n[i].reason);
+		free(s.n[i].kin);
+		strv_free(s.n[i].kin_own);
 	}
 	free(s.n);
 	free(s.deps);
@@ -622,5 +862,6 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.src_known);
 	free(s.pre);
 	free(s.pre_ok);
+	free(s.root);
 	return rc;
 }

@@ -38,6 +38,8 @@ struct sched_event {
 	const char *output;        /* merged stdout+stderr of a run */
 	size_t outlen;
 	int exit_code;
+	int attempts;              /* runs it took (flaky tests: up to 3) */
+	int timed_out;             /* the last run passed its timeout */
 	const struct sched_counts *counts;
 };
 

@@ -68,7 +68,23 @@ struct action *graph_add_action(struct graph *g, const struct action_spec *s, st
 	a->env = str_list(g, s->env, s->nenv);
 	a->nenv = s->nenv;
 	qsort(a->env, a->nenv, sizeof *a->env, cmp_env);
-	a->inputs = file_list(g, s->inputs, s->ninputs, &a->ninputs);
+	/* all inputs, sorted; an input listed only as prunable is marked */
+	const char **all = xcalloc(s->ninputs + s->npinputs + 1, sizeof *all);
+	memcpy(all, s->inputs, s->ninputs * sizeof *all);
+	if (s->npinputs)
+		memcpy(all + s->ninputs, s->pinputs, s->npinputs * sizeof *all);
+	a->inputs = file_list(g, all, s->ninputs + s->npinputs, &a->ninputs);
+	free(all);
+	a->prunable = arena_alloc(&g->arena, a->ninputs ? a->ninputs : 1);
+	if (s->npinputs) {
+		for (size_t i = 0; i < a->ninputs; i++) {
+			int fixed = 0;
+			for (size_t j = 0; j < s->ninputs && !fixed; j++)
+				fixed = strcmp(s->inputs[j], a->inputs[i]->path) == 0;
+			a->prunable[i] = !fixed;
+		}
+	}
+	a->depfile = s->depfile ? arena_strdup(&g->arena, s->depfile) : NULL;
 	a->outputs = file_list(g, s->outputs, s->noutputs, &a->noutputs);
 	a->flags = s->flags;
 	for (size_t i = 0; i < a->noutputs; i++) {
@@ -86,6 +102,12 @@ struct action *graph_add_action(struct graph *g, const struct action_spec *s, st
 	return a;
 }
 
+void graph_add_test(struct graph *g, const char *label, const char *base, int shards)
+{
+	struct test_target t = {arena_strdup(&g->arena, label), arena_strdup(&g->arena, base), shards};
+	VEC_PUSH(g->tests, g->ntests, g->captests, t);
+}
+
 void graph_request(struct graph *g, struct gfile *f)
 {
 	VEC_PUSH(g->requested, g->nrequested, g->caprequested, f);
@@ -96,6 +118,7 @@ void graph_free(struct graph *g)
 	free(g->actions);
 	free(g->files);
 	free(g->requested);
+	free(g->tests);
 	map_free(&g->by_path);
 	arena_free(&g->arena);
 	memset(g, 0, sizeof *g);

@@ -24,6 +24,16 @@ struct gfile {
 enum action_flags {
 	ACT_NO_SANDBOX = 1,       /* tags = { "no-sandbox" } */
 	ACT_NETWORK = 2,          /* tags = { "requires-network" } */
+	ACT_TEST = 4,             /* runs a test: outputs are its .log and .xml */
+	ACT_FLAKY = 8,            /* a test that may be retried (flaky = true) */
+};
+
+/* A test target `cairn test` runs: its shards are the actions writing
+ * <base>.log/.xml (one shard) or <base>.shard_I_of_N.log/.xml. */
+struct test_target {
+	const char *label;
+	const char *base;         /* "cairn-out/pkg/name" */
+	int shards;
 };
 
 struct action {
@@ -38,6 +48,10 @@ struct action {
 	size_t nenv;
 	struct gfile **inputs;    /* sorted by path, no duplicates */
 	size_t ninputs;
+	unsigned char *prunable;  /* per input: 1 if the depfile may leave it out
+	                             of the key (a header of a compile) */
+	const char *depfile;      /* written by the action (one of its outputs):
+	                             the inputs it really read, or NULL */
 	struct gfile **outputs;   /* sorted by path; at least one */
 	size_t noutputs;
 	unsigned flags;           /* enum action_flags */
@@ -53,6 +67,8 @@ struct graph {
 	struct map by_path;       /* path -> struct gfile */
 	struct gfile **requested; /* files the user asked for */
 	size_t nrequested, caprequested;
+	struct test_target *tests; /* tests to run, in request order */
+	size_t ntests, captests;
 };
 
 /* The file node for path, created on first use. */
@@ -67,6 +83,9 @@ struct action_spec {
 	size_t nenv;
 	const char **inputs;
 	size_t ninputs;
+	const char **pinputs;     /* prunable inputs (see struct action) */
+	size_t npinputs;
+	const char *depfile;
 	const char **outputs;
 	size_t noutputs;
 	unsigned flags;
@@ -75,6 +94,8 @@ struct action_spec {
 /* Add an action. Fails (user error) on an output already produced by
  * another action, naming both. */
 struct action *graph_add_action(struct graph *g, const struct action_spec *s, struct err *e);
+/* Add a test target (strings copied). */
+void graph_add_test(struct graph *g, const char *label, const char *base, int shards);
 /* Mark a file as asked for by the user. */
 void graph_request(struct graph *g, struct gfile *f);
 /* Mark the producers of requested files, transitively, as wanted, and

@@ -16,9 +16,10 @@
  *   nactions u32, then per action:
  *     label, mnemonic, progress (empty = none), where: strings
  *     argc u32 + strings, nenv u32 + strings,
- *     ninputs u32 + file numbers (u32), noutputs u32 + file numbers,
- *     flags u32
+ *     ninputs u32 + file numbers (u32), then ninputs bytes: prunable,
+ *     noutputs u32 + file numbers, flags u32, depfile (empty = none)
  *   nrequested u32 + file numbers
+ *   ntests   u32, then per test: label, base (strings), shards u32
  *   trailer  32 bytes SHA-256 of everything before it
  * Written whole by temp + rename after a successful evaluation. Anything
  * unexpected on load is a miss: the build evaluates the files again. */
@@ -30,7 +31,7 @@
 #include <sys/stat.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-enum { GR_VERSION = 3 };
+enum { GR_VERSION = 5 };
 
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 {
@@ -166,14 +167,22 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 		buf_put_u32(&b, (unsigned)a->ninputs);
 		for (size_t j = 0; j < a->ninputs; j++)
 			buf_put_u32(&b, a->inputs[j]->id);
+		buf_putn(&b, a->prunable, a->ninputs);
 		buf_put_u32(&b, (unsigned)a->noutputs);
 		for (size_t j = 0; j < a->noutputs; j++)
 			buf_put_u32(&b, a->outputs[j]->id);
 		buf_put_u32(&b, a->flags);
+		put_str(&b, a->depfile ? a->depfile : "");
 	}
 	buf_put_u32(&b, (unsigned)g->nrequested);
 	for (size_t i = 0; i < g->nrequested; i++)
 		buf_put_u32(&b, g->requested[i]->id);
+	buf_put_u32(&b, (unsigned)g->ntests);
+	for (size_t i = 0; i < g->ntests; i++) {
+		put_str(&b, g->tests[i].label);
+		put_str(&b, g->tests[i].base);
+		buf_put_u32(&b, (unsigned)g->tests[i].shards);
+	}
 	struct digest t;
 	sha_buf(b.s, b.len, &t);
 	buf_putn(&b, t.b, 32);
@@ -309,8 +318,15 @@ static int decode(struct reader *rd, struct graph *g)
 		a->argv = get_strs(rd, g, &a->argc);
 		a->env = get_strs(rd, g, &a->nenv);
 		a->inputs = get_files(rd, g, &a->ninputs);
+		const void *pr = rd_bytes(rd, a->ninputs);
+		a->prunable = arena_alloc(&g->arena, a->ninputs ? a->ninputs : 1);
+		if (pr)
+			memcpy(a->prunable, pr, a->ninputs);
 		a->outputs = get_files(rd, g, &a->noutputs);
 		a->flags = rd_u32(rd);
+		a->depfile = get_str(rd, g);
+		if (!*a->depfile)
+			a->depfile = NULL;
 		if (rd->bad || a->noutputs == 0 || a->argc == 0)
 			return -1;
 		for (size_t j = 0; j < a->noutputs; j++) {
@@ -325,6 +341,12 @@ static int decode(struct reader *rd, struct graph *g)
 	struct gfile **req = get_files(rd, g, &nr);
 	for (size_t i = 0; i < nr; i++)
 		graph_request(g, req[i]);
+	size_t nt = rd_u32(rd);
+	for (size_t i = 0; i < nt && !rd->bad; i++) {
+		const char *label = get_str(rd, g), *base = get_str(rd, g);
+		int shards = (int)rd_u32(rd);
+		graph_add_test(g, label, base, shards);
+	}
 	return rd->bad || rd->p != rd->end ? -1 : 0;
 }
 

@@ -293,6 +293,10 @@ static int c_compile(lua_State *L)
 static const char **field_strs(lua_State *L, const char *field, size_t *n)
 {
 	lua_getfield(L, 1, field);
+	if (lua_isnil(L, -1)) {
+		*n = 0;
+		return xcalloc(1, sizeof(char *));
+	}
 	const char **v = str_array(L, lua_gettop(L), n);
 	return v; /* the table stays on the stack until the caller returns */
 }
@@ -316,6 +320,8 @@ static int c_add_action(lua_State *L)
 	s.argv = field_strs(L, "argv", &s.argc);
 	s.env = field_strs(L, "env", &s.nenv);
 	s.inputs = field_strs(L, "inputs", &s.ninputs);
+	s.pinputs = field_strs(L, "pinputs", &s.npinputs);
+	s.depfile = field_str(L, "depfile");
 	s.outputs = field_strs(L, "outputs", &s.noutputs);
 	lua_getfield(L, 1, "flags");
 	s.flags = (unsigned)lua_tointeger(L, -1);
@@ -324,6 +330,7 @@ static int c_add_action(lua_State *L)
 	free(s.argv);
 	free(s.env);
 	free(s.inputs);
+	free(s.pinputs);
 	free(s.outputs);
 	if (!a) {
 		lua_newtable(L);
@@ -335,6 +342,14 @@ static int c_add_action(lua_State *L)
 	return 0;
 }
 
+static int c_test_target(lua_State *L)
+{
+	struct eval *ev = self(L);
+	graph_add_test(ev->g, luaL_checkstring(L, 1), luaL_checkstring(L, 2),
+	               (int)luaL_checkinteger(L, 3));
+	return 0;
+}
+
 static int c_request(lua_State *L)
 {
 	struct eval *ev = self(L);
@@ -342,7 +357,7 @@ static int c_request(lua_State *L)
 	return 0;
 }
 
-void bind_push(lua_State *L, struct eval *ev, const char *root_name)
+void bind_push(lua_State *L, struct eval *ev, const char *root_name, const struct cc_config *cc)
 {
 	static const luaL_Reg fns[] = {
 		{"fail", c_fail}, {"fail_at", c_fail_at}, {"where", c_where},
@@ -352,6 +367,7 @@ void bind_push(lua_State *L, struct eval *ev, const char *root_name)
 		{"is_package", c_is_package}, {"list_packages", c_list_packages},
 		{"glob", c_glob}, {"compile", c_compile},
 		{"add_action", c_add_action}, {"request", c_request},
+		{"test_target", c_test_target},
 		{NULL, NULL},
 	};
 	lua_newtable(L);
@@ -359,4 +375,12 @@ void bind_push(lua_State *L, struct eval *ev, const char *root_name)
 	luaL_setfuncs(L, fns, 1);
 	lua_pushstring(L, root_name);
 	lua_setfield(L, -2, "root_name");
+	if (cc && cc->path) {
+		lua_pushstring(L, cc->path);
+		lua_setfield(L, -2, "cc_path");
+		lua_pushstring(L, cc->id);
+		lua_setfield(L, -2, "cc_id");
+	}
+	lua_pushstring(L, cc && cc->error ? cc->error : "no C compiler configured");
+	lua_setfield(L, -2, "cc_error");
 }

@@ -11,7 +11,8 @@
 #include <sys/stat.h>
 #include "util/fs.h"
 
-struct eval *eval_new(const char *root_name, struct graph *g, struct err *e)
+struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_config *cc,
+                      struct err *e)
 {
 	struct eval *ev = xcalloc(1, sizeof *ev);
 	ev->g = g;
@@ -28,11 +29,16 @@ struct eval *eval_new(const char *root_name, struct graph *g, struct err *e)
 		eval_free(ev);
 		return NULL;
 	}
-	bind_push(L, ev, root_name);
+	bind_push(L, ev, root_name, cc);
+	if (luaL_loadbufferx(L, cairn_rules_cc, strlen(cairn_rules_cc), "=rules_cc", "t") != LUA_OK) {
+		err_input(e, NULL, "internal: rules_cc: %s", lua_tostring(L, -1));
+		eval_free(ev);
+		return NULL;
+	}
 	lua_pushlightuserdata(L, ev);
 	lua_pushcclosure(L, bind_msgh, 1);
 	lua_insert(L, 1);
-	if (lua_pcall(L, 1, 1, 1) != LUA_OK) {
+	if (lua_pcall(L, 2, 1, 1) != LUA_OK) {
 		err_input(e, NULL, "internal: prelude: %s", lua_tostring(L, -1));
 		eval_free(ev);
 		return NULL;
@@ -125,13 +131,15 @@ static int run_workspace(struct eval *ev, struct err *e)
 	return call(ev, 0, e);
 }
 
-int eval_request(struct eval *ev, const struct pattern *pats, size_t n, struct err *e)
+int eval_request(struct eval *ev, const struct pattern *pats, size_t n, int tests,
+                 struct err *e)
 {
 	if (run_workspace(ev, e) < 0)
 		return -1;
 	prepare(ev, "request");
 	push_patterns(ev->L, pats, n);
-	if (call(ev, 1, e) < 0)
+	lua_pushboolean(ev->L, tests);
+	if (call(ev, 2, e) < 0)
 		return -1;
 	lua_settop(ev->L, 0);
 	return 0;
@@ -218,13 +226,4 @@ const struct snap_dep *eval_deps_seen(struct eval *ev, size_t *n)
 {
 	*n = ev->ndeps;
 	return ev->deps;
-}
-
-void strv_free(char **v)
-{
-	if (!v)
-		return;
-	for (char **p = v; *p; p++)
-		free(*p);
-	free(v);
 }

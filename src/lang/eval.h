@@ -12,16 +12,26 @@
 
 struct eval;
 
+/* The C compiler the workspace was configured with. */
+struct cc_config {
+	const char *path;  /* absolute path, or NULL when there is none */
+	const char *id;    /* hex SHA-256 of its path and --version output */
+	const char *error; /* why there is none */
+};
+
 /* A new evaluator that adds actions to g (not owned). */
-struct eval *eval_new(const char *root_name, struct graph *g, struct err *e);
+struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_config *cc,
+                      struct err *e);
 void eval_free(struct eval *ev);
 
 /* Analyze the targets the patterns match; their default outputs become
- * the graph's requested files. 0 or -1 (a user error, formatted). */
-int eval_request(struct eval *ev, const struct pattern *pats, size_t n, struct err *e);
+ * the graph's requested files, and with tests, the test targets among them
+ * get actions that run them. 0 or -1 (a user error, formatted). */
+int eval_request(struct eval *ev, const struct pattern *pats, size_t n, int tests,
+                 struct err *e);
 
 /* For query. Each returns a NULL-terminated array of fresh strings
- * (free with strv_free) or NULL with *e set. */
+ * (free with strv_free, util.h) or NULL with *e set. */
 char **eval_targets(struct eval *ev, const struct pattern *pats, size_t n, struct err *e);
 char **eval_deps(struct eval *ev, const char *label, struct err *e);
 /* The rule kind of a label ("genrule", "source file", ...); fresh string. */
@@ -30,7 +40,5 @@ char *eval_kind(struct eval *ev, const char *label, struct err *e);
 /* Everything evaluation depended on so far: build files and modules read,
  * paths probed, directories listed. */
 const struct snap_dep *eval_deps_seen(struct eval *ev, size_t *n);
-
-void strv_free(char **v);
 
 #endif

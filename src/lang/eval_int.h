@@ -7,6 +7,7 @@
 #include <lua.h>
 
 extern const char cairn_prelude[];
+extern const char cairn_rules_cc[];
 
 struct eval {
 	lua_State *L;
@@ -26,7 +27,7 @@ struct eval {
 void eval_note(struct eval *ev, const char *path, enum dep_kind kind);
 
 /* Push the table of C primitives the prelude receives. */
-void bind_push(lua_State *L, struct eval *ev, const char *root_name);
+void bind_push(lua_State *L, struct eval *ev, const char *root_name, const struct cc_config *cc);
 /* Raise a formatted user error: `where` NULL means the innermost user
  * frame of the Lua stack. Does not return. */
 int bind_raise(lua_State *L, const char *where, const char *msg, int context);

@@ -12,7 +12,7 @@
 --    memoized, with a stack of labels for cycle detection.
 --  * Every error goes through C.fail (location taken from the innermost
 --    user frame on the Lua stack) or C.fail_at (explicit location).
-local C = ...
+local C, rules_cc = ...
 
 local sort, concat = table.sort, table.concat
 local fail, fail_at = C.fail, C.fail_at
@@ -202,6 +202,13 @@ local function check_attr(kind, name, a, v)
     local out = {}
     for i, x in ipairs(v) do out[i] = parse_label(x, cur_pkg, "attribute '" .. name .. "'") end
     return out
+  elseif k == "timeout" then
+    local secs = ({ short = 60, moderate = 300, long = 900, eternal = 3600 })[v]
+    if secs == nil and math.type(v) == "integer" and v > 0 then secs = v end
+    if secs == nil then
+      fail(fmt("%s: attribute '%s' must be short, moderate, long or a number of seconds", kind, name))
+    end
+    return secs
   elseif k == "string_dict" then
     if type(v) ~= "table" then type_error(kind, name, "a table of strings", v) end
     local out = {}
@@ -332,6 +339,18 @@ local function make_rule(def, kind)
     if k == "name" or k == "visibility" or k == "tags" then
       fail(fmt("rule{}: attribute '%s' is implicit and cannot be declared", k))
     end
+  end
+  if def.test then
+    -- every test rule takes these (SPEC section 3, Tests)
+    local all = {}
+    for k, a in next, attrs do all[k] = a end
+    all.args = all.args or attr.string_list {}
+    all.data = all.data or attr.label_list {}
+    all.env = all.env or attr.string_dict {}
+    all.timeout = all.timeout or { attr_kind = "timeout", default = 300 }
+    all.flaky = all.flaky or attr.bool { default = false }
+    all.shard_count = all.shard_count or attr.int { default = 1 }
+    attrs = all
   end
   return setmetatable({ attrs = attrs, impl = def.impl, test = def.test and true or false,
     executable = def.executable and true or false, kind = kind }, RuleMT)
@@ -681,6 +700,64 @@ base.filegroup = make_rule({
   impl = function(ctx) return { files = dedup_files(ctx.files.srcs) } end,
 }, "filegroup")
 
+rules_cc {
+  attr = attr, make_rule = make_rule, fail = fail, fail_at = fail_at, base = base, C = C,
+  current = function() return analyzing[#analyzing] end,
+  paths = function(list)
+    local out = {}
+    for i, f in ipairs(list) do out[i] = f.path end
+    return out
+  end,
+  tag_flags = tag_flags,
+}
+
+---------------------------------------------------------------- tests
+local ACT_TEST, ACT_FLAKY = 4, 8
+
+-- The actions that run a test target: one per shard. Each writes the
+-- test's log and JUnit XML (the scheduler fills them in).
+local function test_actions(t, prov)
+  local exe = prov.executable
+  if not is_file(exe) then
+    fail_at(t.loc, fmt("%s: a test rule must return an 'executable' file", t.label))
+  end
+  local a = t.attrs
+  local n = a.shard_count or 1
+  if n < 1 or n > 1000 then fail_at(t.loc, fmt("%s: shard_count must be 1 to 1000", t.label)) end
+  local inputs = { exe.path }
+  for _, f in ipairs(prov.runfiles or {}) do inputs[#inputs + 1] = f.path end
+  local data = {}
+  for _, l in ipairs(a.data or {}) do
+    for _, f in ipairs(resolve(l, t).files or {}) do inputs[#inputs + 1] = f.path; data[#data + 1] = f end
+  end
+  local argv = { exe.path }
+  if exe.is_source then argv = { "/bin/sh", exe.path } end
+  for _, x in ipairs(a.args or {}) do argv[#argv + 1] = x end
+  local flags = tag_flags(t.tags, ACT_TEST | (a.flaky and ACT_FLAKY or 0))
+  local base_dir = "cairn-out/" .. join_path(t.pkg, t.name)
+  if t.pkg == "" then base_dir = "cairn-out/" .. t.name end
+  local outs = {}
+  for i = 0, n - 1 do
+    local stem = n == 1 and base_dir or fmt("%s.shard_%d_of_%d", base_dir, i + 1, n)
+    local env = { "TEST_TIMEOUT=" .. tostring(a.timeout or 300),
+      "TEST_TMPDIR=" .. stem .. ".tmp" }
+    if n > 1 then
+      env[#env + 1] = "TEST_SHARD_INDEX=" .. i
+      env[#env + 1] = "TEST_TOTAL_SHARDS=" .. n
+    end
+    for k, v in spairs(a.env or {}) do env[#env + 1] = k .. "=" .. v end
+    C.add_action {
+      label = t.label, mnemonic = "Test", where = t.loc, argv = argv, env = env,
+      inputs = inputs, outputs = { stem .. ".log", stem .. ".xml" }, flags = flags,
+      progress = n == 1 and t.label or fmt("%s (shard %d/%d)", t.label, i + 1, n),
+    }
+    C.request(stem .. ".xml")
+    outs[#outs + 1] = stem
+  end
+  C.test_target(t.label, base_dir, n)
+  return outs
+end
+
 ---------------------------------------------------------------- entry points
 local M = {}
 
@@ -724,7 +801,7 @@ local cmdline = { pkg = "", label = "//:command-line", loc = "command line" }
 
 -- Analyze the targets of the patterns and request their default outputs.
 -- Returns the list of labels analyzed.
-function M.request(pats)
+function M.request(pats, run_tests)
   local labels = {}
   for _, pat in ipairs(pats) do
     for _, t in ipairs(match(pat)) do
@@ -738,6 +815,7 @@ function M.request(pats)
       end
       labels[#labels + 1] = t.label
       for _, f in ipairs(prov.files or {}) do C.request(f.path) end
+      if run_tests and t.rule and t.rule.test then test_actions(t, prov) end
     end
   end
   return labels

@@ -11,6 +11,8 @@
  *     digest  32 bytes
  *     size    u64
  *     mode    u32
+ *   nd        u32      discovered inputs (from a depfile), then nd paths
+ *                      (u32 length + bytes), sorted
  *   trailer   32 bytes SHA-256 of everything before it
  *
  * Written to tmp/ and renamed into place. A file with another magic or
@@ -26,7 +28,7 @@
 #include <unistd.h>
 
 static const char AC_MAGIC[8] = "CAIRNAC";
-enum { AC_VERSION = 1 };
+enum { AC_VERSION = 2 };
 
 int local_put_result(struct store *s, const struct digest *key, const struct action_result *r)
 {
@@ -45,6 +47,9 @@ int local_put_result(struct store *s, const struct digest *key, const struct act
 		buf_put_u64(&b, o->size);
 		buf_put_u32(&b, o->mode);
 	}
+	buf_put_u32(&b, (unsigned)r->ndiscovered);
+	for (size_t i = 0; i < r->ndiscovered; i++)
+		buf_put_lstr(&b, r->discovered[i], strlen(r->discovered[i]));
 	struct digest t;
 	sha_buf(b.s, b.len, &t);
 	buf_putn(&b, t.b, 32);
@@ -94,7 +99,21 @@ static int decode(const struct buf *b, struct action_result *r)
 		memcpy(o->d.b, d, 32);
 		r->noutputs = i + 1;
 	}
-	if (rd.bad || r->noutputs != n || rd.p != rd.end) {
+	size_t nd = rd_u32(&rd);
+	if (!rd.bad && nd <= (size_t)(rd.end - rd.p) / 4) {
+		r->discovered = xcalloc(nd + 1, sizeof *r->discovered);
+		for (size_t i = 0; i < nd; i++) {
+			size_t len;
+			const char *p = rd_lstr(&rd, &len);
+			if (!p)
+				break;
+			r->discovered[i] = xstrndup(p, len);
+			r->ndiscovered = i + 1;
+		}
+	} else {
+		rd.bad = 1;
+	}
+	if (rd.bad || r->noutputs != n || r->ndiscovered != nd || rd.p != rd.end) {
 		action_result_free(r);
 		return -1;
 	}

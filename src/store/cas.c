@@ -234,4 +234,9 @@ void action_result_free(struct action_result *r)
 	free(r->outputs);
 	r->outputs = NULL;
 	r->noutputs = 0;
+	for (size_t i = 0; i < r->ndiscovered; i++)
+		free(r->discovered[i]);
+	free(r->discovered);
+	r->discovered = NULL;
+	r->ndiscovered = 0;
 }

@@ -22,6 +22,9 @@ struct action_result {
 	uint64_t log_size;
 	struct result_output *outputs;
 	size_t noutputs;
+	char **discovered;         /* inputs the action reported reading (its
+	                              depfile), sorted; owned; may be NULL */
+	size_t ndiscovered;
 };
 
 struct store;

@@ -124,3 +124,12 @@ uint64_t hash_bytes(const void *p, size_t n)
 	}
 	return h;
 }
+
+void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}

@@ -25,6 +25,9 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Like fatal but does not exit. */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Free a NULL-terminated array of strings and the strings. */
+void strv_free(char **v);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 /* FNV-1a 64-bit hash of n bytes. */

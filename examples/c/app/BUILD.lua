@@ -1,0 +1,5 @@
+cc_binary {
+  name = "hello",
+  srcs = { "main.c" },
+  deps = { "//c/greet" },
+}
