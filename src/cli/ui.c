@@ -94,8 +94,13 @@ static void on_finished(void *ctx, const struct sched_event *ev)
 		ui_clear(u);
 		char *cmd = ui_command(a);
 		struct buf b = {0};
-		buf_printf(&b, "%sFAILED:%s %s %s (exit %d)\n%s\n", u->color ? "\x1b[31;1m" : "",
-		           u->color ? "\x1b[0m" : "", a->label, a->mnemonic, ev->exit_code, cmd);
+		if (ev->timed_out)
+			buf_printf(&b, "%sTIMEOUT:%s %s %s (killed after %.1f s)\n%s\n",
+			           u->color ? "\x1b[31;1m" : "", u->color ? "\x1b[0m" : "", a->label,
+			           a->mnemonic, (double)(ev->end_ns - ev->start_ns) / 1e9, cmd);
+		else
+			buf_printf(&b, "%sFAILED:%s %s %s (exit %d)\n%s\n", u->color ? "\x1b[31;1m" : "",
+			           u->color ? "\x1b[0m" : "", a->label, a->mnemonic, ev->exit_code, cmd);
 		buf_putn(&b, ev->output, ev->outlen);
 		if (ev->outlen && ev->output[ev->outlen - 1] != '\n')
 			buf_putc(&b, '\n');

@@ -294,7 +294,8 @@ static void done(struct sched *s, struct action *a, enum act_status st, const st
 	notify(s, a, d);
 	if (st == AS_FAILED) {
 		skip_dependents(s, a->id);
-		if (!s->env->opts.keep_going)
+		/* a failing test stops nothing: the other tests still run */
+		if (!s->env->opts.keep_going && !(a->flags & ACT_TEST))
 			s->stop = 1;
 		return;
 	}

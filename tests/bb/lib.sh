@@ -58,3 +58,10 @@ eq() { [ "$1" = "$2" ] || { printf 'expected [%s], got [%s]\n' "$2" "$1" >&2; re
 
 # tree_sum DIR: one line per file: path and sha256, sorted.
 tree_sum() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); }
+
+# row NAME STATUS: the test table in $out has NAME with STATUS.
+row() {
+	printf '%s\n' "$out" | grep -qE "^  $(printf '%s' "$1" | sed 's/[][().*^$/]/\\&/g') +$2( |\$)" && return 0
+	printf 'no test row %s %s in:\n%s\n' "$1" "$2" "$out" >&2
+	return 1
+}

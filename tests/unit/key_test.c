@@ -50,15 +50,16 @@ static void key_of(const struct kspec *k, struct digest *key, struct digest *cmd
 	};
 	struct action *a = graph_add_action(&g, &s, &e);
 	CHECK(a != NULL);
-	struct digest *in = xcalloc(a->ninputs + 1, sizeof *in);
+	struct key_input *in = xcalloc(a->ninputs + 1, sizeof *in);
 	for (size_t i = 0; i < a->ninputs; i++) {
 		char *t = xasprintf("%s%s", a->inputs[i]->path,
 		                    k->bump && !strcmp(k->bump, a->inputs[i]->path) ? "!" : "");
-		sha_buf(t, strlen(t), &in[i]);
+		in[i].path = a->inputs[i]->path;
+		sha_buf(t, strlen(t), &in[i].d);
 		free(t);
 	}
 	const char **env = key_env(a);
-	key_compute(a, env, in, k->props, key, cmd);
+	key_compute(a, env, in, a->ninputs, k->props, key, cmd);
 	free(env);
 	free(in);
 	err_clear(&e);
