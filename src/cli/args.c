@@ -24,7 +24,7 @@ void usage(void)
 	      "  gc     [--max-size N]   trim the shared cache\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
-	      "       --test_output errors|all|summary\n",
+	      "       --test_output errors|all|summary, --watch (build, test)\n",
 	      stderr);
 }
 
@@ -102,6 +102,8 @@ int args_parse(int argc, char **argv, struct opts *o)
 			o->help = 1;
 		} else if (IS("--all")) {
 			o->all = 1;
+		} else if (IS("--watch")) {
+			o->watch = 1;
 		} else if (!strncmp(a, "-j", 2) && a[1] == 'j') {
 			const char *v = a[2] ? a + 2 : value(argc, argv, &i, NULL, "-j");
 			if (!v)

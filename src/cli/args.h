@@ -24,6 +24,7 @@ struct opts {
 	const char *cache_dir;    /* --cache-dir DIR */
 	enum color_mode color;    /* --color */
 	const char *test_output;  /* --test_output: errors (default), all, summary */
+	int watch;                /* --watch: rebuild on every change */
 	int all;                  /* clean --all */
 	uint64_t max_size;        /* gc --max-size, bytes */
 	int have_max_size;

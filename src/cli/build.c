@@ -4,6 +4,7 @@
 #include "cli/cmds.h"
 #include "cli/ui.h"
 #include "exec/sched.h"
+#include "exec/watch.h"
 #include "graph/snapshot.h"
 #include "lang/eval.h"
 #include "util/json.h"
@@ -263,16 +264,10 @@ static int write_compdb(struct ws *w, struct graph *g)
 	return 0;
 }
 
-int cmd_build(const struct opts *o, enum build_mode mode)
+/* One round: configure, load the graph, run it, report. The exit code. */
+static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
+                      const struct pattern *pats, size_t npat)
 {
-	if (mode == MODE_RUN && o->nargs != 1) {
-		fprintf(stderr, "cairn: error: run takes one label: cairn run //pkg:bin -- ARGS\n");
-		return 2;
-	}
-	struct ws w;
-	ws_open(&w, o, 1);
-	size_t npat;
-	struct pattern *pats = ws_patterns(&w, o->args, o->nargs, &npat);
 	int plan = mode == MODE_PLAN;
 	struct ui u = {.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose, .plan = plan,
 	               .test_output = o->test_output};
@@ -284,22 +279,22 @@ int cmd_build(const struct opts *o, enum build_mode mode)
 	struct graph g = {0};
 	struct err e = {0};
 	int code = 0;
-	if (load_graph(&w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &e) < 0) {
+	if (load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &e) < 0) {
 		user_error(&e);
 		code = 2;
 		goto out;
 	}
 	if (mode == MODE_COMPDB) {
-		code = write_compdb(&w, &g);
+		code = write_compdb(w, &g);
 		goto out;
 	}
 	int corrupt;
 	st = state_load(".cairn/state", &corrupt);
 	if (corrupt)
 		warn(".cairn/state is damaged or from another version; starting afresh");
-	struct store *store = store_local_open(w.cache_dir);
+	struct store *store = store_local_open(w->cache_dir);
 	if (!store) {
-		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w.cache_dir,
+		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w->cache_dir,
 		        strerror(errno));
 		code = 2;
 		goto out;
@@ -352,12 +347,52 @@ int cmd_build(const struct opts *o, enum build_mode mode)
 	runner->free(runner);
 	store->ops->close(store);
 	if (mode == MODE_RUN && code == 0)
-		code = run_binary(&w, &g, o);
+		code = run_binary(w, &g, o);
 out:
 	ui_free(&u);
 	cc_state_free(&cc);
 	graph_free(&g);
 	state_free(st);
+	return code;
+}
+
+int cmd_build(const struct opts *o, enum build_mode mode)
+{
+	if (mode == MODE_RUN && o->nargs != 1) {
+		fprintf(stderr, "cairn: error: run takes one label: cairn run //pkg:bin -- ARGS\n");
+		return 2;
+	}
+	if (o->watch && mode != MODE_BUILD && mode != MODE_TEST) {
+		fprintf(stderr, "cairn: error: --watch goes with build and test\n");
+		return 2;
+	}
+	struct ws w;
+	ws_open(&w, o, 1);
+	size_t npat;
+	struct pattern *pats = ws_patterns(&w, o->args, o->nargs, &npat);
+	int code;
+	if (!o->watch) {
+		code = build_once(o, mode, &w, pats, npat);
+	} else {
+		/* a runner up front installs the signal handlers Ctrl-C needs */
+		struct runner *r = runner_local_new();
+		r->free(r);
+		struct watcher *wt = watch_new();
+		if (!wt)
+			fatal("--watch: inotify:");
+		for (;;) {
+			code = build_once(o, mode, &w, pats, npat);
+			if (code == 130 || runner_interrupted())
+				break;
+			printf("cairn: watching for changes (Ctrl-C to stop)\n");
+			fflush(stdout);
+			int r2 = watch_wait(wt, 150);
+			if (r2 <= 0)
+				break;
+		}
+		watch_free(wt);
+		code = 130;
+	}
 	patterns_free(pats, npat);
 	ws_close(&w);
 	return code;

@@ -61,6 +61,11 @@ int runner_interrupted(void)
 	return interrupted;
 }
 
+int runner_signal_fd(void)
+{
+	return sigpipe_fds[0];
+}
+
 /* Find argv0 in the PATH of envp, as execvp would. */
 static char *search_path(const char *argv0, const char *const *envp)
 {

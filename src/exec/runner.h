@@ -38,5 +38,7 @@ struct runner {
 struct runner *runner_local_new(void);
 /* Set once SIGINT or SIGTERM arrived (installed by runner_local_new). */
 int runner_interrupted(void);
+/* The read end of the signal self-pipe, for other poll() loops. */
+int runner_signal_fd(void);
 
 #endif
