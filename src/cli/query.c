@@ -228,7 +228,7 @@ int cmd_query(const struct opts *o)
 		fprintf(stderr, "%s\n", q.e.msg ? q.e.msg : "error: query failed");
 		code = 2;
 	} else {
-		qsort(out.v, out.n, sizeof *out.v, cmp_str);
+		xqsort(out.v, out.n, sizeof *out.v, cmp_str);
 		for (size_t i = 0; i < out.n; i++)
 			printf("%s\n", out.v[i]);
 	}

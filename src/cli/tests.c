@@ -55,7 +55,7 @@ void ui_test_summary(struct ui *u, const struct graph *g)
 	ui_clear(u);
 	if (!g->ntests)
 		return;
-	qsort(u->rows, u->nrows, sizeof *u->rows, by_name);
+	xqsort(u->rows, u->nrows, sizeof *u->rows, by_name);
 	size_t width = 10;
 	for (size_t i = 0; i < u->nrows; i++) {
 		const char *n = u->rows[i].a->progress ? u->rows[i].a->progress : u->rows[i].a->label;

@@ -418,7 +418,7 @@ static int build_kin(struct sched *s, struct action *a, char *const *disc, size_
 		ki.path = n->kin_own[nown++];
 		n->kin[n->nkin++] = ki;
 	}
-	qsort(n->kin, n->nkin, sizeof *n->kin, cmp_kin);
+	xqsort(n->kin, n->nkin, sizeof *n->kin, cmp_kin);
 	return 0;
 }
 
@@ -704,7 +704,7 @@ static void discover(struct sched *s, struct action *a, struct action_result *re
 	size_t n = 0, k = 0;
 	while (deps[n])
 		n++;
-	qsort(deps, n, sizeof *deps, cmp_str);
+	xqsort(deps, n, sizeof *deps, cmp_str);
 	struct buf warn = {0};
 	for (size_t i = 0; i < n; i++) {
 		if ((k && !strcmp(deps[k - 1], deps[i])) || fixed_input(a, deps[i]) ||

@@ -39,7 +39,7 @@ static struct gfile **file_list(struct graph *g, const char **paths, size_t n, s
 	struct gfile **v = arena_alloc(&g->arena, (n ? n : 1) * sizeof *v);
 	for (size_t i = 0; i < n; i++)
 		v[i] = graph_file(g, paths[i]);
-	qsort(v, n, sizeof *v, cmp_file);
+	xqsort(v, n, sizeof *v, cmp_file);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || v[k - 1] != v[i])
@@ -67,7 +67,7 @@ struct action *graph_add_action(struct graph *g, const struct action_spec *s, st
 	a->argc = s->argc;
 	a->env = str_list(g, s->env, s->nenv);
 	a->nenv = s->nenv;
-	qsort(a->env, a->nenv, sizeof *a->env, cmp_env);
+	xqsort(a->env, a->nenv, sizeof *a->env, cmp_env);
 	/* all inputs, sorted; an input listed only as prunable is marked */
 	const char **all = xcalloc(s->ninputs + s->npinputs + 1, sizeof *all);
 	memcpy(all, s->inputs, s->ninputs * sizeof *all);

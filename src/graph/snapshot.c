@@ -109,7 +109,7 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 	for (size_t i = 0; i < ndeps; i++)
 		order[i] = i;
 	sort_deps = deps;
-	qsort(order, ndeps, sizeof *order, by_parent);
+	xqsort(order, ndeps, sizeof *order, by_parent);
 	for (size_t i = 0; i < ndeps; i++)
 		if (deps[order[i]].kind == DEP_EXISTS &&
 		    (i == 0 || deps[order[i - 1]].kind != DEP_EXISTS ||

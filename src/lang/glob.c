@@ -115,7 +115,7 @@ int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, 
 {
 	struct strv all = {0};
 	walk_files(ev, pkg, "", &all);
-	qsort(all.v, all.n, sizeof *all.v, cmp_str);
+	xqsort(all.v, all.n, sizeof *all.v, cmp_str);
 	lua_createtable(L, 0, 0);
 	lua_Integer k = 0;
 	for (size_t i = 0; i < all.n; i++) {
@@ -157,7 +157,7 @@ int packages_push(lua_State *L, struct eval *ev, const char *pkg)
 	struct stat st;
 	if (!*pkg || (stat(pkg, &st) == 0 && S_ISDIR(st.st_mode)))
 		walk_pkgs(ev, pkg, &all);
-	qsort(all.v, all.n, sizeof *all.v, cmp_str);
+	xqsort(all.v, all.n, sizeof *all.v, cmp_str);
 	lua_createtable(L, (int)all.n, 0);
 	for (size_t i = 0; i < all.n; i++) {
 		lua_pushstring(L, all.v[i]);

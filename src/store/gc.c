@@ -78,7 +78,7 @@ int store_local_gc(const char *dir, uint64_t max_bytes, uint64_t *removed, uint6
 	uint64_t total = 0;
 	for (size_t i = 0; i < all.n; i++)
 		total += all.v[i].size;
-	qsort(all.v, all.n, sizeof *all.v, by_age);
+	xqsort(all.v, all.n, sizeof *all.v, by_age);
 	for (size_t i = 0; i < all.n; i++) {
 		if (total > max_bytes && unlink(all.v[i].path) == 0) {
 			total -= all.v[i].size;

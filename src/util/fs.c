@@ -76,7 +76,7 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
 		VEC_PUSH(names, n, cap, rec);
 	}
 	closedir(dp);
-	qsort(names, n, sizeof *names, cmp_name);
+	xqsort(names, n, sizeof *names, cmp_name);
 	struct sha_ctx *c = sha_new();
 	for (size_t i = 0; i < n; i++) {
 		sha_update(c, names[i], strlen(names[i]) + 1);

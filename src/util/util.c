@@ -133,3 +133,9 @@ void strv_free(char **v)
 		free(*p);
 	free(v);
 }
+
+void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}

@@ -25,6 +25,9 @@ _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 /* Like fatal but does not exit. */
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* qsort that accepts an empty (NULL) array. */
+void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 /* Free a NULL-terminated array of strings and the strings. */
 void strv_free(char **v);
 
