@@ -22,23 +22,12 @@
 
 static char *find_in_path(const char *name)
 {
-	if (strchr(name, '/'))
-		return access(name, X_OK) == 0 ? realpath(name, NULL) : NULL;
-	const char *path = getenv("PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (const char *p = path;;) {
-		const char *c = strchr(p, ':');
-		size_t n = c ? (size_t)(c - p) : strlen(p);
-		char *cand = xasprintf("%.*s/%s", (int)n, n ? p : ".", name);
-		struct stat st;
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-		if (!c)
-			return NULL;
-		p = c + 1;
-	}
+	char *p = fs_which(name, getenv("PATH"));
+	if (!p || p[0] == '/')
+		return p;
+	char *abs = realpath(p, NULL); /* a relative $CC: pin it down */
+	free(p);
+	return abs;
 }
 
 /* SHA-256 of the path and what `path --version` prints. */

@@ -9,6 +9,7 @@
  * outlive it. */
 #include "exec/runner.h"
 #include "exec/shell.h"
+#include "util/fs.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
@@ -70,23 +71,12 @@ int runner_signal_fd(void)
 static char *search_path(const char *argv0, const char *const *envp)
 {
 	if (strchr(argv0, '/'))
-		return xstrdup(argv0);
-	const char *path = "/usr/local/bin:/usr/bin:/bin";
+		return xstrdup(argv0); /* as execve would: it reports what is wrong */
+	const char *path = NULL;
 	for (const char *const *e = envp; *e; e++)
 		if (!strncmp(*e, "PATH=", 5))
 			path = *e + 5;
-	for (const char *p = path;;) {
-		const char *c = strchr(p, ':');
-		size_t n = c ? (size_t)(c - p) : strlen(p);
-		char *cand = xasprintf("%.*s/%s", (int)n, n ? p : ".", argv0);
-		struct stat st;
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-		if (!c)
-			return NULL;
-		p = c + 1;
-	}
+	return fs_which(argv0, path);
 }
 
 static int start_job(struct runner *r, const struct job *j, int direct, struct err *e)

@@ -34,6 +34,11 @@ int stat_eq(const struct file_stat *a, const struct file_stat *b);
  * 0, or -1 with errno when the directory cannot be read. */
 int fs_list_digest(const char *dir, int dirs_only, struct digest *d);
 
+/* Find an executable named name in the directories of path (a $PATH
+ * value; NULL: /usr/local/bin:/usr/bin:/bin) as execvp would; a name
+ * with a slash is taken as it is. Fresh string, or NULL. */
+char *fs_which(const char *name, const char *path);
+
 /* Read a whole file into b (appending). 0, or -1 with errno. */
 int fs_read_all(const char *path, struct buf *b);
 /* Write via a temp file in the same directory, then rename. 0 or -1. */
