@@ -54,7 +54,7 @@ deps:
 # Set-up for a new machine: packages, cairn, and the example workspace built and tested.
 setup: deps
 	$(MAKE) cairn
-	cd examples && ../cairn build //...
+	cd examples && ../cairn build //... && ../cairn test //...
 
 bench: cairn
 	bench/run.sh --cairn $(CURDIR)/cairn
