@@ -24,7 +24,8 @@ void usage(void)
 	      "  gc     [--max-size N]   trim the shared cache\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
-	      "       --test_output errors|all|summary, --watch (build, test)\n",
+	      "       --test_output errors|all|summary, --watch (build, test),\n"
+	      "       --sandbox strict|auto|none (default strict)\n",
 	      stderr);
 }
 
@@ -114,7 +115,8 @@ int args_parse(int argc, char **argv, struct opts *o)
 				return bad("-j wants a number of jobs from 1 to 4096, not '%s'", v);
 			o->jobs = (int)j;
 		} else if (IS("--events") || IS("--profile") || IS("--cache-dir") ||
-		           IS("--color") || IS("--max-size") || IS("--test_output")) {
+		           IS("--color") || IS("--max-size") || IS("--test_output") ||
+		           IS("--sandbox")) {
 			char *name = xstrndup(a, n);
 			const char *v = value(argc, argv, &i, eq, name);
 			if (!v) {
@@ -127,7 +129,18 @@ int args_parse(int argc, char **argv, struct opts *o)
 				o->profile = v;
 			else if (!strcmp(name, "--cache-dir"))
 				o->cache_dir = v;
-			else if (!strcmp(name, "--test_output")) {
+			else if (!strcmp(name, "--sandbox")) {
+				if (!strcmp(v, "strict"))
+					o->sandbox = SANDBOX_STRICT;
+				else if (!strcmp(v, "auto"))
+					o->sandbox = SANDBOX_AUTO;
+				else if (!strcmp(v, "none"))
+					o->sandbox = SANDBOX_NONE;
+				else {
+					free(name);
+					return bad("--sandbox wants strict, auto or none, not '%s'", v);
+				}
+			} else if (!strcmp(name, "--test_output")) {
 				if (strcmp(v, "errors") && strcmp(v, "all") && strcmp(v, "summary")) {
 					free(name);
 					return bad("--test_output wants errors, all or summary, not '%s'", v);

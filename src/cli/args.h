@@ -8,6 +8,7 @@
 #define CAIRN_VERSION "0.1.0"
 
 enum color_mode { COLOR_AUTO, COLOR_ALWAYS, COLOR_NEVER };
+enum sandbox_mode { SANDBOX_STRICT, SANDBOX_AUTO, SANDBOX_NONE };
 
 struct opts {
 	const char *cmd;          /* "build", "plan", ... */
@@ -25,6 +26,7 @@ struct opts {
 	enum color_mode color;    /* --color */
 	const char *test_output;  /* --test_output: errors (default), all, summary */
 	int watch;                /* --watch: rebuild on every change */
+	enum sandbox_mode sandbox; /* --sandbox */
 	int all;                  /* clean --all */
 	uint64_t max_size;        /* gc --max-size, bytes */
 	int have_max_size;

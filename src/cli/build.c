@@ -3,6 +3,7 @@
  * sched (keys, store, runner) -> state. */
 #include "cli/cmds.h"
 #include "cli/ui.h"
+#include "exec/sandbox.h"
 #include "exec/sched.h"
 #include "exec/watch.h"
 #include "graph/snapshot.h"
@@ -143,11 +144,32 @@ static char *snapshot_key(const struct pattern *p, size_t n, int tests,
 	return buf_take(&b);
 }
 
-static char *exec_props(void)
+static char *exec_props(int sandbox)
 {
 	struct utsname u;
 	uname(&u);
-	return xasprintf("platform=linux-%s;sandbox=none", u.machine);
+	return xasprintf("platform=linux-%s;sandbox=%s", u.machine, sandbox ? "linux-ns" : "none");
+}
+
+/* Whether actions run sandboxed: --sandbox=strict (the default) insists,
+ * auto falls back with one warning, none never sandboxes. -1: cannot. */
+static int sandbox_wanted(const struct opts *o)
+{
+	static int decided = -2;
+	if (decided != -2)
+		return decided;
+	if (o->sandbox == SANDBOX_NONE)
+		return decided = 0;
+	const char *why;
+	if (sandbox_probe(&why) == 0)
+		return decided = 1;
+	if (o->sandbox == SANDBOX_AUTO) {
+		warn("no sandbox: %s; actions run unsandboxed (--sandbox=auto)", why);
+		return decided = 0;
+	}
+	fprintf(stderr, "cairn: error: cannot sandbox actions: %s\n"
+	                "(run with --sandbox=auto to fall back, or --sandbox=none)\n", why);
+	return decided = -1;
 }
 
 static int ncpus(void)
@@ -306,13 +328,19 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	}
 	if (o->profile)
 		u.trace = trace_new();
+	int sandbox = sandbox_wanted(o);
+	if (sandbox < 0) {
+		store->ops->close(store);
+		code = 2;
+		goto out;
+	}
 	struct runner *runner = runner_local_new();
 	struct sched_observer obs = ui_observer(&u);
-	char *props = exec_props();
+	char *props = exec_props(sandbox);
 	struct sched_env env = {
 		.g = &g, .st = st, .store = store, .fs = fsys_real(), .runner = runner, .obs = &obs,
 		.opts = {.jobs = o->jobs ? o->jobs : ncpus(), .keep_going = o->keep_going,
-		         .plan = plan, .props = props, .stat_threads = 4},
+		         .plan = plan, .props = props, .stat_threads = 4, .sandbox = sandbox},
 	};
 	struct sched_result res = {0};
 	int rc = sched_run(&env, &res, &e);

@@ -108,6 +108,40 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 		simple_cmd_free(&sc);
 		return err_sys(e, "pipe");
 	}
+	pid_t pid;
+	if (j->sandbox) {
+		/* namespaces need fork: posix_spawn cannot unshare */
+		pid = fork();
+		if (pid == 0) {
+			setpgid(0, 0);
+			sigset_t none;
+			sigemptyset(&none);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGCHLD, SIG_DFL);
+			signal(SIGPIPE, SIG_DFL);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			int nul = open("/dev/null", O_RDONLY);
+			if (nul >= 0)
+				dup2(nul, 0);
+			dup2(p[1], 1);
+			dup2(p[1], 2);
+			sandbox_exec(j->sandbox, prog, (char *const *)argv, (char *const *)j->envp,
+			             sc.in, sc.out, sc.append);
+		}
+		int fe = errno;
+		if (pid > 0)
+			setpgid(pid, pid);
+		close(p[1]);
+		free(prog);
+		simple_cmd_free(&sc);
+		if (pid < 0) {
+			close(p[0]);
+			errno = fe;
+			return err_sys(e, "fork");
+		}
+		goto started;
+	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	posix_spawn_file_actions_init(&fa);
@@ -132,7 +166,6 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	posix_spawnattr_setpgroup(&at, 0);
 	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 	                                  POSIX_SPAWN_SETSIGDEF);
-	pid_t pid;
 	int rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, (char *const *)j->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -148,6 +181,7 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 		errno = rc;
 		return err_sys(e, "cannot run '%s'", j->argv[0]);
 	}
+started:
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	struct ljob lj = {.id = j->id, .pid = pid, .fd = p[0], .start_ns = now_ns()};
 	if (j->timeout_ms)

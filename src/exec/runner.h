@@ -3,6 +3,7 @@
  * loop, tests with a fake, a remote executor with RPCs. */
 #ifndef CAIRN_RUNNER_H
 #define CAIRN_RUNNER_H
+#include "exec/sandbox.h"
 #include "util/err.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -12,6 +13,7 @@ struct job {
 	const char *const *argv;  /* NULL-terminated; argv[0] searched in PATH of envp */
 	const char *const *envp;  /* NULL-terminated: the whole environment */
 	uint64_t timeout_ms;      /* kill the job's process group after this; 0: never */
+	const struct sandbox_spec *sandbox; /* run it in this sandbox, or NULL */
 };
 
 struct job_done {

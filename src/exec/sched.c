@@ -20,6 +20,7 @@
 #include "util/util.h"
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +40,7 @@ struct node {
 	const char **env;        /* effective env, while running */
 	char *reason;            /* why it runs, or NULL */
 	int attempts;            /* runs so far (a flaky test may run 3 times) */
+	char *sandbox;           /* its sandbox dir while it runs, or NULL */
 	int timed_out;           /* the last run passed its timeout */
 };
 
@@ -515,6 +517,11 @@ static int restore(struct sched *s, struct action *a, struct action_result *res)
 	return 0;
 }
 
+static int cmp_str(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
 /* The value of variable name in a's environment, or NULL. */
 static const char *env_get(const struct action *a, const char *name)
 {
@@ -523,6 +530,122 @@ static const char *env_get(const struct action *a, const char *name)
 		if (!strncmp(a->env[i], name, n) && a->env[i][n] == '=')
 			return a->env[i] + n + 1;
 	return NULL;
+}
+
+/* The sandbox of a: its image directory (made empty) and what to show in
+ * it. Returns the spec, to free with free_spec, or NULL (no sandbox). */
+static struct sandbox_spec *make_spec(struct sched *s, struct action *a)
+{
+	struct node *n = &s->n[a->id];
+	if (!s->env->opts.sandbox || (a->flags & ACT_NO_SANDBOX))
+		return NULL;
+	struct sandbox_spec *sp = xcalloc(1, sizeof *sp);
+	sp->root = s->root;
+	free(n->sandbox);
+	n->sandbox = xasprintf("%s/.cairn/sandbox/%u", s->root, a->id);
+	fs_rm_rf(n->sandbox);
+	fs_mkdir_p(n->sandbox);
+	sp->dir = n->sandbox;
+	const char **in = xcalloc(a->ninputs + 1, sizeof *in);
+	for (size_t i = 0; i < a->ninputs; i++)
+		in[i] = a->inputs[i]->path;
+	sp->inputs = in;
+	sp->ninputs = a->ninputs;
+	/* output directories, parents first (a later mount would hide an
+	 * earlier one below it), each once */
+	char **dirs = xcalloc(a->noutputs + 1, sizeof *dirs);
+	for (size_t i = 0; i < a->noutputs; i++) {
+		const char *p = a->outputs[i]->path, *sl = strrchr(p, '/');
+		dirs[i] = sl ? xstrndup(p, (size_t)(sl - p)) : xstrdup(".");
+	}
+	xqsort(dirs, a->noutputs, sizeof *dirs, cmp_str);
+	for (size_t i = 0; i < a->noutputs; i++) {
+		if (sp->noutdirs && !strcmp(dirs[sp->noutdirs - 1], dirs[i]))
+			free(dirs[i]);
+		else
+			dirs[sp->noutdirs++] = dirs[i];
+	}
+	sp->outdirs = (const char *const *)dirs;
+	const char *tmp = env_get(a, "TEST_TMPDIR");
+	if (tmp) {
+		const char **rw = xcalloc(2, sizeof *rw);
+		rw[0] = tmp;
+		sp->rwdirs = rw;
+		sp->nrwdirs = 1;
+	}
+	sp->network = (a->flags & ACT_NETWORK) != 0;
+	return sp;
+}
+
+static void free_spec(struct sandbox_spec *sp)
+{
+	if (!sp)
+		return;
+	free((void *)sp->inputs);
+	for (size_t i = 0; i < sp->noutdirs; i++)
+		free((void *)sp->outdirs[i]);
+	free((void *)sp->outdirs);
+	free((void *)sp->rwdirs);
+	free(sp);
+}
+
+/* After a sandboxed run: move the declared outputs out of the image, and
+ * say which undeclared workspace files the output complains about. */
+static void leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
+{
+	struct node *n = &s->n[a->id];
+	if (!n->sandbox)
+		return;
+	/* only regular files come out: a symlink could point anywhere */
+	struct buf bad = {0};
+	for (size_t i = 0; i < a->noutputs && d->exit_code == 0; i++) {
+		char *in = xasprintf("%s/out/%s", n->sandbox, a->outputs[i]->path);
+		struct stat st;
+		if (lstat(in, &st) == 0 && S_ISREG(st.st_mode))
+			rename(in, a->outputs[i]->path);
+		else if (lstat(in, &st) == 0)
+			buf_printf(&bad, "cairn: output '%s' is a %s, not a regular file: refused\n",
+			           a->outputs[i]->path, S_ISLNK(st.st_mode) ? "symlink" : "special file");
+		free(in);
+	}
+	fs_rm_rf(n->sandbox);
+	if (bad.len) {
+		buf_putn(&bad, d->output, d->outlen);
+		free(d->output);
+		d->outlen = bad.len;
+		d->output = buf_take(&bad);
+		d->exit_code = 1;
+	}
+	buf_free(&bad);
+	free(n->sandbox);
+	n->sandbox = NULL;
+	if (d->exit_code == 0)
+		return;
+	/* a path of the workspace in the output, existing but not an input:
+	 * the likely file the action could not read */
+	struct buf why = {0};
+	char *text = xstrndup(d->output, d->outlen);
+	int found = 0;
+	for (char *tok = strtok(text, " \t\n'\":`()[],;"); tok && found < 3;
+	     tok = strtok(NULL, " \t\n'\":`()[],;")) {
+		while (tok[0] == '.' && tok[1] == '/')
+			tok += 2;
+		struct stat st;
+		if (!*tok || tok[0] == '/' || !strchr(tok, '/') || input_index(a, tok) >= 0 ||
+		    stat(tok, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		buf_printf(&why, "cairn: %s read '%s', which is not among its declared inputs "
+		           "(the sandbox hides it)\n", a->label, tok);
+		found++;
+	}
+	free(text);
+	if (why.len) {
+		buf_putn(&why, d->output, d->outlen);
+		free(d->output);
+		d->outlen = why.len;
+		d->output = buf_take(&why);
+	}
+	buf_free(&why);
 }
 
 /* Hand a to the runner: 0 when started, 1 when it failed at once. */
@@ -542,9 +665,12 @@ static int start(struct sched *s, struct action *a)
 	const char **argv = xcalloc(a->argc + 1, sizeof *argv);
 	memcpy(argv, a->argv, a->argc * sizeof *argv);
 	j.argv = argv;
+	struct sandbox_spec *sp = make_spec(s, a);
+	j.sandbox = sp;
 	struct err se = {0};
 	int rc = env->runner->start(env->runner, &j, &se);
 	free(argv);
+	free_spec(sp);
 	if (rc < 0) {
 		/* could not start: the action fails, the build goes on */
 		struct job_done d = {.exit_code = 127};
@@ -681,11 +807,6 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	return start(s, a);
 }
 
-static int cmp_str(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
 /* After a run: read a's depfile; key it on its fixed inputs plus the files
  * the compiler reported (a header it read but nobody declared is warned
  * about in its output); record them in the result. */
@@ -745,6 +866,7 @@ static void collect(struct sched *s, struct job_done *d)
 	s->c.running--;
 	n->attempts++;
 	n->timed_out = d->timed_out;
+	leave_sandbox(s, a, d);
 	if (a->flags & ACT_TEST) {
 		if (d->exit_code != 0 && (a->flags & ACT_FLAKY) && n->attempts < 3 && !s->stop) {
 			start(s, a); /* try again (a start that fails at once is done) */
@@ -815,6 +937,11 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
 	if (env->opts.stat_threads > 0)
 		prestat(&s, env->opts.stat_threads);
+	if (env->opts.sandbox && !env->opts.plan) {
+		char *left = xasprintf("%s/.cairn/sandbox", s.root);
+		fs_rm_rf(left); /* images a killed cairn left behind */
+		free(left);
+	}
 	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
 	for (;;) {
 		while (!s.stop && s.hlen && s.c.running < (size_t)jobs) {
@@ -855,6 +982,9 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 		free(s.n[i].reason);
 		free(s.n[i].kin);
 		strv_free(s.n[i].kin_own);
+		if (s.n[i].sandbox)
+			fs_rm_rf(s.n[i].sandbox); /* interrupted */
+		free(s.n[i].sandbox);
 	}
 	free(s.n);
 	free(s.deps);

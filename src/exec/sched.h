@@ -56,6 +56,8 @@ struct sched_opts {
 	const char *props;  /* execution properties for keys */
 	int stat_threads;   /* >0: stat sources and outputs up front, in this
 	                       many threads (the fsys must be thread-safe) */
+	int sandbox;        /* run actions in the namespace sandbox (sandbox.h)
+	                       but those tagged no-sandbox */
 };
 
 struct sched_env {
