@@ -153,7 +153,7 @@ static char *exec_props(int sandbox)
 
 /* Whether actions run sandboxed: --sandbox=strict (the default) insists,
  * auto falls back with one warning, none never sandboxes. -1: cannot. */
-static int sandbox_wanted(const struct opts *o)
+static int sandbox_wanted(const struct opts *o, const char *root)
 {
 	static int decided = -2;
 	if (decided != -2)
@@ -161,8 +161,15 @@ static int sandbox_wanted(const struct opts *o)
 	if (o->sandbox == SANDBOX_NONE)
 		return decided = 0;
 	const char *why;
-	if (sandbox_probe(&why) == 0)
-		return decided = 1;
+	if (sandbox_probe(&why) == 0) {
+		/* now for real, in this process, before any thread starts */
+		char *state = xasprintf("%s/.cairn/sandbox", root);
+		fs_rm_rf(state); /* what a killed cairn left; hidden once mounted over */
+		int ok = sandbox_init(root, state, &why) == 0;
+		free(state);
+		if (ok)
+			return decided = 1;
+	}
 	if (o->sandbox == SANDBOX_AUTO) {
 		warn("no sandbox: %s; actions run unsandboxed (--sandbox=auto)", why);
 		return decided = 0;
@@ -328,7 +335,7 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	}
 	if (o->profile)
 		u.trace = trace_new();
-	int sandbox = sandbox_wanted(o);
+	int sandbox = sandbox_wanted(o, w->root);
 	if (sandbox < 0) {
 		store->ops->close(store);
 		code = 2;

@@ -110,35 +110,16 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	}
 	pid_t pid;
 	if (j->sandbox) {
-		/* namespaces need fork: posix_spawn cannot unshare */
-		pid = fork();
-		if (pid == 0) {
-			setpgid(0, 0);
-			sigset_t none;
-			sigemptyset(&none);
-			signal(SIGINT, SIG_DFL);
-			signal(SIGTERM, SIG_DFL);
-			signal(SIGCHLD, SIG_DFL);
-			signal(SIGPIPE, SIG_DFL);
-			sigprocmask(SIG_SETMASK, &none, NULL);
-			int nul = open("/dev/null", O_RDONLY);
-			if (nul >= 0)
-				dup2(nul, 0);
-			dup2(p[1], 1);
-			dup2(p[1], 2);
-			sandbox_exec(j->sandbox, prog, (char *const *)argv, (char *const *)j->envp,
-			             sc.in, sc.out, sc.append);
-		}
+		pid = sandbox_spawn(j->sandbox, prog, (char *const *)argv, (char *const *)j->envp, sc.in,
+		                    sc.out, sc.append, p[1]);
 		int fe = errno;
-		if (pid > 0)
-			setpgid(pid, pid);
 		close(p[1]);
 		free(prog);
 		simple_cmd_free(&sc);
 		if (pid < 0) {
 			close(p[0]);
 			errno = fe;
-			return err_sys(e, "fork");
+			return err_sys(e, "cannot start a sandbox");
 		}
 		goto started;
 	}

@@ -1,38 +1,49 @@
-/* sandbox: running one action in Linux namespaces (user when not root,
- * mount, PID, network, IPC, UTS), so it sees only what it declared:
+/* sandbox: running one action in Linux namespaces, so it sees only what it
+ * declared:
  *   /usr /bin /lib* /sbin /etc   the host's, read-only
  *   /dev/null zero full random urandom, a private /proc and /tmp
  *   <root>/<input>               each declared input, read-only
  *   <root>/<output dir>          writable: <dir>/out/<output dir> on disk
- * and loopback only (unless the action may use the network). The image
- * is built in <dir>/img (dir is on the workspace's file system); what the
- * action writes anywhere else stays there or in the image's private /tmp,
- * and the caller moves the declared outputs out of <dir>/out. PID 1 of the new PID namespace is the action itself: when
- * it exits, everything it left running is killed by the kernel. */
+ * and loopback only (unless the action may use the network).
+ *
+ * sandbox_init prepares, once per cairn process, what all sandboxes share:
+ * cairn moves into a mount namespace of its own (and, when not root, a
+ * user namespace where it may mount), builds a base image on a tmpfs with
+ * the system directories bound read-only, and creates one network
+ * namespace holding only an up loopback. Each action then costs a clone
+ * into new mount, PID, IPC and UTS namespaces, a tmpfs for its workspace
+ * image, a bind mount per input and per output directory, /tmp and /proc.
+ * The action is PID 1 of its PID namespace: when it exits, everything it
+ * left running is killed by the kernel. */
 #ifndef CAIRN_SANDBOX_H
 #define CAIRN_SANDBOX_H
 #include <stddef.h>
+#include <sys/types.h>
 
 struct sandbox_spec {
-	const char *root;             /* absolute workspace root (also the cwd inside) */
-	const char *dir;              /* absolute, empty: where the image is built */
+	const char *dir;              /* absolute, under <state>/out (sandbox_init):
+	                                 <dir>/out holds the outputs */
 	const char *const *inputs;    /* workspace-relative files, read-only */
 	size_t ninputs;
-	const char *const *outdirs;   /* workspace-relative directories, writable */
+	const char *const *outdirs;   /* workspace-relative directories, writable;
+	                                 parents before children */
 	size_t noutdirs;
 	const char *const *rwdirs;    /* workspace directories shared read-write */
 	size_t nrwdirs;
 	int network;                  /* keep the host's network */
 };
 
-/* In a freshly forked child whose stdout/stderr are set: build the
- * sandbox and exec prog. Never returns; on failure it says why on fd 2
- * and exits 127. in/out are the simple command's redirections or NULL. */
-_Noreturn void sandbox_exec(const struct sandbox_spec *sp, const char *prog,
-                            char *const argv[], char *const envp[],
-                            const char *in, const char *out, int append);
-
-/* Can this process build a sandbox? 0, or -1 with a reason (static). */
+/* Once, before any thread starts: root is the absolute workspace root (the
+ * cwd), state an absolute directory for the base image. 0, or -1 with a
+ * reason (static). */
+int sandbox_init(const char *root, const char *state, const char **why);
+/* Start prog in a sandbox, stdin from /dev/null, stdout and stderr to
+ * outfd, in/out its simple redirections (or NULL). The child is in a
+ * process group of its own. Returns its pid, or -1 with errno. Setup
+ * failures inside end the child with exit 127 and a message on outfd. */
+pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const argv[],
+                    char *const envp[], const char *in, const char *out, int append, int outfd);
+/* Could sandbox_init work here? Tried in a child. 0, or -1 with a reason. */
 int sandbox_probe(const char **why);
 
 #endif

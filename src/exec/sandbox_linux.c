@@ -1,6 +1,18 @@
-/* sandbox_linux: the namespaces and mounts behind sandbox.h. Runs only in
- * a child process between fork and exec: it may allocate, but any failure
- * ends the child with a message on fd 2. */
+/* sandbox_linux: the namespaces and mounts behind sandbox.h.
+ *
+ * Layout, inside cairn's private mount namespace:
+ *   <state>/out                 tmpfs: per action, <state>/out/<n>/out holds
+ *                               its output directories (cheap to make and
+ *                               drop; cairn copies the outputs out)
+ *   <state>/base                tmpfs: the image every action's root is
+ *   <state>/base/usr, /bin ...  the host's, bound read-only (or the symlink
+ *                               they are, on a merged-/usr system)
+ *   <state>/base/dev/null ...   bound from the host
+ *   <state>/base/<root>         empty; each action mounts its own tmpfs here
+ * The child of sandbox_spawn is cloned with CLONE_VM | CLONE_VFORK (no page
+ * tables copied; cairn waits the few hundred microseconds until it execs)
+ * into new mount, PID, IPC and UTS namespaces, so what it mounts is its
+ * own. It must not allocate: it shares cairn's heap until exec. */
 #include "exec/sandbox.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -19,16 +31,24 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* What sandbox_init prepared; shared by every action. */
+static struct {
+	int ready;
+	char root[2048];  /* the workspace root */
+	char base[2048];  /* the base image */
+	char ro[2048];    /* the workspace, bound read-only: binds from here are
+	                     read-only without a remount each */
+	int netfd;        /* the loopback-only network namespace, or -1 */
+} sb = {.netfd = -1};
+
 static _Noreturn void die(const char *fmt, ...)
 {
 	int e = errno;
 	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(msg, sizeof msg, fmt, ap);
+	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		n = 0;
 	dprintf(2, "cairn: sandbox: %s: %s\n", msg, strerror(e));
 	_exit(127);
 }
@@ -36,11 +56,16 @@ static _Noreturn void die(const char *fmt, ...)
 /* snprintf into an array, refusing paths that do not fit. */
 #define FMT(b, ...)                                                       \
 	do {                                                                  \
-		if (snprintf(b, sizeof b, __VA_ARGS__) >= (int)sizeof b)          \
-			die("path too long");                                         \
+		if (snprintf(b, sizeof b, __VA_ARGS__) >= (int)sizeof b) {        \
+			errno = ENAMETOOLONG;                                         \
+			return -1;                                                    \
+		}                                                                 \
 	} while (0)
 
-static void mkdirs(const char *path)
+/* Every function below returns 0, or -1 with errno and a word in *what. */
+static const char *what;
+
+static int mkdirs(const char *path)
 {
 	char buf[4096];
 	FMT(buf, "%s", path);
@@ -49,48 +74,54 @@ static void mkdirs(const char *path)
 			continue;
 		*p = 0;
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			die("mkdir %s", buf);
+			return what = "mkdir", -1;
 		*p = '/';
 	}
 	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		die("mkdir %s", buf);
+		return what = "mkdir", -1;
+	return 0;
 }
 
-static void write_file(const char *path, const char *text)
+static int write_file(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY);
-	if (fd < 0 || write(fd, text, strlen(text)) < 0)
-		die("write %s", path);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, strlen(text)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return what = "id map", -1;
+	}
 	close(fd);
+	return 0;
 }
 
-/* Bind src onto dst (created as a file or directory like src), read-only
- * unless rw. Keeps the flags the source mount has (a user namespace may
- * not drop nosuid/nodev). */
-static void bind_into(const char *src, const char *dst, int rw)
+/* Bind src onto dst (made a file or a directory like src), read-only
+ * unless rw, keeping the flags a user namespace may not drop. */
+static int bind_into(const char *src, const char *dst, int rw)
 {
 	struct stat st;
 	if (stat(src, &st) < 0)
-		die("stat %s", src);
+		return what = "stat", -1;
 	if (S_ISDIR(st.st_mode)) {
-		mkdirs(dst);
+		if (mkdirs(dst) < 0)
+			return -1;
 	} else {
 		char parent[4096];
 		FMT(parent, "%s", dst);
 		char *slash = strrchr(parent, '/');
 		if (slash && slash != parent) {
 			*slash = 0;
-			mkdirs(parent);
+			if (mkdirs(parent) < 0)
+				return -1;
 		}
 		int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0)
-			die("create %s", dst);
+			return what = "create", -1;
 		close(fd);
 	}
 	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-		die("bind %s", src);
+		return what = "bind", -1;
 	if (rw)
-		return;
+		return 0;
 	struct statvfs vfs;
 	unsigned long keep = 0;
 	if (statvfs(src, &vfs) == 0) {
@@ -102,179 +133,313 @@ static void bind_into(const char *src, const char *dst, int rw)
 			keep |= MS_NOEXEC;
 	}
 	if (mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | keep, NULL) < 0)
-		die("read-only %s", dst);
+		return what = "read-only remount", -1;
+	return 0;
 }
 
-/* A host directory, or the symlink it is (merged /usr: /bin -> usr/bin). */
-static void system_dir(const char *img, const char *d)
+/* A host directory in the image, or the symlink it is (/bin -> usr/bin). */
+static int system_dir(const char *d)
 {
 	char dst[4096], target[4096];
-	FMT(dst, "%s%s", img, d);
+	FMT(dst, "%s%s", sb.base, d);
 	struct stat st;
 	if (lstat(d, &st) < 0)
-		return;
+		return 0;
 	if (S_ISLNK(st.st_mode)) {
 		ssize_t n = readlink(d, target, sizeof target - 1);
 		if (n < 0)
-			die("readlink %s", d);
+			return what = "readlink", -1;
 		target[n] = 0;
 		if (symlink(target, dst) < 0 && errno != EEXIST)
-			die("symlink %s", dst);
-		return;
+			return what = "symlink", -1;
+		return 0;
 	}
-	if (S_ISDIR(st.st_mode))
-		bind_into(d, dst, 0);
+	return S_ISDIR(st.st_mode) ? bind_into(d, dst, 0) : 0;
 }
 
-static void loopback_up(void)
+/* A network namespace with only loopback, up: made by a child that then
+ * dies; its namespace lives on through the descriptor. */
+static int make_netns(void)
 {
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return;
-	struct ifreq ifr;
-	memset(&ifr, 0, sizeof ifr);
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(s, SIOCSIFFLAGS, &ifr);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return what = "pipe", -1;
+	pid_t pid = fork();
+	if (pid < 0)
+		return what = "fork", -1;
+	if (pid == 0) {
+		char ok = 0;
+		if (unshare(CLONE_NEWNET) == 0) {
+			int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+			struct ifreq ifr;
+			memset(&ifr, 0, sizeof ifr);
+			strcpy(ifr.ifr_name, "lo");
+			if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+				ifr.ifr_flags |= IFF_UP;
+				if (ioctl(s, SIOCSIFFLAGS, &ifr) == 0)
+					ok = 1;
+			}
+		}
+		if (write(p[1], &ok, 1) < 0)
+			_exit(1);
+		pause();
+		_exit(0);
 	}
-	close(s);
+	close(p[1]);
+	char ok = 0;
+	ssize_t n = read(p[0], &ok, 1);
+	close(p[0]);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+	int fd = n == 1 && ok ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int e = errno;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (fd < 0) {
+		errno = n == 1 && !ok ? EPERM : e;
+		return what = "network namespace", -1;
+	}
+	sb.netfd = fd;
+	return 0;
 }
 
-static void enter(const struct sandbox_spec *sp)
+static int init(const char *root, const char *state)
 {
 	uid_t uid = getuid();
 	gid_t gid = getgid();
-	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-	if (!sp->network)
-		flags |= CLONE_NEWNET;
-	if (geteuid() != 0)
-		flags |= CLONE_NEWUSER;
-	if (unshare(flags) < 0)
-		die("unshare");
-	if (flags & CLONE_NEWUSER) {
+	if (geteuid() != 0) {
+		/* a user namespace where this process may mount */
+		if (unshare(CLONE_NEWUSER) < 0)
+			return what = "user namespace", -1;
 		char map[64];
-		write_file("/proc/self/setgroups", "deny");
-		FMT(map, "0 %u 1", (unsigned)uid);
-		write_file("/proc/self/uid_map", map);
-		FMT(map, "0 %u 1", (unsigned)gid);
-		write_file("/proc/self/gid_map", map);
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
+		if (write_file("/proc/self/setgroups", "deny") < 0 ||
+		    write_file("/proc/self/uid_map", map) < 0)
+			return -1;
+		snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
+		if (write_file("/proc/self/gid_map", map) < 0)
+			return -1;
 	}
+	if (unshare(CLONE_NEWNS) < 0)
+		return what = "mount namespace", -1;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		die("make / private");
-}
-
-static void build_image(const struct sandbox_spec *sp)
-{
-	char img[4096];
-	FMT(img, "%s/img", sp->dir);
-	mkdirs(img);
+		return what = "private mounts", -1;
+	FMT(sb.root, "%s", root);
+	/* first, so that it holds none of the mounts below */
+	FMT(sb.ro, "%s/ro", state);
+	if (bind_into(sb.root, sb.ro, 0) < 0)
+		return -1;
+	FMT(sb.base, "%s/base", state);
+	if (mkdirs(sb.base) < 0)
+		return -1;
+	if (mount("tmpfs", sb.base, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return what = "tmpfs", -1;
 	static const char *const sys[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
 	                                   "/libx32", "/etc", NULL};
 	for (const char *const *d = sys; *d; d++)
-		system_dir(img, *d);
-	char p[4096], q[4096];
+		if (system_dir(*d) < 0)
+			return -1;
 	static const char *const devs[] = {"null", "zero", "full", "random", "urandom", NULL};
+	char p[4096], q[4096];
 	for (const char *const *d = devs; *d; d++) {
 		FMT(p, "/dev/%s", *d);
-		FMT(q, "%s/dev/%s", img, *d);
-		bind_into(p, q, 1);
+		FMT(q, "%s/dev/%s", sb.base, *d);
+		if (bind_into(p, q, 1) < 0)
+			return -1;
 	}
-	FMT(q, "%s/tmp", img);
-	mkdirs(q);
-	if (mount("tmpfs", q, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
-		die("mount /tmp");
-	FMT(q, "%s/proc", img);
-	mkdirs(q);
-	if (mount("proc", q, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-		die("mount /proc");
-	FMT(q, "%s%s", img, sp->root);
-	mkdirs(q);
-	for (size_t i = 0; i < sp->noutdirs; i++) {
-		/* on disk outside the image, whatever the image's /tmp hides;
-		 * mounted before the inputs, which may live below them */
-		FMT(p, "%s/out/%s", sp->dir, sp->outdirs[i]);
-		mkdirs(p);
-		FMT(q, "%s%s/%s", img, sp->root, sp->outdirs[i]);
-		bind_into(p, q, 1);
-	}
-	for (size_t i = 0; i < sp->nrwdirs; i++) {
-		FMT(p, "%s/%s", sp->root, sp->rwdirs[i]);
-		FMT(q, "%s%s/%s", img, sp->root, sp->rwdirs[i]);
-		bind_into(p, q, 1);
-	}
-	for (size_t i = 0; i < sp->ninputs; i++) {
-		FMT(p, "%s/%s", sp->root, sp->inputs[i]);
-		FMT(q, "%s%s/%s", img, sp->root, sp->inputs[i]);
-		bind_into(p, q, 0);
-	}
-	if (chroot(img) < 0)
-		die("chroot %s", img);
-	if (chdir(sp->root) < 0)
-		die("chdir %s", sp->root);
+	FMT(q, "%s/tmp", sb.base);
+	if (mkdirs(q) < 0)
+		return -1;
+	FMT(q, "%s/proc", sb.base);
+	if (mkdirs(q) < 0)
+		return -1;
+	FMT(q, "%s%s", sb.base, sb.root);
+	if (mkdirs(q) < 0)
+		return -1;
+	if (mount(NULL, sb.base, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		return what = "read-only base", -1;
+	FMT(q, "%s/out", state);
+	if (mkdirs(q) < 0)
+		return -1;
+	if (mount("tmpfs", q, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return what = "tmpfs", -1;
+	return make_netns();
 }
 
-void sandbox_exec(const struct sandbox_spec *sp, const char *prog, char *const argv[],
-                  char *const envp[], const char *in, const char *out, int append)
+int sandbox_init(const char *root, const char *state, const char **why)
 {
-	enter(sp);
-	pid_t pid = fork(); /* the child is PID 1 of the new PID namespace */
-	if (pid < 0)
-		die("fork");
-	if (pid > 0) {
-		int st;
-		while (waitpid(pid, &st, 0) < 0)
-			if (errno != EINTR)
-				_exit(127);
-		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	if (sb.ready)
+		return 0;
+	if (init(root, state) < 0) {
+		static char msg[256];
+		snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
+		*why = msg;
+		return -1;
 	}
-	build_image(sp);
-	if (!sp->network)
-		loopback_up();
+	sb.ready = 1;
+	return 0;
+}
+
+/* ---- per action: runs in the cloned child, on its own stack ---- */
+
+struct call {
+	const struct sandbox_spec *sp;
+	const char *prog;
+	char *const *argv, *const *envp;
+	const char *in, *out;
+	int append, outfd;
+};
+
+/* The action's image: /tmp and /proc, a tmpfs over the workspace root
+ * (after /tmp: the workspace may live under it), then output directories
+ * (before the inputs, which may live below them), shared directories and
+ * inputs. */
+static int image(const struct sandbox_spec *sp)
+{
+	char p[4096], q[4096];
+	FMT(q, "%s/tmp", sb.base);
+	if (mount("tmpfs", q, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0)
+		return what = "/tmp", -1;
+	FMT(q, "%s/proc", sb.base);
+	if (mount("proc", q, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return what = "/proc", -1;
+	FMT(q, "%s%s", sb.base, sb.root);
+	if (mkdirs(q) < 0)
+		return -1;
+	if (mount("tmpfs", q, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+		return what = "workspace tmpfs", -1;
+	for (size_t i = 0; i < sp->noutdirs; i++) {
+		FMT(p, "%s/out/%s", sp->dir, sp->outdirs[i]);
+		FMT(q, "%s%s/%s", sb.base, sb.root, sp->outdirs[i]);
+		if (mkdirs(p) < 0 || bind_into(p, q, 1) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sp->nrwdirs; i++) {
+		FMT(p, "%s/%s", sb.root, sp->rwdirs[i]);
+		FMT(q, "%s%s/%s", sb.base, sb.root, sp->rwdirs[i]);
+		if (bind_into(p, q, 1) < 0)
+			return -1;
+	}
+	/* inputs: a placeholder file, then a bind from the read-only view of
+	 * the workspace (read-only already); parents made once per directory */
+	char made[4096] = "";
+	for (size_t i = 0; i < sp->ninputs; i++) {
+		const char *in = sp->inputs[i], *slash = strrchr(in, '/');
+		size_t dlen = slash ? (size_t)(slash - in) : 0;
+		FMT(q, "%s%s/%.*s", sb.base, sb.root, (int)dlen, in);
+		if (strcmp(q, made) != 0) {
+			if (mkdirs(q) < 0)
+				return -1;
+			memcpy(made, q, strlen(q) + 1);
+		}
+		FMT(p, "%s/%s", sb.ro, in);
+		FMT(q, "%s%s/%s", sb.base, sb.root, in);
+		int fd = open(q, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return what = "create", -1;
+		close(fd);
+		if (mount(p, q, NULL, MS_BIND, NULL) < 0)
+			return what = "bind", -1;
+	}
+	if (chroot(sb.base) < 0)
+		return what = "chroot", -1;
+	if (chdir(sb.root) < 0)
+		return what = "chdir", -1;
+	return 0;
+}
+
+static int child(void *arg)
+{
+	struct call *c = arg;
+	setpgid(0, 0);
+	static const int sigs[] = {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGQUIT, SIGHUP};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		signal(sigs[i], SIG_DFL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	int nul = open("/dev/null", O_RDONLY);
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(c->outfd, 1) < 0 || dup2(c->outfd, 2) < 0)
+		die("stdio");
+	if (!c->sp->network && setns(sb.netfd, CLONE_NEWNET) < 0)
+		die("network namespace");
+	if (image(c->sp) < 0)
+		die("%s", what);
 	/* redirections fail as the shell's do: a message and exit 2 */
-	if (in) {
-		int fd = open(in, O_RDONLY);
+	if (c->in) {
+		int fd = open(c->in, O_RDONLY);
 		if (fd < 0 || dup2(fd, 0) < 0) {
-			dprintf(2, "cairn: cannot open %s: %s\n", in, strerror(errno));
+			dprintf(2, "cairn: cannot open %s: %s\n", c->in, strerror(errno));
 			_exit(2);
 		}
-		close(fd);
 	}
-	if (out) {
-		int fd = open(out, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC), 0666);
+	if (c->out) {
+		int fd = open(c->out, O_WRONLY | O_CREAT | (c->append ? O_APPEND : O_TRUNC), 0666);
 		if (fd < 0 || dup2(fd, 1) < 0) {
-			dprintf(2, "cairn: cannot create %s: %s\n", out, strerror(errno));
+			dprintf(2, "cairn: cannot create %s: %s\n", c->out, strerror(errno));
 			_exit(2);
 		}
-		close(fd);
 	}
-	execve(prog, argv, envp);
-	die("cannot run %s", prog);
+	execve(c->prog, c->argv, c->envp);
+	die("cannot run %s", c->prog);
+}
+
+pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const argv[],
+                    char *const envp[], const char *in, const char *out, int append, int outfd)
+{
+	if (!sb.ready) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct call c = {sp, prog, argv, envp, in, out, append, outfd};
+	enum { STACK = 256 * 1024 };
+	char *stack = malloc(STACK);
+	if (!stack)
+		return -1;
+	int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+	            CLONE_NEWUTS | SIGCHLD;
+	pid_t pid = clone(child, stack + STACK, flags, &c);
+	int e = errno;
+	free(stack);
+	errno = e;
+	return pid;
 }
 
 int sandbox_probe(const char **why)
 {
+	int p[2];
+	char state[] = "/tmp/cairn-probe-XXXXXX";
+	if (pipe(p) < 0 || !mkdtemp(state)) {
+		*why = "cannot make a pipe or a temporary directory";
+		return -1;
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		*why = "fork failed";
 		return -1;
 	}
 	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-		if (fd >= 0)
-			dup2(fd, 2);
-		struct sandbox_spec sp = {.root = "/", .dir = "/"};
-		enter(&sp);
-		_exit(0);
+		close(p[0]);
+		const char *w = "";
+		int ok = sandbox_init("/", state, &w) == 0;
+		if (!ok && write(p[1], w, strlen(w)) < 0)
+			_exit(2);
+		_exit(ok ? 0 : 1); /* its namespaces and mounts die with it */
 	}
+	close(p[1]);
+	static char msg[300];
+	ssize_t n = read(p[0], msg, sizeof msg - 1);
+	close(p[0]);
+	msg[n > 0 ? n : 0] = 0;
 	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			*why = "waitpid failed";
-			return -1;
-		}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+	}
+	char base[sizeof state + 8];
+	snprintf(base, sizeof base, "%s/base", state);
+	rmdir(base);
+	rmdir(state);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
-	*why = "this kernel or container does not let cairn create namespaces";
+	*why = n > 0 ? msg : "this kernel or container does not let cairn create namespaces";
 	return -1;
 }

@@ -540,9 +540,8 @@ static struct sandbox_spec *make_spec(struct sched *s, struct action *a)
 	if (!s->env->opts.sandbox || (a->flags & ACT_NO_SANDBOX))
 		return NULL;
 	struct sandbox_spec *sp = xcalloc(1, sizeof *sp);
-	sp->root = s->root;
 	free(n->sandbox);
-	n->sandbox = xasprintf("%s/.cairn/sandbox/%u", s->root, a->id);
+	n->sandbox = xasprintf("%s/.cairn/sandbox/out/%u", s->root, a->id);
 	fs_rm_rf(n->sandbox);
 	fs_mkdir_p(n->sandbox);
 	sp->dir = n->sandbox;
@@ -601,8 +600,8 @@ static void leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
 	for (size_t i = 0; i < a->noutputs && d->exit_code == 0; i++) {
 		char *in = xasprintf("%s/out/%s", n->sandbox, a->outputs[i]->path);
 		struct stat st;
-		if (lstat(in, &st) == 0 && S_ISREG(st.st_mode))
-			rename(in, a->outputs[i]->path);
+		if (lstat(in, &st) == 0 && S_ISREG(st.st_mode) && rename(in, a->outputs[i]->path) < 0)
+			fs_copy_atomic(in, a->outputs[i]->path, st.st_mode & 0777, NULL, NULL);
 		else if (lstat(in, &st) == 0)
 			buf_printf(&bad, "cairn: output '%s' is a %s, not a regular file: refused\n",
 			           a->outputs[i]->path, S_ISLNK(st.st_mode) ? "symlink" : "special file");
@@ -937,11 +936,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
 	if (env->opts.stat_threads > 0)
 		prestat(&s, env->opts.stat_threads);
-	if (env->opts.sandbox && !env->opts.plan) {
-		char *left = xasprintf("%s/.cairn/sandbox", s.root);
-		fs_rm_rf(left); /* images a killed cairn left behind */
-		free(left);
-	}
+
 	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
 	for (;;) {
 		while (!s.stop && s.hlen && s.c.running < (size_t)jobs) {

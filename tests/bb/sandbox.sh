@@ -36,7 +36,7 @@ L
 	[ ! -e p/planted.txt ]
 	[ ! -e cairn-out/p/extra.txt ]
 	[ ! -e /tmp/cairn-escape ]
-	[ -z "$(ls .cairn/sandbox 2>/dev/null)" ]
+	[ -z "$(ls .cairn/sandbox/out 2>/dev/null)" ]
 }
 
 test_system_directories_are_read_only() {
