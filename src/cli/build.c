@@ -151,9 +151,11 @@ static char *exec_props(int sandbox)
 	return xasprintf("platform=linux-%s;sandbox=%s", u.machine, sandbox ? "linux-ns" : "none");
 }
 
-/* Whether actions run sandboxed: --sandbox=strict (the default) insists,
- * auto falls back with one warning, none never sandboxes. -1: cannot. */
-static int sandbox_wanted(const struct opts *o, const char *root)
+/* Whether actions run sandboxed. strict (the default) sandboxes, and an
+ * action fails if the sandbox cannot be made (found out when the first one
+ * runs: a no-op build never pays for setting it up); auto checks first and
+ * falls back with one warning; none never sandboxes. */
+static int sandbox_wanted(const struct opts *o)
 {
 	static int decided = -2;
 	if (decided != -2)
@@ -161,22 +163,11 @@ static int sandbox_wanted(const struct opts *o, const char *root)
 	if (o->sandbox == SANDBOX_NONE)
 		return decided = 0;
 	const char *why;
-	if (sandbox_probe(&why) == 0) {
-		/* now for real, in this process, before any thread starts */
-		char *state = xasprintf("%s/.cairn/sandbox", root);
-		fs_rm_rf(state); /* what a killed cairn left; hidden once mounted over */
-		int ok = sandbox_init(root, state, &why) == 0;
-		free(state);
-		if (ok)
-			return decided = 1;
-	}
-	if (o->sandbox == SANDBOX_AUTO) {
+	if (o->sandbox == SANDBOX_AUTO && sandbox_probe(&why) < 0) {
 		warn("no sandbox: %s; actions run unsandboxed (--sandbox=auto)", why);
 		return decided = 0;
 	}
-	fprintf(stderr, "cairn: error: cannot sandbox actions: %s\n"
-	                "(run with --sandbox=auto to fall back, or --sandbox=none)\n", why);
-	return decided = -1;
+	return decided = 1;
 }
 
 static int ncpus(void)
@@ -335,12 +326,7 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	}
 	if (o->profile)
 		u.trace = trace_new();
-	int sandbox = sandbox_wanted(o, w->root);
-	if (sandbox < 0) {
-		store->ops->close(store);
-		code = 2;
-		goto out;
-	}
+	int sandbox = sandbox_wanted(o);
 	struct runner *runner = runner_local_new();
 	struct sched_observer obs = ui_observer(&u);
 	char *props = exec_props(sandbox);

@@ -110,8 +110,9 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	}
 	pid_t pid;
 	if (j->sandbox) {
+		const char *why = NULL;
 		pid = sandbox_spawn(j->sandbox, prog, (char *const *)argv, (char *const *)j->envp, sc.in,
-		                    sc.out, sc.append, p[1]);
+		                    sc.out, sc.append, p[1], &why);
 		int fe = errno;
 		close(p[1]);
 		free(prog);
@@ -119,6 +120,9 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 		if (pid < 0) {
 			close(p[0]);
 			errno = fe;
+			if (why)
+				return err_input(e, NULL, "cannot sandbox actions: %s (run with "
+				                 "--sandbox=auto to fall back, or --sandbox=none)", why);
 			return err_sys(e, "cannot start a sandbox");
 		}
 		goto started;

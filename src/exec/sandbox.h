@@ -21,6 +21,8 @@
 #include <sys/types.h>
 
 struct sandbox_spec {
+	const char *root;             /* absolute workspace root (the cwd) */
+	const char *state;            /* absolute: where sandbox_init prepares */
 	const char *dir;              /* absolute, under <state>/out (sandbox_init):
 	                                 <dir>/out holds the outputs */
 	const char *const *inputs;    /* workspace-relative files, read-only */
@@ -39,10 +41,13 @@ struct sandbox_spec {
 int sandbox_init(const char *root, const char *state, const char **why);
 /* Start prog in a sandbox, stdin from /dev/null, stdout and stderr to
  * outfd, in/out its simple redirections (or NULL). The child is in a
- * process group of its own. Returns its pid, or -1 with errno. Setup
+ * process group of its own. The first call runs sandbox_init (so a build
+ * with nothing to run never pays for it); when that fails, -1 with errno
+ * EPERM and *why set. Returns the child's pid, or -1 with errno. Setup
  * failures inside end the child with exit 127 and a message on outfd. */
 pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const argv[],
-                    char *const envp[], const char *in, const char *out, int append, int outfd);
+                    char *const envp[], const char *in, const char *out, int append, int outfd,
+                    const char **why);
 /* Could sandbox_init work here? Tried in a child. 0, or -1 with a reason. */
 int sandbox_probe(const char **why);
 

@@ -14,6 +14,7 @@
  * into new mount, PID, IPC and UTS namespaces, so what it mounts is its
  * own. It must not allocate: it shares cairn's heap until exec. */
 #include "exec/sandbox.h"
+#include "util/fs.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -385,11 +386,15 @@ static int child(void *arg)
 }
 
 pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const argv[],
-                    char *const envp[], const char *in, const char *out, int append, int outfd)
+                    char *const envp[], const char *in, const char *out, int append, int outfd,
+                    const char **why)
 {
 	if (!sb.ready) {
-		errno = EINVAL;
-		return -1;
+		fs_rm_rf(sp->state); /* what a killed cairn left; hidden once mounted over */
+		if (sandbox_init(sp->root, sp->state, why) < 0) {
+			errno = EPERM;
+			return -1;
+		}
 	}
 	struct call c = {sp, prog, argv, envp, in, out, append, outfd};
 	enum { STACK = 256 * 1024 };

@@ -57,6 +57,7 @@ struct sched {
 	unsigned char *pre_ok;   /* per file id: 1 pre[] valid, 2 missing, 0 not taken */
 	struct sched_counts c;
 	char *root;              /* absolute workspace root, for depfiles */
+	char *sandbox_state;     /* <root>/.cairn/sandbox */
 	int stop;                /* start nothing new */
 	int interrupted;
 };
@@ -540,6 +541,8 @@ static struct sandbox_spec *make_spec(struct sched *s, struct action *a)
 	if (!s->env->opts.sandbox || (a->flags & ACT_NO_SANDBOX))
 		return NULL;
 	struct sandbox_spec *sp = xcalloc(1, sizeof *sp);
+	sp->root = s->root;
+	sp->state = s->sandbox_state;
 	free(n->sandbox);
 	n->sandbox = xasprintf("%s/.cairn/sandbox/out/%u", s->root, a->id);
 	fs_rm_rf(n->sandbox);
@@ -934,6 +937,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	s.src_known = xcalloc(s.g->nfiles ? s.g->nfiles : 1, 1);
 	char cwd[4096];
 	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
+	s.sandbox_state = xasprintf("%s/.cairn/sandbox", s.root);
 	if (env->opts.stat_threads > 0)
 		prestat(&s, env->opts.stat_threads);
 
@@ -989,5 +993,6 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.pre);
 	free(s.pre_ok);
 	free(s.root);
+	free(s.sandbox_state);
 	return rc;
 }
