@@ -156,3 +156,17 @@ L
 	run 0 cairn test
 	row //t:t PASSED
 }
+
+test_no_namespaces_strict_fails_auto_falls_back() {
+	ws
+	write BUILD.lua <<'L'
+genrule { name = "x", outs = { "x.txt" }, cmd = "echo x > $@" }
+genrule { name = "y", outs = { "y.txt" }, cmd = "echo y > $@" }
+L
+	CAIRN_TEST_NO_NAMESPACES=1 run 1 cairn build
+	has "cannot sandbox actions: namespaces disabled by CAIRN_TEST_NO_NAMESPACES"
+	has "--sandbox=auto"
+	CAIRN_TEST_NO_NAMESPACES=1 run 0 cairn build --sandbox=auto
+	eq "$(printf '%s\n' "$out" | grep -c 'warning: no sandbox')" 1
+	summary 2 0 0
+}
