@@ -20,7 +20,7 @@
  *     noutputs u32 + file numbers, flags u32, depfile (empty = none)
  *   nrequested u32 + file numbers
  *   ntests   u32, then per test: label, base (strings), shards u32
- *   trailer  32 bytes SHA-256 of everything before it
+ *   trailer  u64 check64 (util.h) of everything before it
  * Written whole by temp + rename after a successful evaluation. Anything
  * unexpected on load is a miss: the build evaluates the files again. */
 #include "graph/snapshot.h"
@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-enum { GR_VERSION = 5 };
+enum { GR_VERSION = 6 };
 
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 {
@@ -183,9 +183,7 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 		put_str(&b, g->tests[i].base);
 		buf_put_u32(&b, (unsigned)g->tests[i].shards);
 	}
-	struct digest t;
-	sha_buf(b.s, b.len, &t);
-	buf_putn(&b, t.b, 32);
+	buf_put_u64(&b, check64(b.s, b.len));
 	int r = fs_write_atomic(path, b.s, b.len, 0644);
 	buf_free(&b);
 	return r;
@@ -295,6 +293,8 @@ static int deps_unchanged(struct reader *rd, struct fsys *fs)
 static int decode(struct reader *rd, struct graph *g)
 {
 	size_t nf = rd_u32(rd);
+	if (nf < (size_t)(rd->end - rd->p) / 4)
+		map_reserve(&g->by_path, nf);
 	for (size_t i = 0; i < nf && !rd->bad; i++) {
 		size_t len;
 		const char *p = rd_lstr(rd, &len);
@@ -354,14 +354,14 @@ int snapshot_load(const char *path, const char *key, struct fsys *fs, struct gra
 {
 	struct buf b = {0};
 	int ok = 0;
-	if (fs_read_all(path, &b) < 0 || b.len < 8 + 4 + 32 || memcmp(b.s, GR_MAGIC, 8) != 0)
+	if (fs_read_all(path, &b) < 0 || b.len < 8 + 4 + 8 || memcmp(b.s, GR_MAGIC, 8) != 0)
 		goto out;
-	struct digest t;
-	sha_buf(b.s, b.len - 32, &t);
-	if (memcmp(t.b, b.s + b.len - 32, 32) != 0)
+	struct reader tr = {(const unsigned char *)b.s + b.len - 8,
+	                    (const unsigned char *)b.s + b.len, 0};
+	if (rd_u64(&tr) != check64(b.s, b.len - 8))
 		goto out;
 	struct reader rd = {(const unsigned char *)b.s + 8,
-	                    (const unsigned char *)b.s + b.len - 32, 0};
+	                    (const unsigned char *)b.s + b.len - 8, 0};
 	if (rd_u32(&rd) != GR_VERSION)
 		goto out;
 	size_t klen;

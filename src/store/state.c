@@ -10,13 +10,14 @@
  *     id string, key 32, cmd 32, ms u64,
  *     nouts u32 + nouts digests (32 each),
  *     nins u32 + nins times (path string, d64 u64)
- *   trailer   32 bytes SHA-256 of everything before it
+ *   trailer   u64 check64 (util.h) of everything before it
  *
  * Written whole to a temp file and renamed, at the end of each command
  * that changed it; kill -9 leaves the previous state, which is safe (see
  * state.h). An unknown magic or version, or a trailer mismatch, is
  * ignored: the state starts empty. */
 #include "store/state.h"
+#include "util/arena.h"
 #include "util/map.h"
 #include "util/str.h"
 #include "util/util.h"
@@ -25,13 +26,31 @@
 #include <string.h>
 
 static const char ST_MAGIC[8] = "CAIRNST";
-enum { ST_VERSION = 1 };
+enum { ST_VERSION = 2 };
 
 struct state {
+	struct arena arena; /* every record and string below: freed at once */
 	struct map files;   /* path -> struct file_rec */
 	struct map actions; /* id -> struct act_rec */
 	int dirty;          /* changed since load */
 };
+
+/* A copy of r in the state's arena (r itself untouched). */
+static struct act_rec *adopt(struct state *s, const struct act_rec *r)
+{
+	struct arena *a = &s->arena;
+	struct act_rec *c = arena_alloc(a, sizeof *c);
+	*c = *r;
+	c->id = arena_strdup(a, r->id);
+	c->outs = arena_alloc(a, (r->nouts ? r->nouts : 1) * sizeof *c->outs);
+	memcpy(c->outs, r->outs, r->nouts * sizeof *c->outs);
+	c->ins = arena_alloc(a, (r->nins ? r->nins : 1) * sizeof *c->ins);
+	for (size_t i = 0; i < r->nins; i++) {
+		c->ins[i].path = arena_strdup(a, r->ins[i].path);
+		c->ins[i].d64 = r->ins[i].d64;
+	}
+	return c;
+}
 
 void act_rec_free(struct act_rec *r)
 {
@@ -47,17 +66,19 @@ void act_rec_free(struct act_rec *r)
 
 static int decode(struct state *s, const struct buf *b)
 {
-	if (b->len < 8 + 4 + 32 || memcmp(b->s, ST_MAGIC, 8) != 0)
+	if (b->len < 8 + 4 + 8 || memcmp(b->s, ST_MAGIC, 8) != 0)
 		return -1;
-	struct digest t;
-	sha_buf(b->s, b->len - 32, &t);
-	if (memcmp(t.b, b->s + b->len - 32, 32) != 0)
+	struct reader tr = {(const unsigned char *)b->s + b->len - 8,
+	                    (const unsigned char *)b->s + b->len, 0};
+	if (rd_u64(&tr) != check64(b->s, b->len - 8))
 		return -1;
 	struct reader rd = {(const unsigned char *)b->s + 8,
-	                    (const unsigned char *)b->s + b->len - 32, 0};
+	                    (const unsigned char *)b->s + b->len - 8, 0};
 	if (rd_u32(&rd) != ST_VERSION)
 		return -1;
 	size_t n = rd_u32(&rd);
+	if (n < (size_t)(rd.end - rd.p) / 40)
+		map_reserve(&s->files, n);
 	for (size_t i = 0; i < n && !rd.bad; i++) {
 		size_t len;
 		const char *p = rd_lstr(&rd, &len);
@@ -70,13 +91,15 @@ static int decode(struct state *s, const struct buf *b)
 		const void *d = rd_bytes(&rd, 32);
 		if (!p || !d)
 			break;
-		struct file_rec *fr = xmalloc(sizeof *fr);
+		struct file_rec *fr = arena_alloc(&s->arena, sizeof *fr);
 		*fr = f;
-		fr->path = xstrndup(p, len);
+		fr->path = arena_strndup(&s->arena, p, len);
 		memcpy(fr->d.b, d, 32);
-		free(map_put(&s->files, fr->path, fr));
+		map_put(&s->files, fr->path, fr);
 	}
 	n = rd_u32(&rd);
+	if (n < (size_t)(rd.end - rd.p) / 80)
+		map_reserve(&s->actions, n);
 	for (size_t i = 0; i < n && !rd.bad; i++) {
 		size_t len;
 		const char *p = rd_lstr(&rd, &len);
@@ -87,43 +110,35 @@ static int decode(struct state *s, const struct buf *b)
 		size_t nins = rd_u32(&rd);
 		if (!p || !key || !cmd || !outs || nins > (size_t)(rd.end - rd.p))
 			break;
-		struct act_rec *r = xcalloc(1, sizeof *r);
-		r->id = xstrndup(p, len);
+		struct arena *a = &s->arena;
+		struct act_rec *r = arena_alloc(a, sizeof *r);
+		r->id = arena_strndup(a, p, len);
 		memcpy(r->key.b, key, 32);
 		memcpy(r->cmd.b, cmd, 32);
 		r->ms = ms;
 		r->nouts = nouts;
-		r->outs = xcalloc(nouts ? nouts : 1, sizeof *r->outs);
+		r->outs = arena_alloc(a, (nouts ? nouts : 1) * sizeof *r->outs);
 		memcpy(r->outs, outs, nouts * 32);
-		r->ins = xcalloc(nins ? nins : 1, sizeof *r->ins);
+		r->ins = arena_alloc(a, (nins ? nins : 1) * sizeof *r->ins);
 		for (size_t j = 0; j < nins; j++) {
 			const char *ip = rd_lstr(&rd, &len);
 			uint64_t d64 = rd_u64(&rd);
 			if (!ip)
 				break;
-			r->ins[j].path = xstrndup(ip, len);
+			r->ins[j].path = arena_strndup(a, ip, len);
 			r->ins[j].d64 = d64;
 			r->nins = j + 1;
 		}
-		act_rec_free(map_put(&s->actions, r->id, r));
+		map_put(&s->actions, r->id, r);
 	}
 	return rd.bad || rd.p != rd.end ? -1 : 0;
 }
 
 static void clear(struct state *s)
 {
-	for (size_t i = 0; i < s->files.cap; i++) {
-		struct file_rec *f = s->files.slots[i].val;
-		if (s->files.slots[i].key && f) {
-			free(f->path);
-			free(f);
-		}
-	}
-	for (size_t i = 0; i < s->actions.cap; i++)
-		if (s->actions.slots[i].key)
-			act_rec_free(s->actions.slots[i].val);
 	map_free(&s->files);
 	map_free(&s->actions);
+	arena_free(&s->arena);
 }
 
 struct state *state_load(const char *path, int *corrupt)
@@ -176,9 +191,7 @@ int state_save(struct state *s, const char *path)
 			buf_put_u64(&b, r->ins[j].d64);
 		}
 	}
-	struct digest t;
-	sha_buf(b.s, b.len, &t);
-	buf_putn(&b, t.b, 32);
+	buf_put_u64(&b, check64(b.s, b.len));
 	int rc = fs_write_atomic(path, b.s, b.len, 0644);
 	buf_free(&b);
 	if (rc == 0)
@@ -199,8 +212,8 @@ static void put_file(struct state *s, const char *path, const struct file_stat *
 {
 	struct file_rec *f = map_get(&s->files, path);
 	if (!f) {
-		f = xcalloc(1, sizeof *f);
-		f->path = xstrdup(path);
+		f = arena_alloc(&s->arena, sizeof *f);
+		f->path = arena_strdup(&s->arena, path);
 		map_put(&s->files, f->path, f);
 	}
 	f->st = *st;
@@ -245,6 +258,8 @@ struct act_rec *state_action(struct state *s, const char *id)
 
 void state_set_action(struct state *s, struct act_rec *r)
 {
-	act_rec_free(map_put(&s->actions, r->id, r));
+	struct act_rec *c = adopt(s, r);
+	map_put(&s->actions, c->id, c);
+	act_rec_free(r);
 	s->dirty = 1;
 }

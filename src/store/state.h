@@ -55,7 +55,8 @@ int state_digest_st(struct state *s, struct fsys *fs, const char *path,
 void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d);
 
 struct act_rec *state_action(struct state *s, const char *id);
-/* Replace the record for r->id; takes ownership of r's arrays and strings. */
+/* Replace the record for r->id with a copy of r; frees r (a heap record,
+ * as act_rec_free frees). Records the state returns belong to it. */
 void state_set_action(struct state *s, struct act_rec *r);
 void act_rec_free(struct act_rec *r);
 

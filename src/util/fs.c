@@ -112,6 +112,26 @@ int fs_read_all(const char *path, struct buf *b)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		/* one allocation and straight reads for a file of known size */
+		size_t want = (size_t)st.st_size;
+		buf_putn(b, "", 0);
+		if (b->len + want + 1 > b->cap) {
+			b->s = xreallocarray(b->s, b->len + want + 1, 1);
+			b->cap = b->len + want + 1;
+		}
+		while (want) {
+			ssize_t n = read(fd, b->s + b->len, want);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			b->len += (size_t)n;
+			want -= (size_t)n;
+		}
+		b->s[b->len] = 0;
+	}
 	char tmp[65536];
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof tmp);

@@ -24,9 +24,24 @@ void *map_get(const struct map *m, const char *key)
 	}
 }
 
+static void grow_to(struct map *m, size_t ncap);
+
 static void grow(struct map *m)
 {
-	size_t ncap = m->cap ? m->cap * 2 : 64;
+	grow_to(m, m->cap ? m->cap * 2 : 64);
+}
+
+void map_reserve(struct map *m, size_t n)
+{
+	size_t c = m->cap ? m->cap : 64;
+	while (c < 2 * n)
+		c *= 2;
+	if (c > m->cap)
+		grow_to(m, c);
+}
+
+static void grow_to(struct map *m, size_t ncap)
+{
 	struct map_slot *ns = xcalloc(ncap, sizeof *ns);
 	for (size_t j = 0; j < m->cap; j++) {
 		struct map_slot *s = &m->slots[j];

@@ -27,10 +27,20 @@ void sha_final(struct sha_ctx *c, struct digest *d)
 	EVP_MD_CTX_free((EVP_MD_CTX *)c);
 }
 
+/* EVP_Digest looks the algorithm up on every call, which costs more than
+ * hashing a key's few hundred bytes: fetch it once, reuse a context. */
 void sha_buf(const void *p, size_t n, struct digest *d)
 {
+	static _Thread_local EVP_MD_CTX *ctx;
+	static EVP_MD *md;
+	if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		fatal("OpenSSL: no SHA-256");
+	if (!ctx && !(ctx = EVP_MD_CTX_new()))
+		fatal("OpenSSL: out of memory");
 	unsigned len = 32;
-	EVP_Digest(p, n, d->b, &len, EVP_sha256(), NULL);
+	if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, p, n) ||
+	    !EVP_DigestFinal_ex(ctx, d->b, &len))
+		fatal("OpenSSL: SHA-256 failed");
 }
 
 int sha_file(const char *path, struct digest *d, uint64_t *size)

@@ -114,6 +114,26 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t check64(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, b + i, 8);
+		h ^= w * 0xff51afd7ed558ccdull;
+		h = (h << 31 | h >> 33) * 0xc4ceb9fe1a85ec53ull;
+	}
+	for (; i < n; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	return h ^ h >> 29;
+}
+
 uint64_t hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *b = p;

@@ -33,7 +33,11 @@ void strv_free(char **v);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
-/* FNV-1a 64-bit hash of n bytes. */
+/* FNV-1a 64-bit hash of n bytes (short keys: the hash map). */
 uint64_t hash_bytes(const void *p, size_t n);
+/* A fast 64-bit checksum of n bytes, 8 at a time: the trailer of large
+ * local files (state, snapshot). It catches torn and damaged files, not
+ * tampering; those files are never shared. */
+uint64_t check64(const void *p, size_t n);
 
 #endif
