@@ -65,8 +65,8 @@ char **depfile_parse(const char *text, size_t n, const char *root)
 			continue;
 		}
 		int end_word = c == ' ' || c == '\t' || c == '\n' || c == '\r';
-		if (!seen_colon && c == ':' && (i + 1 >= n || text[i + 1] == ' ' ||
-		                                text[i + 1] == '\n' || text[i + 1] == '\t')) {
+		if (!seen_colon && c == ':' && (i + 1 >= n || text[i + 1] == ' ' || text[i + 1] == '\n' ||
+		                                text[i + 1] == '\t' || text[i + 1] == '\r')) {
 			seen_colon = 1;
 			buf_reset(&word);
 			continue;

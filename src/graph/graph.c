@@ -70,7 +70,8 @@ struct action *graph_add_action(struct graph *g, const struct action_spec *s, st
 	xqsort(a->env, a->nenv, sizeof *a->env, cmp_env);
 	/* all inputs, sorted; an input listed only as prunable is marked */
 	const char **all = xcalloc(s->ninputs + s->npinputs + 1, sizeof *all);
-	memcpy(all, s->inputs, s->ninputs * sizeof *all);
+	if (s->ninputs)
+		memcpy(all, s->inputs, s->ninputs * sizeof *all);
 	if (s->npinputs)
 		memcpy(all + s->ninputs, s->pinputs, s->npinputs * sizeof *all);
 	a->inputs = file_list(g, all, s->ninputs + s->npinputs, &a->ninputs);

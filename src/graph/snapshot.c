@@ -1,7 +1,7 @@
 /* snapshot: format of .cairn/graph (integers little-endian, strings as
  * u32 length + bytes):
  *   magic    8 bytes "CAIRNGR\0"
- *   version  u32 1
+ *   version  u32 (GR_VERSION)
  *   key      string: cairn's version and the request's patterns
  *   ndeps    u32, then per dependency:
  *     path string, kind u32, present u32, then for DEP_STAT: size u64,
@@ -31,16 +31,23 @@
 #include <sys/stat.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-enum { GR_VERSION = 6 };
+enum { GR_VERSION = 7 };
 
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 {
 	d->present = fs->stat(fs, d->path, &d->st) == 0;
-	if (d->present && S_ISLNK(d->st.mode)) {
-		struct stat sb; /* what matters is what a read would see */
+	d->link = d->present && S_ISLNK(d->st.mode);
+	if (d->link) {
+		/* what matters is what a read sees: the target's stat data */
+		struct stat sb;
 		d->present = stat(d->path, &sb) == 0;
-		if (d->present)
+		if (d->present) {
+			d->st.size = (uint64_t)sb.st_size;
+			d->st.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+			d->st.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
+			d->st.ino = (uint64_t)sb.st_ino;
 			d->st.mode = (uint32_t)sb.st_mode;
+		}
 	}
 	if (d->present && d->kind == DEP_EXISTS && S_ISDIR(d->st.mode))
 		d->present = 2;
@@ -82,12 +89,18 @@ static int parent_cmp(const char *a, const char *b)
 
 static const struct snap_dep *sort_deps; /* for by_parent */
 
-/* EXISTS probes last, grouped by parent; the rest keep their order. */
+/* May this dep sit in a DEP_DIR group (checked only if its parent changed)? */
+static int groupable(const struct snap_dep *d)
+{
+	return d->kind == DEP_EXISTS && !d->link;
+}
+
+/* Groupable probes last, grouped by parent; the rest keep their order. */
 static int by_parent(const void *x, const void *y)
 {
 	const struct snap_dep *a = &sort_deps[*(const size_t *)x];
 	const struct snap_dep *b = &sort_deps[*(const size_t *)y];
-	int ea = a->kind == DEP_EXISTS, eb = b->kind == DEP_EXISTS;
+	int ea = groupable(a), eb = groupable(b);
 	if (ea != eb)
 		return ea - eb;
 	int c = ea ? parent_cmp(a->path, b->path) : 0;
@@ -111,19 +124,19 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 	sort_deps = deps;
 	xqsort(order, ndeps, sizeof *order, by_parent);
 	for (size_t i = 0; i < ndeps; i++)
-		if (deps[order[i]].kind == DEP_EXISTS &&
-		    (i == 0 || deps[order[i - 1]].kind != DEP_EXISTS ||
+		if (groupable(&deps[order[i]]) &&
+		    (i == 0 || !groupable(&deps[order[i - 1]]) ||
 		     parent_cmp(deps[order[i - 1]].path, deps[order[i]].path) != 0))
 			ngroups++;
 	buf_put_u32(&b, (unsigned)(ndeps + ngroups));
 	for (size_t k = 0; k < ndeps; k++) {
 		const struct snap_dep *d = &deps[order[k]];
-		if (d->kind == DEP_EXISTS &&
-		    (k == 0 || deps[order[k - 1]].kind != DEP_EXISTS ||
+		if (groupable(d) &&
+		    (k == 0 || !groupable(&deps[order[k - 1]]) ||
 		     parent_cmp(deps[order[k - 1]].path, d->path) != 0)) {
 			size_t n = 1;
 			int same = d->dir_ok;
-			while (k + n < ndeps && deps[order[k + n]].kind == DEP_EXISTS &&
+			while (k + n < ndeps && groupable(&deps[order[k + n]]) &&
 			       parent_cmp(deps[order[k + n]].path, d->path) == 0) {
 				const struct snap_dep *o = &deps[order[k + n]];
 				if (!o->dir_ok || !stat_eq(&o->dir_st, &d->dir_st))
@@ -275,7 +288,9 @@ static int deps_unchanged(struct reader *rd, struct fsys *fs)
 		}
 		struct snap_dep now = {.path = xstrndup(p, len), .kind = want.kind};
 		if (want.kind == DEP_DIR) {
-			int here = fs->stat(fs, now.path, &now.st) == 0;
+			now.kind = DEP_STAT; /* its stat data, through a symlink too */
+			snap_dep_probe(fs, &now);
+			int here = now.present;
 			free(now.path);
 			if (want.present && here && stat_eq(&now.st, &want.st))
 				skip = nchildren;

@@ -22,9 +22,12 @@ struct snap_dep {
 	int present;         /* 0 absent; DEP_EXISTS: 1 file, 2 directory */
 	struct file_stat st; /* DEP_STAT */
 	struct digest d;     /* DEP_PKGLIST, DEP_LIST: fs_list_digest */
-	struct file_stat dir_st; /* DEP_EXISTS: the parent directory, taken before
-	                            the first probe in it (dir_ok: it existed) */
-	int dir_ok;
+	struct file_stat dir_st; /* DEP_EXISTS: the parent directory (followed),
+	                            taken before the first probe in it */
+	int dir_ok;              /* the parent existed */
+	int link;                /* the path itself is a symlink: a change to
+	                            what it points at does not touch its parent,
+	                            so it is always checked on its own */
 };
 
 /* Fill d->present, d->st, d->d for d->path and d->kind, as they are now. */

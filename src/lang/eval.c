@@ -208,7 +208,10 @@ void eval_note(struct eval *ev, const char *path, enum dep_kind kind)
 			free(dkey);
 		} else {
 			struct snap_dep *hold = xcalloc(1, sizeof *hold);
-			hold->dir_ok = fsys_real()->stat(fsys_real(), dir, &hold->dir_st) == 0;
+			struct snap_dep probe = {.path = dir, .kind = DEP_STAT};
+			snap_dep_probe(fsys_real(), &probe); /* follows a symlinked directory */
+			hold->dir_st = probe.st;
+			hold->dir_ok = probe.present;
 			d.dir_st = hold->dir_st;
 			d.dir_ok = hold->dir_ok;
 			hold->path = dkey;

@@ -43,7 +43,8 @@ static struct act_rec *adopt(struct state *s, const struct act_rec *r)
 	*c = *r;
 	c->id = arena_strdup(a, r->id);
 	c->outs = arena_alloc(a, (r->nouts ? r->nouts : 1) * sizeof *c->outs);
-	memcpy(c->outs, r->outs, r->nouts * sizeof *c->outs);
+	if (r->nouts)
+		memcpy(c->outs, r->outs, r->nouts * sizeof *c->outs);
 	c->ins = arena_alloc(a, (r->nins ? r->nins : 1) * sizeof *c->ins);
 	for (size_t i = 0; i < r->nins; i++) {
 		c->ins[i].path = arena_strdup(a, r->ins[i].path);

@@ -89,15 +89,17 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
 
 char *fs_which(const char *name, const char *path)
 {
+	struct stat st;
 	if (strchr(name, '/'))
-		return access(name, X_OK) == 0 ? xstrdup(name) : NULL;
+		return stat(name, &st) == 0 && S_ISREG(st.st_mode) && access(name, X_OK) == 0
+		       ? xstrdup(name) : NULL;
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
 	for (const char *p = path;;) {
 		const char *c = strchr(p, ':');
 		size_t n = c ? (size_t)(c - p) : strlen(p);
-		char *cand = xasprintf("%.*s/%s", (int)n, n ? p : ".", name);
-		struct stat st;
+		/* an empty entry is the current directory, as for execvp */
+		char *cand = n ? xasprintf("%.*s/%s", (int)n, p, name) : xasprintf("./%s", name);
 		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
 			return cand;
 		free(cand);
