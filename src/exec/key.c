@@ -52,7 +52,7 @@ void key_compute(const struct action *a, const char *const *env,
 {
 	struct buf b = {0};
 	put_str(&b, "cairn-action-key");
-	buf_put_u32(&b, 1);
+	buf_put_u32(&b, 2); /* 2: results must cover what their run read */
 	buf_put_u32(&b, (unsigned)a->argc);
 	for (size_t i = 0; i < a->argc; i++)
 		put_str(&b, a->argv[i]);

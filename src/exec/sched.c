@@ -523,6 +523,20 @@ static int cmp_str(const void *x, const void *y)
 	return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
+/* Does n's key cover every file res reports its run read? (The key's
+ * inputs are sorted by path, as are res's discovered files.) */
+static int covered(const struct node *n, const struct action_result *res)
+{
+	size_t i = 0;
+	for (size_t k = 0; k < res->ndiscovered; k++) {
+		while (i < n->nkin && strcmp(n->kin[i].path, res->discovered[k]) < 0)
+			i++;
+		if (i == n->nkin || strcmp(n->kin[i].path, res->discovered[k]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 /* The value of variable name in a's environment, or NULL. */
 static const char *env_get(const struct action *a, const char *name)
 {
@@ -783,7 +797,9 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 
 	struct action_result res = {0};
 	if (env->store->ops->get_result(env->store, &n->key, &res) == 1) {
-		int ok = restore(s, a, &res) == 0;
+		/* a result is only valid for this key if every file its run read
+		 * was among the inputs the key was computed over */
+		int ok = covered(n, &res) && restore(s, a, &res) == 0;
 		if (ok && a->depfile && res.discovered && !env->opts.plan &&
 		    build_kin(s, a, res.discovered, res.ndiscovered) == 0)
 			compute_key(s, a); /* remember the narrower key */
@@ -917,12 +933,23 @@ static void collect(struct sched *s, struct job_done *d)
 	if (d->outlen)
 		env->store->ops->put_blob(env->store, d->output, d->outlen, &res.log);
 	res.log_size = d->outlen;
+	/* the key it was looked up under, and (copied: discover() replaces
+	 * them) the inputs that key covered */
 	struct digest lookup_key = n->key;
+	struct node was = {.nkin = n->nkin};
+	was.kin = xcalloc(n->nkin + 1, sizeof *was.kin);
+	char **paths = xcalloc(n->nkin + 1, sizeof *paths);
+	for (size_t i = 0; i < n->nkin; i++) {
+		paths[i] = xstrdup(n->kin[i].path);
+		was.kin[i] = (struct key_input){paths[i], n->kin[i].d};
+	}
 	if (a->depfile)
 		discover(s, a, &res, d);
 	env->store->ops->put_result(env->store, &n->key, &res);
-	if (!digest_eq(&lookup_key, &n->key)) /* found under either key */
+	if (!digest_eq(&lookup_key, &n->key) && covered(&was, &res))
 		env->store->ops->put_result(env->store, &lookup_key, &res);
+	free(was.kin);
+	strv_free(paths);
 	action_result_free(&res);
 	record(s, a, (d->end_ns - d->start_ns) / 1000000);
 	done(s, a, AS_EXECUTED, d);

@@ -307,3 +307,33 @@ L
 	run 2 cairn test --test_output=loud
 	has "--test_output wants errors, all or summary"
 }
+
+test_cached_compile_must_cover_the_headers_it_read() {
+	# a result stored under a key that did not cover a header the compile
+	# read must never be reused once that header changed
+	ws
+	write p/BUILD.lua <<'L'
+cc_binary { name = "b", srcs = { "a.c" }, deps = { ":l" } }
+cc_library { name = "l", hdrs = { "a.h", "b.h" } }
+L
+	write p/a.c <<'L'
+#include <stdio.h>
+#include "p/a.h"
+int main(void) { printf("%d\n", x + 0); return 0; }
+L
+	echo 'static int x = 1;' > p/a.h
+	echo '#define Y 100' > p/b.h
+	run 0 cairn build
+	printf '#include "p/b.h"\nstatic int x = Y;\n' > p/a.h
+	run 0 cairn build
+	eq "$(./cairn-out/p/b)" 100
+	echo '#define Y 200' > p/b.h
+	run 0 cairn build
+	eq "$(./cairn-out/p/b)" 200
+	echo 'static int x = 1;' > p/a.h
+	run 0 cairn build
+	eq "$(./cairn-out/p/b)" 1
+	printf '#include "p/b.h"\nstatic int x = Y;\n' > p/a.h
+	run 0 cairn build
+	eq "$(./cairn-out/p/b)" 200
+}
