@@ -94,16 +94,31 @@ for _, n in ipairs { "assert", "error", "ipairs", "next", "pcall", "select",
   base[n] = _G[n]
 end
 base._VERSION = _VERSION
-base.pairs = spairs
-local function copy_lib(lib, drop)
+local getmt = debug.getmetatable
+base.pairs = function(t)
+  local mt = getmt(t)
+  if mt and mt.__pairs then return mt.__pairs(t) end
+  return spairs(t)
+end
+-- A read-only view of a table: build files share these, so none may
+-- change them for the others.
+local function readonly(t, what)
+  return setmetatable({}, {
+    __index = t,
+    __newindex = function(_, k) fail(fmt("%s is read-only (cannot set '%s')", what, tostring(k))) end,
+    __pairs = function() return spairs(t) end,
+    __metatable = false,
+  })
+end
+local function copy_lib(lib, drop, what)
   local t = {}
   for k, v in next, lib do if not drop[k] then t[k] = v end end
-  return t
+  return readonly(t, what)
 end
-base.string = copy_lib(string, { dump = true })
-base.table = copy_lib(table, {})
-base.math = copy_lib(math, { random = true, randomseed = true })
-base.utf8 = copy_lib(utf8, {})
+base.string = copy_lib(string, { dump = true }, "string")
+base.table = copy_lib(table, {}, "table")
+base.math = copy_lib(math, { random = true, randomseed = true }, "math")
+base.utf8 = copy_lib(utf8, {}, "utf8")
 -- Hide the shared string metatable so no file can change another's strings.
 getmetatable("").__metatable = false
 
@@ -143,7 +158,7 @@ local function make_attr(kind)
   end
 end
 for _, k in ipairs(attr_kinds) do attr[k] = make_attr(k) end
-base.attr = attr
+base.attr = readonly(attr, "attr")
 -- internal: names of files a target will write (genrule outs)
 local output_list = { attr_kind = "output_list", mandatory = true }
 
@@ -429,6 +444,12 @@ end
 
 ---------------------------------------------------------------- analysis
 local analyzing = {}  -- stack of targets being analyzed
+local written = {}    -- output path -> true, for every action added
+
+local function add_action(spec)
+  for _, o in ipairs(spec.outputs) do written[o] = true end
+  C.add_action(spec)
+end
 local in_progress = {}
 
 local analyze
@@ -474,6 +495,7 @@ local function new_ctx(t, attrv, files)
   ctx.label = setmetatable({ name = t.name, package = t.pkg },
     { __tostring = function() return t.label end })
   local declared = {}
+  ctx._declared = declared
   function ctx.declare_file(name)
     if type(name) ~= "string" then fail("ctx.declare_file takes a file name") end
     local ok, why = C.check_name(name)
@@ -550,7 +572,7 @@ local function new_ctx(t, attrv, files)
       fail("ctx.action: mnemonic must be a word")
     end
     if a.progress ~= nil and type(a.progress) ~= "string" then fail("ctx.action: progress must be a string") end
-    C.add_action {
+    add_action {
       label = t.label, mnemonic = a.mnemonic or "Action", progress = a.progress,
       where = t.loc, argv = argv, env = env, inputs = in_paths, outputs = out_paths,
       flags = tag_flags(a.tags, tag_flags(t.tags, 0)),
@@ -592,6 +614,11 @@ analyze = function(t)
   local ctx = new_ctx(t, attrv, files)
   C.set_context(fmt("while analyzing %s (%s)", t.label, t.loc))
   local ret = t.rule.impl(ctx)
+  for _, name in ipairs(sorted_keys(ctx._declared)) do
+    if not written[ctx._declared[name].path] then
+      fail_at(t.loc, fmt("%s declares '%s' but no action writes it", t.label, name))
+    end
+  end
   if ret ~= nil and type(ret) ~= "table" then
     fail(fmt("the impl of %s must return a table of providers or nil", t.label))
   end
@@ -709,6 +736,7 @@ rules_cc {
     return out
   end,
   tag_flags = tag_flags,
+  add_action = add_action,
 }
 
 ---------------------------------------------------------------- tests
@@ -746,7 +774,7 @@ local function test_actions(t, prov)
       env[#env + 1] = "TEST_TOTAL_SHARDS=" .. n
     end
     for k, v in spairs(a.env or {}) do env[#env + 1] = k .. "=" .. v end
-    C.add_action {
+    add_action {
       label = t.label, mnemonic = "Test", where = t.loc, argv = argv, env = env,
       inputs = inputs, outputs = { stem .. ".log", stem .. ".xml" }, flags = flags,
       progress = n == 1 and t.label or fmt("%s (shard %d/%d)", t.label, i + 1, n),
@@ -802,7 +830,7 @@ local cmdline = { pkg = "", label = "//:command-line", loc = "command line" }
 -- Analyze the targets of the patterns and request their default outputs.
 -- Returns the list of labels analyzed.
 function M.request(pats, run_tests)
-  local labels = {}
+  local labels, tested = {}, {}
   for _, pat in ipairs(pats) do
     for _, t in ipairs(match(pat)) do
       local prov
@@ -815,7 +843,10 @@ function M.request(pats, run_tests)
       end
       labels[#labels + 1] = t.label
       for _, f in ipairs(prov.files or {}) do C.request(f.path) end
-      if run_tests and t.rule and t.rule.test then test_actions(t, prov) end
+      if run_tests and t.rule and t.rule.test and not tested[t] then
+        tested[t] = true
+        test_actions(t, prov)
+      end
     end
   end
   return labels

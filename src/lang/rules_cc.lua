@@ -81,7 +81,7 @@ local function compile(ctx, t, srcs, hdrs, info, copts, defines, includes)
     for _, x in ipairs { "-MD", "-MF", dep.path, "-c", f.path, "-o", obj.path } do
       argv[#argv + 1] = x
     end
-    C.add_action {
+    I.add_action {
       label = t.label, mnemonic = "CC", progress = obj.short_path, where = t.loc,
       argv = argv, env = { "CAIRN_CC_ID=" .. C.cc_id }, inputs = { f.path },
       pinputs = I.paths(hdrs), outputs = { obj.path, dep.path }, depfile = dep.path,
@@ -182,7 +182,7 @@ local function binary_impl(ctx)
   append(argv, ctx.attr.linkopts)
   append(argv, dedup(info.linkopts))
   local inputs = append(append({}, objs), archives)
-  C.add_action {
+  I.add_action {
     label = t.label, mnemonic = "Link", progress = bin.short_path, where = t.loc,
     argv = argv, env = { "CAIRN_CC_ID=" .. C.cc_id }, inputs = I.paths(inputs),
     outputs = { bin.path }, flags = I.tag_flags(t.tags, 0),

@@ -337,3 +337,14 @@ L
 	run 0 cairn build
 	eq "$(./cairn-out/p/b)" 200
 }
+
+test_test_named_twice_runs_once() {
+	ws
+	write BUILD.lua <<'L'
+sh_test { name = "t", srcs = { "t.sh" } }
+L
+	echo 'echo ran' > t.sh
+	run 0 cairn test //... //:t
+	row //:t PASSED
+	has "cairn: 1 tests: 1 passed"
+}

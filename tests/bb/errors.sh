@@ -274,3 +274,32 @@ load("//rules/c.lua").c { name = "x" }
 L
 	GOLDEN=action_cycle bad
 }
+
+test_declared_file_never_written() {
+	good_ws
+	write rules/d.lua <<'L'
+return { d = rule { attrs = {}, impl = function(ctx)
+  return { files = { ctx.declare_file("never.txt") } }
+end } }
+L
+	write p/BUILD.lua <<'L'
+load("//rules/d.lua").d { name = "d" }
+L
+	run 2 cairn build
+	has "p/BUILD.lua:1: error: //p:d declares 'never.txt' but no action writes it"
+	eq "$(snap)" "$snap_before"
+}
+
+test_shared_libraries_are_read_only() {
+	good_ws
+	write a/BUILD.lua <<'L'
+table.concat = function() return "HACKED" end
+L
+	run 2 cairn build
+	has "a/BUILD.lua:1: error: table is read-only (cannot set 'concat')"
+	write a/BUILD.lua <<'L'
+attr.string = nil
+L
+	run 2 cairn build
+	has "attr is read-only"
+}
