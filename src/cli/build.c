@@ -14,6 +14,7 @@
 #include "store/store.h"
 #include "util/fs.h"
 #include "util/util.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -130,13 +131,13 @@ void patterns_free(struct pattern *p, size_t n)
 	free(p);
 }
 
-/* What a snapshot is for: this cairn, these patterns, with tests or not,
- * this compiler. */
-static char *snapshot_key(const struct pattern *p, size_t n, int tests,
+/* What a snapshot is for: this cairn, this workspace name (build files
+ * can read it), these patterns, with tests or not, this compiler. */
+static char *snapshot_key(const struct ws *w, const struct pattern *p, size_t n, int tests,
                           const struct cc_config *cc)
 {
 	struct buf b = {0};
-	buf_printf(&b, "cairn " CAIRN_VERSION "\ntests %d\ncc %s %s", tests,
+	buf_printf(&b, "cairn " CAIRN_VERSION "\nroot %s\ntests %d\ncc %s %s", w->name, tests,
 	           cc->path ? cc->path : "-", cc->id ? cc->id : "-");
 	for (size_t i = 0; i < n; i++)
 		buf_printf(&b, "\n%d %s:%s", (int)p[i].kind, p[i].label.pkg,
@@ -176,6 +177,15 @@ static int ncpus(void)
 	return n > 0 ? (int)n : 1;
 }
 
+/* A path the user gave, relative to where they stood (the cwd is now the
+ * workspace root). Fresh string. */
+static char *user_path(const struct ws *w, const char *p)
+{
+	if (p[0] == '/')
+		return xstrdup(p);
+	return *w->rel ? xasprintf("%s/%s/%s", w->root, w->rel, p) : xasprintf("%s/%s", w->root, p);
+}
+
 static void user_error(struct err *e)
 {
 	fflush(stdout);
@@ -189,7 +199,7 @@ static void user_error(struct err *e)
 static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
                       const struct cc_config *cc, struct graph *g, struct err *e)
 {
-	char *key = snapshot_key(pats, npat, tests, cc);
+	char *key = snapshot_key(w, pats, npat, tests, cc);
 	int rc = 0;
 	if (snapshot_load(".cairn/graph", key, fsys_real(), g)) {
 		rc = graph_check(g, e);
@@ -319,12 +329,14 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 		code = 2;
 		goto out;
 	}
-	if (o->events) {
-		u.events = fopen(o->events, "w");
+	char *events = o->events ? user_path(w, o->events) : NULL;
+	char *profile = o->profile ? user_path(w, o->profile) : NULL;
+	if (events) {
+		u.events = fopen(events, "w");
 		if (!u.events)
-			fatal("cannot write %s:", o->events);
+			fatal("cannot write %s:", events);
 	}
-	if (o->profile)
+	if (profile)
 		u.trace = trace_new();
 	int sandbox = sandbox_wanted(o);
 	struct runner *runner = runner_local_new();
@@ -362,8 +374,10 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	}
 	if (u.events)
 		fclose(u.events);
-	if (u.trace && trace_write(u.trace, o->profile) < 0)
-		warn("cannot write %s:", o->profile);
+	if (u.trace && trace_write(u.trace, profile) < 0)
+		warn("cannot write %s:", profile);
+	free(events);
+	free(profile);
 	free(props);
 	runner->free(runner);
 	store->ops->close(store);
@@ -419,6 +433,27 @@ int cmd_build(const struct opts *o, enum build_mode mode)
 	return code;
 }
 
+/* Everything in .cairn but the lock we hold: removing it would let the
+ * next cairn lock a new file while a waiting one holds the old. */
+static int clean_state(void)
+{
+	DIR *d = opendir(".cairn");
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	struct dirent *e;
+	int r = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "lock"))
+			continue;
+		char *p = xasprintf(".cairn/%s", e->d_name);
+		if (fs_rm_rf(p) < 0)
+			r = -1;
+		free(p);
+	}
+	closedir(d);
+	return r;
+}
+
 int cmd_clean(const struct opts *o)
 {
 	struct ws w;
@@ -428,7 +463,7 @@ int cmd_clean(const struct opts *o)
 		warn("cannot remove cairn-out:");
 		code = 2;
 	}
-	if (o->all && fs_rm_rf(".cairn") < 0) {
+	if (o->all && clean_state() < 0) {
 		warn("cannot remove .cairn:");
 		code = 2;
 	}

@@ -35,6 +35,8 @@
 /* What sandbox_init prepared; shared by every action. */
 static struct {
 	int ready;
+	int failed;       /* init failed once: never retried in this process */
+	char why[256];
 	char root[2048];  /* the workspace root */
 	char base[2048];  /* the base image */
 	char ro[2048];    /* the workspace, bound read-only: binds from here are
@@ -276,10 +278,11 @@ int sandbox_init(const char *root, const char *state, const char **why)
 {
 	if (sb.ready)
 		return 0;
-	if (init(root, state) < 0) {
-		static char msg[256];
-		snprintf(msg, sizeof msg, "%s: %s", what, strerror(errno));
-		*why = msg;
+	if (sb.failed || init(root, state) < 0) {
+		if (!sb.failed)
+			snprintf(sb.why, sizeof sb.why, "%s: %s", what, strerror(errno));
+		sb.failed = 1;
+		*why = sb.why;
 		return -1;
 	}
 	sb.ready = 1;
@@ -395,7 +398,8 @@ pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const
                     const char **why)
 {
 	if (!sb.ready) {
-		fs_rm_rf(sp->state); /* what a killed cairn left; hidden once mounted over */
+		if (!sb.failed)
+			fs_rm_rf(sp->state); /* what a killed cairn left; hidden once mounted over */
 		if (sandbox_init(sp->root, sp->state, why) < 0) {
 			errno = EPERM;
 			return -1;

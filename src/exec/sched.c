@@ -617,11 +617,16 @@ static void leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
 	for (size_t i = 0; i < a->noutputs && d->exit_code == 0; i++) {
 		char *in = xasprintf("%s/out/%s", n->sandbox, a->outputs[i]->path);
 		struct stat st;
-		if (lstat(in, &st) == 0 && S_ISREG(st.st_mode) && rename(in, a->outputs[i]->path) < 0)
-			fs_copy_atomic(in, a->outputs[i]->path, st.st_mode & 0777, NULL, NULL);
-		else if (lstat(in, &st) == 0)
+		if (lstat(in, &st) < 0) {
+			/* not written: collect() says so */
+		} else if (!S_ISREG(st.st_mode)) {
 			buf_printf(&bad, "cairn: output '%s' is a %s, not a regular file: refused\n",
 			           a->outputs[i]->path, S_ISLNK(st.st_mode) ? "symlink" : "special file");
+		} else if (rename(in, a->outputs[i]->path) < 0 &&
+		           fs_copy_atomic(in, a->outputs[i]->path, st.st_mode & 0777, NULL, NULL) < 0) {
+			buf_printf(&bad, "cairn: cannot copy output '%s' out of the sandbox: %s\n",
+			           a->outputs[i]->path, strerror(errno));
+		}
 		free(in);
 	}
 	fs_rm_rf(n->sandbox);
@@ -647,7 +652,7 @@ static void leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
 		while (tok[0] == '.' && tok[1] == '/')
 			tok += 2;
 		struct stat st;
-		if (!*tok || tok[0] == '/' || !strchr(tok, '/') || input_index(a, tok) >= 0 ||
+		if (!*tok || tok[0] == '/' || input_index(a, tok) >= 0 ||
 		    stat(tok, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		buf_printf(&why, "cairn: %s read '%s', which is not among its declared inputs "
@@ -670,12 +675,24 @@ static int start(struct sched *s, struct action *a)
 	struct sched_env *env = s->env;
 	struct node *n = &s->n[a->id];
 	struct job j = {.id = a->id, .envp = n->env};
+	const char **envp = NULL;
+	char *abs_tmp = NULL;
 	if (a->flags & ACT_TEST) {
 		const char *t = env_get(a, "TEST_TIMEOUT"), *tmp = env_get(a, "TEST_TMPDIR");
 		j.timeout_ms = t ? strtoull(t, NULL, 10) * 1000 : 0;
 		if (tmp) {
 			fs_rm_rf(tmp);
 			fs_mkdir_p(tmp);
+			/* the key has it relative (the same on any machine); the test
+			 * gets it absolute, so it survives a cd */
+			size_t k = 0;
+			while (n->env[k])
+				k++;
+			envp = xcalloc(k + 1, sizeof *envp);
+			abs_tmp = xasprintf("TEST_TMPDIR=%s/%s", s->root, tmp);
+			for (size_t i = 0; i < k; i++)
+				envp[i] = strncmp(n->env[i], "TEST_TMPDIR=", 12) ? n->env[i] : abs_tmp;
+			j.envp = envp;
 		}
 	}
 	const char **argv = xcalloc(a->argc + 1, sizeof *argv);
@@ -687,6 +704,8 @@ static int start(struct sched *s, struct action *a)
 	int rc = env->runner->start(env->runner, &j, &se);
 	free(argv);
 	free_spec(sp);
+	free(envp);
+	free(abs_tmp);
 	if (rc < 0) {
 		/* could not start: the action fails, the build goes on */
 		struct job_done d = {.exit_code = 127};

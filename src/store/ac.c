@@ -2,7 +2,7 @@
  *
  * File format (all integers little-endian):
  *   magic     8 bytes  "CAIRNAC\0"
- *   version   u32      1
+ *   version   u32      (AC_VERSION)
  *   exit      u32      the action's exit code (only 0 is ever stored)
  *   log       32 bytes digest of the merged stdout+stderr blob
  *   log_size  u64

@@ -2,7 +2,7 @@
  *
  * Format of .cairn/state (integers little-endian):
  *   magic     8 bytes  "CAIRNST\0"
- *   version   u32      1
+ *   version   u32      (ST_VERSION)
  *   nfiles    u32, then per file:
  *     path u32-length string, size u64, mtime_ns u64, ctime_ns u64,
  *     ino u64, mode u32, digest 32 bytes

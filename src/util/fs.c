@@ -183,14 +183,18 @@ int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
-	if (write_full(fd, p, n) < 0 || close(fd) < 0) {
-		int e = errno;
+	int w = write_full(fd, p, n), e = errno;
+	if (close(fd) < 0 && w == 0) {
+		w = -1;
+		e = errno;
+	}
+	if (w < 0) {
 		unlink(tmp);
 		errno = e;
 		goto fail;
 	}
 	if (rename(tmp, path) < 0) {
-		int e = errno;
+		e = errno;
 		unlink(tmp);
 		errno = e;
 		goto fail;
@@ -234,11 +238,24 @@ int fs_mkdir_parent(const char *path)
 	return r;
 }
 
+static int rm_rf_dev(const char *path, dev_t dev, int top);
+
 int fs_rm_rf(const char *path)
+{
+	return rm_rf_dev(path, 0, 1);
+}
+
+/* Never crosses into another file system: a mount point below path (a
+ * sandbox's bind of the workspace, say) is left alone, not emptied. */
+static int rm_rf_dev(const char *path, dev_t dev, int top)
 {
 	struct stat st;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -1;
+	if (top)
+		dev = st.st_dev;
+	else if (st.st_dev != dev)
+		return -1;
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 	DIR *d = opendir(path);
@@ -250,7 +267,7 @@ int fs_rm_rf(const char *path)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
 		char *sub = xasprintf("%s/%s", path, e->d_name);
-		if (fs_rm_rf(sub) < 0)
+		if (rm_rf_dev(sub, dev, 0) < 0)
 			r = -1;
 		free(sub);
 	}

@@ -49,7 +49,8 @@ char *fs_temp_name(const char *path);
 int fs_mkdir_p(const char *path);
 /* mkdir -p of the directory holding `path`. */
 int fs_mkdir_parent(const char *path);
-/* rm -rf; 0 or -1 with errno. A missing path is not an error. */
+/* rm -rf, staying on path's file system; 0 or -1 with errno. A missing
+ * path is not an error. */
 int fs_rm_rf(const char *path);
 /* Copy src to dst atomically (temp + rename) with the given mode, hashing
  * the bytes on the way into *d (if not NULL). When want is not NULL and the

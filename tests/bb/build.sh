@@ -77,7 +77,8 @@ test_clean_then_build_restores_everything_identical() {
 	summary 0 4 0
 	eq "$(tree_sum cairn-out)" "$before"
 	run 0 cairn clean --all
-	[ ! -e .cairn ]
+	# all state is gone; the lock stays (a waiting cairn holds it)
+	eq "$(ls -A .cairn)" lock
 	run 0 cairn build
 	summary 0 4 0
 	eq "$(tree_sum cairn-out)" "$before"
@@ -437,4 +438,23 @@ L
 	has "FAILED: //:l Genrule (exit 2)"
 	has "FAILED: //:r Genrule (exit 2)"
 	has "missing-input"
+}
+
+test_events_path_is_relative_to_where_you_stand() {
+	three_pkgs
+	cd b
+	run 0 cairn build --events ev.json --profile prof.json
+	[ -f ev.json ] && [ -f prof.json ]
+	[ ! -e ../ev.json ]
+}
+
+test_snapshot_knows_the_workspace_name() {
+	mkdir wsA && cd wsA && ws
+	write BUILD.lua <<'L'
+genrule { name = "n", outs = { "n.txt" }, cmd = "echo " .. workspace_root_name() .. " > $@" }
+L
+	run 0 cairn build
+	cd .. && mv wsA wsB && cd wsB
+	run 0 cairn build
+	eq "$(cat cairn-out/n.txt)" wsB
 }

@@ -170,3 +170,26 @@ L
 	eq "$(printf '%s\n' "$out" | grep -c 'warning: no sandbox')" 1
 	summary 2 0 0
 }
+
+test_undeclared_root_file_is_named() {
+	ws
+	echo secret > secret.txt
+	write BUILD.lua <<'L'
+genrule { name = "x", outs = { "x.txt" }, cmd = "cat secret.txt > $@" }
+L
+	run 1 cairn build
+	has "//:x read 'secret.txt', which is not among its declared inputs"
+}
+
+test_test_tmpdir_is_absolute() {
+	ws
+	write t/BUILD.lua <<'L'
+sh_test { name = "t", srcs = { "t.sh" } }
+L
+	write t/t.sh <<'L'
+case $TEST_TMPDIR in /*) ;; *) echo "relative: $TEST_TMPDIR"; exit 1 ;; esac
+cd / && touch "$TEST_TMPDIR/ok"
+L
+	run 0 cairn test
+	row //t:t PASSED
+}
