@@ -5,12 +5,17 @@ WARN    := -std=c17 -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wwrite-strings -Wno-unused-parameter
 CPPFLAGS_ALL := -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) $(CPPFLAGS)
 LIBS    := -llua5.4 -lcrypto -lm
+# Sanitized objects live in their own directory, so a plain build is never
+# mistaken for a sanitized one; SANFLAGS survive a CFLAGS given on the
+# command line.
 ifneq ($(SANITIZE),)
-  CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
-  LDFLAGS += -fsanitize=$(SANITIZE)
+  SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+              -Wno-format-overflow -Wno-format-truncation
+  B := build-san
+else
+  SANFLAGS :=
+  B := build
 endif
-
-B := build
 LIB_SRCS := \
 	src/util/util.c src/util/str.c src/util/arena.c src/util/err.c \
 	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c \
@@ -27,20 +32,25 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 
 all: cairn
 
-cairn: $(LIB_OBJS) $(MAIN_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+cairn: $(B)/cairn
+	cp $< $@
+
+$(B)/cairn: $(LIB_OBJS) $(MAIN_OBJ)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tests/unit/run: $(LIB_OBJS) $(UNIT_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
 
 # The Lua prelude is embedded with .incbin; make must know about it.
 $(B)/src/lang/prelude.o: src/lang/prelude.lua src/lang/rules_cc.lua
 
 unit: $(B)/tests/unit/run
+	@mkdir -p build/tests/unit
+	@[ "$(B)" = build ] || cp $(B)/tests/unit/run build/tests/unit/run
 
 # The whole suite: installs what is missing, builds, runs unit and black-box tests.
 test: deps
@@ -60,7 +70,7 @@ bench: cairn
 	bench/run.sh --cairn $(CURDIR)/cairn
 
 clean:
-	rm -rf $(B) cairn
+	rm -rf build build-san cairn
 
-.PHONY: all test unit deps setup bench clean
+.PHONY: all test unit deps setup bench clean cairn
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d)
