@@ -405,10 +405,7 @@ static void collect(struct sched *s, struct job_done *d)
 		}
 	}
 	if (why.len) {
-		buf_putn(&why, d->output, d->outlen);
-		free(d->output);
-		d->outlen = why.len;
-		d->output = buf_take(&why);
+		sched_prepend_output(d, &why);
 		d->exit_code = 1;
 		action_result_free(&res);
 		sched_done(s, a, AS_FAILED, d);

@@ -6,6 +6,7 @@
 #include "exec/key.h"
 #include "exec/sched.h"
 #include "exec/sandbox.h"
+#include "util/str.h"
 
 struct node {
 	uint32_t npending;       /* wanted producers not done yet */
@@ -72,6 +73,8 @@ void sched_discover(struct sched *s, struct action *a, struct action_result *res
                     struct job_done *d);
 
 /* sched_run.c */
+/* Put msg (emptied) in front of what the action printed. */
+void sched_prepend_output(struct job_done *d, struct buf *msg);
 const char *sched_env_get(const struct action *a, const char *name);
 struct sandbox_spec *sched_make_spec(struct sched *s, struct action *a);
 void sched_free_spec(struct sandbox_spec *sp);

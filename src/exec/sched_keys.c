@@ -282,10 +282,7 @@ void sched_discover(struct sched *s, struct action *a, struct action_result *res
 		strv_free(deps);
 	}
 	if (warn.len) {
-		buf_putn(&warn, d->output, d->outlen);
-		free(d->output);
-		d->outlen = warn.len;
-		d->output = buf_take(&warn);
+		sched_prepend_output(d, &warn);
 	}
 	buf_free(&warn);
 }

@@ -12,6 +12,14 @@
 #include <unistd.h>
 
 /* The value of variable name in a's environment, or NULL. */
+void sched_prepend_output(struct job_done *d, struct buf *msg)
+{
+	buf_putn(msg, d->output, d->outlen);
+	free(d->output);
+	d->outlen = msg->len;
+	d->output = buf_take(msg);
+}
+
 const char *sched_env_get(const struct action *a, const char *name)
 {
 	size_t n = strlen(name);
@@ -105,10 +113,7 @@ void sched_leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
 	}
 	fs_rm_rf(n->sandbox);
 	if (bad.len) {
-		buf_putn(&bad, d->output, d->outlen);
-		free(d->output);
-		d->outlen = bad.len;
-		d->output = buf_take(&bad);
+		sched_prepend_output(d, &bad);
 		d->exit_code = 1;
 	}
 	buf_free(&bad);
@@ -135,10 +140,7 @@ void sched_leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
 	}
 	free(text);
 	if (why.len) {
-		buf_putn(&why, d->output, d->outlen);
-		free(d->output);
-		d->outlen = why.len;
-		d->output = buf_take(&why);
+		sched_prepend_output(d, &why);
 	}
 	buf_free(&why);
 }
