@@ -3,6 +3,7 @@
  * self-pipe is polled too, so Ctrl-C ends the wait at once. */
 #include "exec/watch.h"
 #include "exec/runner.h"
+#include "util/fs.h"
 #include "util/util.h"
 #include <dirent.h>
 #include <errno.h>
@@ -41,7 +42,7 @@ static void add_tree(struct watcher *w, const char *dir)
 	struct dirent *e;
 	int root = !strcmp(dir, ".");
 	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.' || (root && !strcmp(e->d_name, "cairn-out")))
+		if (fs_skip_dir(dir, e->d_name))
 			continue;
 		char *sub = root ? xstrdup(e->d_name) : xasprintf("%s/%s", dir, e->d_name);
 		struct stat st;
@@ -76,10 +77,8 @@ static int drain(struct watcher *w)
 			struct inotify_event *ev = (struct inotify_event *)p;
 			p += sizeof *ev + ev->len;
 			const char *dir = ev->wd >= 0 && (size_t)ev->wd < w->ndirs ? w->dirs[ev->wd] : NULL;
-			if (!dir || (ev->len && ev->name[0] == '.'))
-				continue; /* hidden files: editors' swap files, .cairn */
-			if (!strcmp(dir, ".") && ev->len && !strcmp(ev->name, "cairn-out"))
-				continue;
+			if (!dir || (ev->len && fs_skip_dir(dir, ev->name)))
+				continue; /* hidden files (editors' swap files), .cairn, cairn-out */
 			relevant = 1;
 			if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && ev->len) {
 				char *sub = !strcmp(dir, ".") ? xstrdup(ev->name)

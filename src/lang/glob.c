@@ -3,6 +3,7 @@
  * BUILD.lua), cairn-out, or a hidden directory; symlinks to directories
  * are not followed. Results are sorted, so evaluation is deterministic. */
 #include "lang/eval_int.h"
+#include "util/fs.h"
 #include "util/util.h"
 #include <dirent.h>
 #include <fnmatch.h>
@@ -25,12 +26,6 @@ static int is_pkg_dir(const char *dir)
 	return r;
 }
 
-static int skip_dir(const char *rel, const char *name)
-{
-	if (name[0] == '.')
-		return 1;
-	return !*rel && strcmp(name, "cairn-out") == 0;
-}
 
 /* Collect regular files below dir (paths relative to the package). */
 static void walk_files(struct eval *ev, const char *dir, const char *rel, struct strv *out)
@@ -50,7 +45,7 @@ static void walk_files(struct eval *ev, const char *dir, const char *rel, struct
 			char *bf = xasprintf("%s/BUILD.lua", full);
 			eval_note(ev, bf, DEP_EXISTS);
 			free(bf);
-			if (!skip_dir(dir, e->d_name) && !is_pkg_dir(full))
+			if (!fs_skip_dir(dir, e->d_name) && !is_pkg_dir(full))
 				walk_files(ev, full, r, out);
 			free(r);
 		} else if (stat(full, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -140,7 +135,7 @@ static void walk_pkgs(struct eval *ev, const char *dir, struct strv *out)
 		return;
 	struct dirent *e;
 	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || skip_dir(dir, e->d_name))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || fs_skip_dir(dir, e->d_name))
 			continue;
 		char *full = *dir ? xasprintf("%s/%s", dir, e->d_name) : xstrdup(e->d_name);
 		struct stat st;

@@ -42,6 +42,14 @@ int stat_eq(const struct file_stat *a, const struct file_stat *b)
 	       a->ctime_ns == b->ctime_ns && a->ino == b->ino && a->mode == b->mode;
 }
 
+int fs_skip_dir(const char *dir, const char *name)
+{
+	if (name[0] == '.')
+		return 1;
+	int root = !*dir || !strcmp(dir, ".");
+	return root && !strcmp(name, "cairn-out");
+}
+
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -55,7 +63,6 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
-	int root = !strcmp(dir, ".");
 	while ((e = readdir(dp))) {
 		const char *nm = e->d_name;
 		if (!strcmp(nm, ".") || !strcmp(nm, ".."))
@@ -68,7 +75,7 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
 			free(p);
 		}
 		int is_dir = type == DT_DIR;
-		if (is_dir && (nm[0] == '.' || (root && !strcmp(nm, "cairn-out"))))
+		if (is_dir && fs_skip_dir(dir, nm))
 			continue;
 		if (dirs_only && !is_dir && strcmp(nm, "BUILD.lua") != 0)
 			continue;

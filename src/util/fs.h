@@ -27,6 +27,12 @@ struct fsys {
 struct fsys *fsys_real(void);
 int stat_eq(const struct file_stat *a, const struct file_stat *b);
 
+/* Is the directory `name` inside `dir` ("" or "." for the workspace root)
+ * outside the source tree? Hidden directories (.cairn, .git) and cairn-out
+ * at the root are: no walk (packages, glob, --watch) enters them, and the
+ * snapshot's listings leave them out, so that all agree. */
+int fs_skip_dir(const char *dir, const char *name);
+
 /* A digest of a directory's entry names and types: with dirs_only, only
  * its sub-directories and whether it holds BUILD.lua (what package
  * discovery sees); else every entry. Hidden directories, and cairn-out at
