@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
 enum { GR_VERSION = 7 };
@@ -113,6 +115,16 @@ static int by_parent(const void *x, const void *y)
 int snapshot_save(const char *path, const char *key, const struct graph *g,
                   const struct snap_dep *deps, size_t ndeps)
 {
+	/* a build file changed within a timestamp tick of now could change
+	 * again unseen: no snapshot this time (the next run evaluates) */
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	for (size_t i = 0; i < ndeps; i++)
+		if (deps[i].kind == DEP_STAT && deps[i].st.mtime_ns >= now_ns - 20000000) {
+			unlink(path);
+			return 0;
+		}
 	struct buf b = {0};
 	buf_putn(&b, GR_MAGIC, 8);
 	buf_put_u32(&b, GR_VERSION);

@@ -33,7 +33,9 @@ struct snap_dep {
 /* Fill d->present, d->st, d->d for d->path and d->kind, as they are now. */
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d);
 
-/* Write g and its dependencies (temp + rename). 0 or -1 with errno. */
+/* Write g and its dependencies (temp + rename). A build file modified in
+ * the last 20 ms could change again within the same timestamp tick: then
+ * no snapshot is kept. 0 or -1 with errno. */
 int snapshot_save(const char *path, const char *key, const struct graph *g,
                   const struct snap_dep *deps, size_t ndeps);
 /* Load into an empty g when the file is for `key` and every dependency is

@@ -3,9 +3,10 @@
  * Format of .cairn/state (integers little-endian):
  *   magic     8 bytes  "CAIRNST\0"
  *   version   u32      (ST_VERSION)
+ *   saved_ns  u64      wall-clock time of the save
  *   nfiles    u32, then per file:
  *     path u32-length string, size u64, mtime_ns u64, ctime_ns u64,
- *     ino u64, mode u32, digest 32 bytes
+ *     ino u64, mode u32, digest 32 bytes, ours u8
  *   nactions  u32, then per action:
  *     id string, key 32, cmd 32, ms u64,
  *     nouts u32 + nouts digests (32 each),
@@ -15,7 +16,12 @@
  * Written whole to a temp file and renamed, at the end of each command
  * that changed it; kill -9 leaves the previous state, which is safe (see
  * state.h). An unknown magic or version, or a trailer mismatch, is
- * ignored: the state starts empty. */
+ * ignored: the state starts empty.
+ *
+ * Racy entries (as git calls them): a source whose mtime is within RACY_NS
+ * of the save may have been changed again in the same timestamp tick after
+ * it was hashed, with its stat data unchanged; such an entry is hashed
+ * again on the next run rather than trusted. */
 #include "store/state.h"
 #include "util/arena.h"
 #include "util/map.h"
@@ -24,15 +30,18 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char ST_MAGIC[8] = "CAIRNST";
-enum { ST_VERSION = 2 };
+enum { ST_VERSION = 3 };
+#define RACY_NS 20000000 /* 20 ms: coarse kernel timestamp ticks are 4 ms */
 
 struct state {
 	struct arena arena; /* every record and string below: freed at once */
 	struct map files;   /* path -> struct file_rec */
 	struct map actions; /* id -> struct act_rec */
 	int dirty;          /* changed since load */
+	int64_t saved_ns;   /* when the loaded state was saved (0: never) */
 };
 
 /* A copy of r in the state's arena (r itself untouched). */
@@ -77,6 +86,7 @@ static int decode(struct state *s, const struct buf *b)
 	                    (const unsigned char *)b->s + b->len - 8, 0};
 	if (rd_u32(&rd) != ST_VERSION)
 		return -1;
+	s->saved_ns = (int64_t)rd_u64(&rd);
 	size_t n = rd_u32(&rd);
 	if (n < (size_t)(rd.end - rd.p) / 40)
 		map_reserve(&s->files, n);
@@ -90,8 +100,11 @@ static int decode(struct state *s, const struct buf *b)
 		f.st.ino = rd_u64(&rd);
 		f.st.mode = rd_u32(&rd);
 		const void *d = rd_bytes(&rd, 32);
-		if (!p || !d)
+		const unsigned char *ours = rd_bytes(&rd, 1);
+		if (!p || !d || !ours)
 			break;
+		f.ours = *ours;
+		f.loaded = 1;
 		struct file_rec *fr = arena_alloc(&s->arena, sizeof *fr);
 		*fr = f;
 		fr->path = arena_strndup(&s->arena, p, len);
@@ -162,6 +175,9 @@ int state_save(struct state *s, const char *path)
 	struct buf b = {0};
 	buf_putn(&b, ST_MAGIC, 8);
 	buf_put_u32(&b, ST_VERSION);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	buf_put_u64(&b, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
 	buf_put_u32(&b, (unsigned)s->files.len);
 	for (size_t i = 0; i < s->files.cap; i++) {
 		struct file_rec *f = s->files.slots[i].val;
@@ -174,6 +190,7 @@ int state_save(struct state *s, const char *path)
 		buf_put_u64(&b, f->st.ino);
 		buf_put_u32(&b, f->st.mode);
 		buf_putn(&b, f->d.b, 32);
+		buf_putc(&b, (char)f->ours);
 	}
 	buf_put_u32(&b, (unsigned)s->actions.len);
 	for (size_t i = 0; i < s->actions.cap; i++) {
@@ -209,7 +226,7 @@ void state_free(struct state *s)
 }
 
 static void put_file(struct state *s, const char *path, const struct file_stat *st,
-                     const struct digest *d)
+                     const struct digest *d, int ours)
 {
 	struct file_rec *f = map_get(&s->files, path);
 	if (!f) {
@@ -219,6 +236,8 @@ static void put_file(struct state *s, const char *path, const struct file_stat *
 	}
 	f->st = *st;
 	f->d = *d;
+	f->ours = (unsigned char)ours;
+	f->loaded = 0;
 	s->dirty = 1;
 }
 
@@ -235,13 +254,14 @@ int state_digest_st(struct state *s, struct fsys *fs, const char *path,
 {
 	struct file_stat st = *stp;
 	struct file_rec *f = map_get(&s->files, path);
-	if (f && stat_eq(&f->st, &st)) {
+	int racy = f && f->loaded && !f->ours && f->st.mtime_ns >= s->saved_ns - RACY_NS;
+	if (f && stat_eq(&f->st, &st) && !racy) {
 		*d = f->d;
 		return 0;
 	}
 	if (fs->hash(fs, path, d) < 0)
 		return -1;
-	put_file(s, path, &st, d);
+	put_file(s, path, &st, d, 0);
 	return 0;
 }
 
@@ -249,7 +269,7 @@ void state_remember(struct state *s, struct fsys *fs, const char *path, const st
 {
 	struct file_stat st;
 	if (fs->stat(fs, path, &st) == 0)
-		put_file(s, path, &st, d);
+		put_file(s, path, &st, d, 1);
 }
 
 struct act_rec *state_action(struct state *s, const char *id)

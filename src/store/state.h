@@ -14,9 +14,12 @@
 #include <stdint.h>
 
 struct file_rec {
-	char *path;           /* owned */
-	struct file_stat st;
-	struct digest d;
+	char *path;           /* the file, workspace-relative */
+	struct file_stat st;  /* its stat data when it was hashed */
+	struct digest d;      /* its content then */
+	unsigned char ours;   /* cairn wrote it (an output), so no one changed
+	                         it in the tick after it was hashed */
+	unsigned char loaded; /* from the state file (hashed in an earlier run) */
 };
 
 struct input_rec {
