@@ -126,8 +126,7 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 			return 0;
 		}
 	struct buf b = {0};
-	buf_putn(&b, GR_MAGIC, 8);
-	buf_put_u32(&b, GR_VERSION);
+	frame_begin(&b, GR_MAGIC, GR_VERSION);
 	put_str(&b, key);
 	/* EXISTS probes grouped by directory, each group under a DEP_DIR */
 	size_t *order = xcalloc(ndeps ? ndeps : 1, sizeof *order), ngroups = 0;
@@ -208,7 +207,7 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 		put_str(&b, g->tests[i].base);
 		buf_put_u32(&b, (unsigned)g->tests[i].shards);
 	}
-	buf_put_u64(&b, check64(b.s, b.len));
+	frame_seal(&b);
 	int r = fs_write_atomic(path, b.s, b.len, 0644);
 	buf_free(&b);
 	return r;
@@ -381,15 +380,8 @@ int snapshot_load(const char *path, const char *key, struct fsys *fs, struct gra
 {
 	struct buf b = {0};
 	int ok = 0;
-	if (fs_read_all(path, &b) < 0 || b.len < 8 + 4 + 8 || memcmp(b.s, GR_MAGIC, 8) != 0)
-		goto out;
-	struct reader tr = {(const unsigned char *)b.s + b.len - 8,
-	                    (const unsigned char *)b.s + b.len, 0};
-	if (rd_u64(&tr) != check64(b.s, b.len - 8))
-		goto out;
-	struct reader rd = {(const unsigned char *)b.s + 8,
-	                    (const unsigned char *)b.s + b.len - 8, 0};
-	if (rd_u32(&rd) != GR_VERSION)
+	struct reader rd;
+	if (fs_read_all(path, &b) < 0 || frame_open(&b, GR_MAGIC, GR_VERSION, &rd) < 0)
 		goto out;
 	size_t klen;
 	const char *k = rd_lstr(&rd, &klen);

@@ -13,7 +13,8 @@
  *     mode    u32
  *   nd        u32      discovered inputs (from a depfile), then nd paths
  *                      (u32 length + bytes), sorted
- *   trailer   32 bytes SHA-256 of everything before it
+ *   trailer   u64 check64 (util.h) of everything before it (a blob is
+ *             checked against its own digest whenever it is read)
  *
  * Written to tmp/ and renamed into place. A file with another magic or
  * version, a short read or a trailer mismatch is a miss, and is removed so
@@ -28,14 +29,13 @@
 #include <unistd.h>
 
 static const char AC_MAGIC[8] = "CAIRNAC";
-enum { AC_VERSION = 2 };
+enum { AC_VERSION = 3 };
 
 int local_put_result(struct store *s, const struct digest *key, const struct action_result *r)
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct buf b = {0};
-	buf_putn(&b, AC_MAGIC, 8);
-	buf_put_u32(&b, AC_VERSION);
+	frame_begin(&b, AC_MAGIC, AC_VERSION);
 	buf_put_u32(&b, (unsigned)r->exit_code);
 	buf_putn(&b, r->log.b, 32);
 	buf_put_u64(&b, r->log_size);
@@ -50,9 +50,7 @@ int local_put_result(struct store *s, const struct digest *key, const struct act
 	buf_put_u32(&b, (unsigned)r->ndiscovered);
 	for (size_t i = 0; i < r->ndiscovered; i++)
 		buf_put_lstr(&b, r->discovered[i], strlen(r->discovered[i]));
-	struct digest t;
-	sha_buf(b.s, b.len, &t);
-	buf_putn(&b, t.b, 32);
+	frame_seal(&b);
 	char *tmp = local_tmp(ls);
 	char *final = local_path(ls, "ac", key);
 	int rc = fs_write_atomic(tmp, b.s, b.len, 0644);
@@ -67,15 +65,8 @@ int local_put_result(struct store *s, const struct digest *key, const struct act
 static int decode(const struct buf *b, struct action_result *r)
 {
 	memset(r, 0, sizeof *r);
-	if (b->len < 8 + 4 + 32 || memcmp(b->s, AC_MAGIC, 8) != 0)
-		return -1;
-	struct digest t;
-	sha_buf(b->s, b->len - 32, &t);
-	if (memcmp(t.b, b->s + b->len - 32, 32) != 0)
-		return -1;
-	struct reader rd = {(const unsigned char *)b->s + 8,
-	                    (const unsigned char *)b->s + b->len - 32, 0};
-	if (rd_u32(&rd) != AC_VERSION)
+	struct reader rd;
+	if (frame_open(b, AC_MAGIC, AC_VERSION, &rd) < 0)
 		return -1;
 	r->exit_code = (int)rd_u32(&rd);
 	const void *log = rd_bytes(&rd, 32);

@@ -76,15 +76,8 @@ void act_rec_free(struct act_rec *r)
 
 static int decode(struct state *s, const struct buf *b)
 {
-	if (b->len < 8 + 4 + 8 || memcmp(b->s, ST_MAGIC, 8) != 0)
-		return -1;
-	struct reader tr = {(const unsigned char *)b->s + b->len - 8,
-	                    (const unsigned char *)b->s + b->len, 0};
-	if (rd_u64(&tr) != check64(b->s, b->len - 8))
-		return -1;
-	struct reader rd = {(const unsigned char *)b->s + 8,
-	                    (const unsigned char *)b->s + b->len - 8, 0};
-	if (rd_u32(&rd) != ST_VERSION)
+	struct reader rd;
+	if (frame_open(b, ST_MAGIC, ST_VERSION, &rd) < 0)
 		return -1;
 	s->saved_ns = (int64_t)rd_u64(&rd);
 	size_t n = rd_u32(&rd);
@@ -173,8 +166,7 @@ int state_save(struct state *s, const char *path)
 	if (!s->dirty)
 		return 0;
 	struct buf b = {0};
-	buf_putn(&b, ST_MAGIC, 8);
-	buf_put_u32(&b, ST_VERSION);
+	frame_begin(&b, ST_MAGIC, ST_VERSION);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	buf_put_u64(&b, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
@@ -209,7 +201,7 @@ int state_save(struct state *s, const char *path)
 			buf_put_u64(&b, r->ins[j].d64);
 		}
 	}
-	buf_put_u64(&b, check64(b.s, b.len));
+	frame_seal(&b);
 	int rc = fs_write_atomic(path, b.s, b.len, 0644);
 	buf_free(&b);
 	if (rc == 0)

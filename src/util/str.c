@@ -127,3 +127,27 @@ const char *rd_lstr(struct reader *r, size_t *n)
 	*n = rd_u32(r);
 	return rd_bytes(r, *n);
 }
+
+void frame_begin(struct buf *b, const char magic[8], unsigned version)
+{
+	buf_putn(b, magic, 8);
+	buf_put_u32(b, version);
+}
+
+void frame_seal(struct buf *b)
+{
+	buf_put_u64(b, check64(b->s, b->len));
+}
+
+int frame_open(const struct buf *b, const char magic[8], unsigned version, struct reader *rd)
+{
+	if (!b->s || b->len < 8 + 4 + 8 || memcmp(b->s, magic, 8) != 0)
+		return -1;
+	struct reader tr = {(const unsigned char *)b->s + b->len - 8,
+	                    (const unsigned char *)b->s + b->len, 0};
+	if (rd_u64(&tr) != check64(b->s, b->len - 8))
+		return -1;
+	*rd = (struct reader){(const unsigned char *)b->s + 8,
+	                      (const unsigned char *)b->s + b->len - 8, 0};
+	return rd_u32(rd) == version ? 0 : -1;
+}

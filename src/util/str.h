@@ -45,4 +45,13 @@ unsigned long long rd_u64(struct reader *r);
 const char *rd_lstr(struct reader *r, size_t *n);
 const void *rd_bytes(struct reader *r, size_t n);
 
+/* The framing every cairn file shares:
+ *   magic 8 bytes, version u32, body, trailer u64 = check64 of all before.
+ * A file with another magic or version, or a bad trailer, does not open:
+ * its reader treats it as absent (and the file is rebuilt). */
+void frame_begin(struct buf *b, const char magic[8], unsigned version);
+void frame_seal(struct buf *b);
+/* 0 and *rd over the body, or -1. */
+int frame_open(const struct buf *b, const char magic[8], unsigned version, struct reader *rd);
+
 #endif
