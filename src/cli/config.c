@@ -36,7 +36,10 @@ static char *identify(const char *path)
 	for (const char *c = path; *c; c++)
 		if (*c == '\'')
 			return NULL;
-	char *cmd = xasprintf("'%s' --version 2>&1", path);
+	/* a compiler wrapper that hangs must not hang every command */
+	char *cmd = access("/usr/bin/timeout", X_OK) == 0
+	            ? xasprintf("/usr/bin/timeout 20 '%s' --version 2>&1 </dev/null", path)
+	            : xasprintf("'%s' --version 2>&1 </dev/null", path);
 	FILE *f = popen(cmd, "r");
 	free(cmd);
 	if (!f)
