@@ -294,6 +294,56 @@ static int write_compdb(struct ws *w, struct graph *g)
 	return 0;
 }
 
+/* Is //... among the patterns (the graph then has every action)? */
+static int whole_workspace(const struct pattern *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i].kind == PAT_RECURSIVE && !*p[i].label.pkg)
+			return 1;
+	return 0;
+}
+
+struct prune {
+	struct graph *g;
+	char **dead; /* outputs of actions that no longer exist */
+	size_t n, cap;
+};
+
+static void prune_check(void *ctx, const char *path)
+{
+	struct prune *p = ctx;
+	struct gfile *f = map_get(&p->g->by_path, path);
+	if (!f || !f->producer) {
+		char *c = xstrdup(path);
+		VEC_PUSH(p->dead, p->n, p->cap, c);
+	}
+}
+
+/* After a whole-workspace build, delete the outputs of targets and
+ * packages that are gone, so that cairn-out is what a clean build would
+ * give (like ninja's cleandead). Only files cairn itself wrote are touched
+ * (a build leaves the logs of tests alone: its graph has no test actions);
+ * empty directories left behind go too. */
+static void prune_outputs(struct state *st, struct graph *g, int kinds)
+{
+	struct prune p = {.g = g};
+	state_outputs(st, kinds, prune_check, &p);
+	for (size_t i = 0; i < p.n; i++) {
+		if (!strncmp(p.dead[i], "cairn-out/", 10) && unlink(p.dead[i]) == 0) {
+			char *dir = xstrdup(p.dead[i]);
+			for (char *sl; (sl = strrchr(dir, '/')) && strcmp(dir, "cairn-out") != 0;) {
+				*sl = 0;
+				if (!strcmp(dir, "cairn-out") || rmdir(dir) < 0)
+					break;
+			}
+			free(dir);
+		}
+		state_forget(st, p.dead[i]);
+		free(p.dead[i]);
+	}
+	free(p.dead);
+}
+
 /* One round: configure, load the graph, run it, report. The exit code. */
 static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
                       const struct pattern *pats, size_t npat)
@@ -349,6 +399,8 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	};
 	struct sched_result res = {0};
 	int rc = sched_run(&env, &res, &e);
+	if (rc == 0 && !res.interrupted && !res.c.failed && !plan && whole_workspace(pats, npat))
+		prune_outputs(st, &g, mode == MODE_TEST ? OUT_ACTION | OUT_TEST : OUT_ACTION);
 	if (state_save(st, ".cairn/state") < 0)
 		warn("cannot save .cairn/state:");
 	if (rc < 0) {

@@ -401,7 +401,7 @@ static void collect(struct sched *s, struct job_done *d)
 					buf_printf(&why, "cairn: cannot read output '%s': %s\n", p, strerror(errno));
 			}
 			n->outd[i] = o->d;
-			state_remember(env->st, env->fs, p, &o->d);
+			state_remember(env->st, env->fs, p, &o->d, (a->flags & ACT_TEST) ? OUT_TEST : OUT_ACTION);
 		}
 	}
 	if (why.len) {

@@ -214,7 +214,7 @@ int sched_restore(struct sched *s, struct action *a, struct action_result *res)
 			return -1;
 		if (env->store->ops->get_file(env->store, &o->d, p, o->mode) < 0)
 			return -1;
-		state_remember(env->st, env->fs, p, &o->d);
+		state_remember(env->st, env->fs, p, &o->d, (a->flags & ACT_TEST) ? OUT_TEST : OUT_ACTION);
 	}
 	for (size_t i = 0; i < a->noutputs; i++)
 		n->outd[i] = res->outputs[i].d;

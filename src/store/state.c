@@ -170,10 +170,16 @@ int state_save(struct state *s, const char *path)
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	buf_put_u64(&b, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
-	buf_put_u32(&b, (unsigned)s->files.len);
+	/* forgotten records stay in the maps with a NULL value */
+	size_t nf = 0, na = 0;
+	for (size_t i = 0; i < s->files.cap; i++)
+		nf += s->files.slots[i].val != NULL;
+	for (size_t i = 0; i < s->actions.cap; i++)
+		na += s->actions.slots[i].val != NULL;
+	buf_put_u32(&b, (unsigned)nf);
 	for (size_t i = 0; i < s->files.cap; i++) {
 		struct file_rec *f = s->files.slots[i].val;
-		if (!s->files.slots[i].key)
+		if (!f)
 			continue;
 		buf_put_lstr(&b, f->path, strlen(f->path));
 		buf_put_u64(&b, f->st.size);
@@ -184,10 +190,10 @@ int state_save(struct state *s, const char *path)
 		buf_putn(&b, f->d.b, 32);
 		buf_putc(&b, (char)f->ours);
 	}
-	buf_put_u32(&b, (unsigned)s->actions.len);
+	buf_put_u32(&b, (unsigned)na);
 	for (size_t i = 0; i < s->actions.cap; i++) {
 		struct act_rec *r = s->actions.slots[i].val;
-		if (!s->actions.slots[i].key)
+		if (!r)
 			continue;
 		buf_put_lstr(&b, r->id, strlen(r->id));
 		buf_putn(&b, r->key.b, 32);
@@ -253,15 +259,39 @@ int state_digest_st(struct state *s, struct fsys *fs, const char *path,
 	}
 	if (fs->hash(fs, path, d) < 0)
 		return -1;
-	put_file(s, path, &st, d, 0);
+	/* an output hashed again (its inode's ctime moves when the cache's
+	 * links to it change) is still an output */
+	put_file(s, path, &st, d, f ? f->ours : 0);
 	return 0;
 }
 
-void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d)
+void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d,
+                    int kind)
 {
 	struct file_stat st;
 	if (fs->stat(fs, path, &st) == 0)
-		put_file(s, path, &st, d, 1);
+		put_file(s, path, &st, d, kind);
+}
+
+void state_outputs(struct state *s, int kinds, void (*fn)(void *ctx, const char *path), void *ctx)
+{
+	for (size_t i = 0; i < s->files.cap; i++) {
+		struct file_rec *f = s->files.slots[i].val;
+		if (f && (f->ours & kinds))
+			fn(ctx, f->path);
+	}
+}
+
+void state_forget(struct state *s, const char *path)
+{
+	if (map_get(&s->files, path)) {
+		map_put(&s->files, map_key(&s->files, path), NULL);
+		s->dirty = 1;
+	}
+	if (map_get(&s->actions, path)) {
+		map_put(&s->actions, map_key(&s->actions, path), NULL);
+		s->dirty = 1;
+	}
 }
 
 struct act_rec *state_action(struct state *s, const char *id)

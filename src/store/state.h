@@ -17,8 +17,8 @@ struct file_rec {
 	char *path;           /* the file, workspace-relative */
 	struct file_stat st;  /* its stat data when it was hashed */
 	struct digest d;      /* its content then */
-	unsigned char ours;   /* cairn wrote it (an output), so no one changed
-	                         it in the tick after it was hashed */
+	unsigned char ours;   /* cairn wrote it (OUT_ACTION, OUT_TEST), so no one
+	                         changed it in the tick after it was hashed */
 	unsigned char loaded; /* from the state file (hashed in an earlier run) */
 };
 
@@ -54,8 +54,17 @@ int state_digest(struct state *s, struct fsys *fs, const char *path, struct dige
  * scheduler's parallel pre-stat. */
 int state_digest_st(struct state *s, struct fsys *fs, const char *path,
                     const struct file_stat *st, struct digest *d);
-/* Remember a file's digest after cairn wrote it (stat taken now). */
-void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d);
+/* Remember a file's digest after cairn wrote it (stat taken now); kind:
+ * OUT_ACTION for an action's output, OUT_TEST for a test's log or XML. */
+enum { OUT_ACTION = 1, OUT_TEST = 2 };
+void state_remember(struct state *s, struct fsys *fs, const char *path, const struct digest *d,
+                    int kind);
+
+/* Call fn for every output cairn wrote or restored that the state knows,
+ * of the kinds in the mask (OUT_ACTION | OUT_TEST). */
+void state_outputs(struct state *s, int kinds, void (*fn)(void *ctx, const char *path), void *ctx);
+/* Forget a file and the action named by it (its first output). */
+void state_forget(struct state *s, const char *path);
 
 struct act_rec *state_action(struct state *s, const char *id);
 /* Replace the record for r->id with a copy of r; frees r (a heap record,

@@ -24,6 +24,20 @@ void *map_get(const struct map *m, const char *key)
 	}
 }
 
+const char *map_key(const struct map *m, const char *key)
+{
+	if (!m->cap)
+		return NULL;
+	uint64_t h = strhash(key);
+	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct map_slot *s = &m->slots[i];
+		if (!s->key)
+			return NULL;
+		if (s->hash == h && strcmp(s->key, key) == 0)
+			return s->key;
+	}
+}
+
 static void grow_to(struct map *m, size_t ncap);
 
 static void grow(struct map *m)

@@ -21,6 +21,9 @@ struct map {
 void *map_get(const struct map *m, const char *key);
 /* Insert or replace (the key pointer too); returns the previous value or NULL. */
 void *map_put(struct map *m, const char *key, void *val);
+/* The stored key equal to key (it stays valid while the map holds it), or
+ * NULL. */
+const char *map_key(const struct map *m, const char *key);
 /* Make room for n keys in all, so that many puts do not rehash. */
 void map_reserve(struct map *m, size_t n);
 void map_free(struct map *m);

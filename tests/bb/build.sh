@@ -459,3 +459,34 @@ L
 	run 0 cairn build
 	eq "$(cat cairn-out/n.txt)" wsB
 }
+
+test_removed_targets_outputs_are_pruned() {
+	ws
+	echo hi > a.txt
+	write p/BUILD.lua <<'L'
+genrule { name = "x", srcs = { "//:a.txt" }, outs = { "x.out" }, cmd = "cat $< > $@" }
+genrule { name = "y", srcs = { "//:a.txt" }, outs = { "y.out" }, cmd = "cat $< $< > $@" }
+sh_test { name = "t", srcs = { "t.sh" } }
+L
+	echo 'echo ok' > p/t.sh
+	write q/BUILD.lua <<'L'
+genrule { name = "z", srcs = { "//p:x" }, outs = { "z.out" }, cmd = "cat $< > $@" }
+L
+	write BUILD.lua <<< 'exports = nil'
+	run 0 cairn test
+	[ -f cairn-out/p/t.xml ]
+	# a partial build prunes nothing
+	sed -i '/name = "y"/d' p/BUILD.lua
+	run 0 cairn build //p:x
+	[ -f cairn-out/p/y.out ]
+	# a whole-workspace build removes what no target makes any more, and
+	# leaves the tests' logs alone (a build has no test actions)
+	rm -r q
+	run 0 cairn build
+	[ ! -e cairn-out/p/y.out ] && [ ! -e cairn-out/q ]
+	[ -f cairn-out/p/x.out ] && [ -f cairn-out/p/t.xml ]
+	# and what is left is what a clean build makes
+	mkdir ../ref && cp -r WORKSPACE.lua BUILD.lua a.txt p ../ref/
+	(cd ../ref && cairn build --cache-dir ../refcache >/dev/null)
+	eq "$(cd cairn-out && find . -type f ! -name 't.*' | sort)" "$(cd ../ref/cairn-out && find . -type f | sort)"
+}

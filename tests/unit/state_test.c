@@ -123,7 +123,7 @@ TEST(state_digest_uses_stat_cache)
 	CHECK(state_digest(s, &f.base, "src/none.c", &d2) == -1);
 	/* state_remember fills the cache without hashing */
 	sha_buf("int b;", 6, &want);
-	state_remember(s, &f.base, "src/b.c", &want);
+	state_remember(s, &f.base, "src/b.c", &want, OUT_ACTION);
 	CHECK(state_digest(s, &f.base, "src/b.c", &d2) == 0);
 	CHECK(f.nhash == 4 && digest_eq(&d2, &want));
 	state_free(s);
@@ -262,7 +262,7 @@ TEST(state_racy_entries_are_hashed_again)
 	struct digest out;
 	sha_buf("int b;", 6, &out);
 	f.files[1].st.mtime_ns = f.files[0].st.mtime_ns;
-	state_remember(s, &f.base, "src/b.c", &out);
+	state_remember(s, &f.base, "src/b.c", &out, OUT_ACTION);
 	CHECK(state_save(s, path) == 0);
 	state_free(s);
 	s = state_load(path, &corrupt);
