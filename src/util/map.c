@@ -10,7 +10,8 @@ static uint64_t strhash(const char *s)
 	return hash_bytes(s, strlen(s)) | 1;
 }
 
-void *map_get(const struct map *m, const char *key)
+/* The slot holding key, or NULL. */
+static struct map_slot *find(const struct map *m, const char *key)
 {
 	if (!m->cap)
 		return NULL;
@@ -20,22 +21,20 @@ void *map_get(const struct map *m, const char *key)
 		if (!s->key)
 			return NULL;
 		if (s->hash == h && strcmp(s->key, key) == 0)
-			return s->val;
+			return s;
 	}
+}
+
+void *map_get(const struct map *m, const char *key)
+{
+	struct map_slot *s = find(m, key);
+	return s ? s->val : NULL;
 }
 
 const char *map_key(const struct map *m, const char *key)
 {
-	if (!m->cap)
-		return NULL;
-	uint64_t h = strhash(key);
-	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		struct map_slot *s = &m->slots[i];
-		if (!s->key)
-			return NULL;
-		if (s->hash == h && strcmp(s->key, key) == 0)
-			return s->key;
-	}
+	struct map_slot *s = find(m, key);
+	return s ? s->key : NULL;
 }
 
 static void grow_to(struct map *m, size_t ncap);
