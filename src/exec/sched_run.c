@@ -104,8 +104,8 @@ void sched_leave_sandbox(struct sched *s, struct action *a, struct job_done *d)
 		} else if (!S_ISREG(st.st_mode)) {
 			buf_printf(&bad, "cairn: output '%s' is a %s, not a regular file: refused\n",
 			           a->outputs[i]->path, S_ISLNK(st.st_mode) ? "symlink" : "special file");
-		} else if (rename(in, a->outputs[i]->path) < 0 &&
-		           fs_copy_atomic(in, a->outputs[i]->path, st.st_mode & 0777, NULL, NULL) < 0) {
+		} else if (fs_copy_atomic(in, a->outputs[i]->path, st.st_mode & 0777, NULL, NULL) < 0) {
+			/* copied, not renamed: the image's outputs live on a tmpfs */
 			buf_printf(&bad, "cairn: cannot copy output '%s' out of the sandbox: %s\n",
 			           a->outputs[i]->path, strerror(errno));
 		}

@@ -208,15 +208,10 @@ static int c_exists(lua_State *L)
 static int c_is_package(lua_State *L)
 {
 	const char *pkg = luaL_checkstring(L, 1);
-	struct stat st;
 	char *p = *pkg ? xasprintf("%s/BUILD.lua", pkg) : xstrdup("BUILD.lua");
 	eval_note(self(L), p, DEP_EXISTS);
-	int ok = stat(p, &st) == 0 && S_ISREG(st.st_mode);
 	free(p);
-	/* outputs and state are never packages */
-	if (!strncmp(pkg, "cairn-out", 9) && (pkg[9] == 0 || pkg[9] == '/'))
-		ok = 0;
-	lua_pushboolean(L, ok);
+	lua_pushboolean(L, package_exists(pkg));
 	return 1;
 }
 

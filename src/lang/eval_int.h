@@ -37,6 +37,10 @@ int bind_msgh(lua_State *L);
 /* glob{} of a package; pushes the sorted list of matching files. */
 int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, size_t ninc,
               const char **exc, size_t nexc);
+/* Does dir hold a BUILD.lua (a regular file)? */
+int is_pkg_dir(const char *dir);
+/* Is pkg a package: a BUILD.lua, not under cairn-out or a hidden directory? */
+int package_exists(const char *pkg);
 /* Push the sorted list of packages at or below pkg. */
 int packages_push(lua_State *L, struct eval *ev, const char *pkg);
 

@@ -17,7 +17,7 @@ struct strv {
 	size_t n, cap;
 };
 
-static int is_pkg_dir(const char *dir)
+int is_pkg_dir(const char *dir)
 {
 	struct stat st;
 	char *p = xasprintf("%s/BUILD.lua", dir);
@@ -103,6 +103,26 @@ static int match_any(const char *path, const char **pats, size_t np)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int package_exists(const char *pkg)
+{
+	/* inside cairn-out or a hidden directory: never a package, whatever
+	 * it holds (the walks do not enter those either) */
+	char *p = xstrdup(pkg);
+	const char *parent = "";
+	int ok = 1;
+	for (char *c = p, *slash; ok && *c; c = slash + 1) {
+		slash = strchr(c, '/');
+		if (slash)
+			*slash = 0;
+		ok = !fs_skip_dir(parent, c);
+		parent = c; /* only its emptiness matters to fs_skip_dir */
+		if (!slash)
+			break;
+	}
+	free(p);
+	return ok && is_pkg_dir(*pkg ? pkg : ".");
 }
 
 int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, size_t ninc,

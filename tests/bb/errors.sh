@@ -303,3 +303,29 @@ L
 	run 2 cairn build
 	has "attr is read-only"
 }
+
+test_hidden_and_output_directories_are_not_packages() {
+	good_ws
+	mkdir -p .hidden && echo 'genrule { name = "h", outs = { "h" }, cmd = "true" }' > .hidden/BUILD.lua
+	write p/BUILD.lua <<'L'
+genrule { name = "x", srcs = { "//.hidden:h" }, outs = { "x.txt" }, cmd = "true" }
+L
+	run 2 cairn build //p:x
+	has "no such package '.hidden'"
+	run 2 cairn build //cairn-out/ok:ok
+	has "no such package 'cairn-out/ok'"
+	eq "$(snap)" "$snap_before"
+}
+
+test_damaged_config_is_rebuilt() {
+	ws
+	write p/BUILD.lua <<'L'
+cc_binary { name = "b", srcs = { "b.c" } }
+L
+	echo 'int main(void) { return 0; }' > p/b.c
+	run 0 cairn build
+	printf 'garbage\n' > .cairn/config
+	run 0 cairn build
+	summary 0 2 0
+	head -1 .cairn/config | grep -q '^cairn-config 1$'
+}
