@@ -2,6 +2,7 @@
  * flows one way: patterns -> eval (targets, actions) -> graph check ->
  * sched (keys, store, runner) -> state. */
 #include "cli/cmds.h"
+#include "cli/noop.h"
 #include "cli/ui.h"
 #include "exec/sandbox.h"
 #include "exec/sched.h"
@@ -24,6 +25,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *default_cache_dir(void)
@@ -196,21 +198,24 @@ static void user_error(struct err *e)
 /* The action graph for the patterns: from the snapshot when it is still
  * valid, else by evaluating the build files (and saving a new snapshot).
  * 0, or -1 with *e set (a user error). */
+/* The graph for the request; deps gets the snapshot's dependency section
+ * (left empty when no snapshot is kept). */
 static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
-                      const struct cc_config *cc, struct graph *g, struct err *e)
+                      const struct cc_config *cc, struct graph *g, struct buf *deps,
+                      struct err *e)
 {
 	char *key = snapshot_key(w, pats, npat, tests, cc);
 	int rc = 0;
-	if (snapshot_load(".cairn/graph", key, fsys_real(), g)) {
+	if (snapshot_load(".cairn/graph", key, fsys_real(), g, deps)) {
 		rc = graph_check(g, e);
 	} else {
 		struct eval *ev = eval_new(w->name, g, cc, e);
 		if (!ev || eval_request(ev, pats, npat, tests, e) < 0 || graph_check(g, e) < 0) {
 			rc = -1;
 		} else {
-			size_t ndeps;
-			const struct snap_dep *deps = eval_deps_seen(ev, &ndeps);
-			if (snapshot_save(".cairn/graph", key, g, deps, ndeps) < 0)
+			size_t nseen;
+			const struct snap_dep *seen = eval_deps_seen(ev, &nseen);
+			if (snapshot_save(".cairn/graph", key, g, seen, nseen, deps) < 0)
 				warn("cannot write .cairn/graph:");
 		}
 		eval_free(ev);
@@ -353,13 +358,36 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	               .test_output = o->test_output};
 	u.tty = isatty(1);
 	u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && u.tty);
+	struct timespec start;
+	clock_gettime(CLOCK_REALTIME, &start);
 	struct cc_state cc;
 	cc_configure(&cc);
+	int sandbox = sandbox_wanted(o);
+	char *props = exec_props(sandbox);
+	/* a plain build may be a no-op that needs neither graph nor state */
+	char *nkey = NULL;
+	if (mode == MODE_BUILD) {
+		char *k = snapshot_key(w, pats, npat, 0, &cc.cfg);
+		nkey = xasprintf("%s\nprops %s", k, props);
+		free(k);
+		size_t n;
+		if (!o->events && !o->profile && noop_check(".cairn/noop", nkey, ncpus(), &n)) {
+			struct sched_counts c = {.total = n, .done = n, .cached = n};
+			ui_summary(&u, &c);
+			free(nkey);
+			free(props);
+			ui_free(&u);
+			cc_state_free(&cc);
+			return 0;
+		}
+	}
+	unlink(".cairn/noop"); /* until this build has succeeded */
 	struct state *st = NULL;
 	struct graph g = {0};
+	struct buf deps = {0};
 	struct err e = {0};
 	int code = 0;
-	if (load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &e) < 0) {
+	if (load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &deps, &e) < 0) {
 		user_error(&e);
 		code = 2;
 		goto out;
@@ -388,10 +416,8 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	}
 	if (profile)
 		u.trace = trace_new();
-	int sandbox = sandbox_wanted(o);
 	struct runner *runner = runner_local_new();
 	struct sched_observer obs = ui_observer(&u);
-	char *props = exec_props(sandbox);
 	struct sched_env env = {
 		.g = &g, .st = st, .store = store, .fs = fsys_real(), .runner = runner, .obs = &obs,
 		.opts = {.jobs = o->jobs ? o->jobs : ncpus(), .keep_going = o->keep_going,
@@ -401,8 +427,12 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	int rc = sched_run(&env, &res, &e);
 	if (rc == 0 && !res.interrupted && !res.c.failed && !plan && whole_workspace(pats, npat))
 		prune_outputs(st, &g, mode == MODE_TEST ? OUT_ACTION | OUT_TEST : OUT_ACTION);
-	if (state_save(st, ".cairn/state") < 0)
+	int saved = state_save(st, ".cairn/state") == 0;
+	if (!saved)
 		warn("cannot save .cairn/state:");
+	if (nkey && saved && rc == 0 && !res.interrupted && !res.c.failed)
+		noop_record(".cairn/noop", nkey, &g, st, &deps,
+		            (int64_t)start.tv_sec * 1000000000 + start.tv_nsec);
 	if (rc < 0) {
 		user_error(&e);
 		code = 2;
@@ -430,7 +460,6 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 		warn("cannot write %s:", profile);
 	free(events);
 	free(profile);
-	free(props);
 	runner->free(runner);
 	store->ops->close(store);
 	if (mode == MODE_RUN && code == 0)
@@ -440,6 +469,9 @@ out:
 	cc_state_free(&cc);
 	graph_free(&g);
 	state_free(st);
+	buf_free(&deps);
+	free(props);
+	free(nkey);
 	return code;
 }
 

@@ -6,7 +6,10 @@
  *   ndeps    u32, then per dependency:
  *     path string, kind u32, present u32, then for DEP_STAT: size u64,
  *     mtime_ns u64, ctime_ns u64, ino u64, mode u32; for DEP_PKGLIST and
- *     DEP_LIST: the listing digest (32 bytes); for DEP_EXISTS: nothing;
+ *     DEP_LIST: the listing digest (32 bytes), then the directory's stat
+ *     data as for DEP_STAT, taken before it was listed (all zero when it
+ *     was racy): while it is unchanged, so is the listing, and the check
+ *     needs no readdir; for DEP_EXISTS: nothing;
  *     for DEP_DIR: the directory's stat data as for DEP_STAT, then n u32:
  *     the n DEP_EXISTS records that follow are all in that directory, and
  *     while the directory's stat data is unchanged (no entry was added,
@@ -33,7 +36,9 @@
 #include <unistd.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-enum { GR_VERSION = 7 };
+#define RACY_NS 20000000 /* as the state's: a build file changed this close
+                            to the save could change again unseen */
+enum { GR_VERSION = 8 };
 
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 {
@@ -43,17 +48,12 @@ void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 		/* what matters is what a read sees: the target's stat data */
 		struct stat sb;
 		d->present = stat(d->path, &sb) == 0;
-		if (d->present) {
-			d->st.size = (uint64_t)sb.st_size;
-			d->st.mtime_ns = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
-			d->st.ctime_ns = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec;
-			d->st.ino = (uint64_t)sb.st_ino;
-			d->st.mode = (uint32_t)sb.st_mode;
-		}
+		if (d->present)
+			file_stat_from(&sb, &d->st);
 	}
 	if (d->present && d->kind == DEP_EXISTS && S_ISDIR(d->st.mode))
 		d->present = 2;
-	if (d->kind != DEP_STAT)
+	if (d->kind != DEP_STAT && d->kind != DEP_PKGLIST && d->kind != DEP_LIST)
 		memset(&d->st, 0, sizeof d->st);
 	memset(&d->d, 0, sizeof d->d);
 	if (d->present && (d->kind == DEP_PKGLIST || d->kind == DEP_LIST) &&
@@ -64,15 +64,6 @@ void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 static void put_str(struct buf *b, const char *s)
 {
 	buf_put_lstr(b, s, strlen(s));
-}
-
-static void put_stat(struct buf *b, const struct file_stat *st)
-{
-	buf_put_u64(b, st->size);
-	buf_put_u64(b, (uint64_t)st->mtime_ns);
-	buf_put_u64(b, (uint64_t)st->ctime_ns);
-	buf_put_u64(b, st->ino);
-	buf_put_u32(b, st->mode);
 }
 
 /* Length of the directory part of a path (0 for a file of the root). */
@@ -112,8 +103,11 @@ static int by_parent(const void *x, const void *y)
 	return (i > j) - (i < j);
 }
 
+static void put_deps(struct buf *b, const struct snap_dep *deps, size_t ndeps, int64_t now_ns);
+static void put_graph(struct buf *b, const struct graph *g);
+
 int snapshot_save(const char *path, const char *key, const struct graph *g,
-                  const struct snap_dep *deps, size_t ndeps)
+                  const struct snap_dep *deps, size_t ndeps, struct buf *deps_out)
 {
 	/* a build file changed within a timestamp tick of now could change
 	 * again unseen: no snapshot this time (the next run evaluates) */
@@ -121,14 +115,28 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 	clock_gettime(CLOCK_REALTIME, &now);
 	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	for (size_t i = 0; i < ndeps; i++)
-		if (deps[i].kind == DEP_STAT && deps[i].st.mtime_ns >= now_ns - 20000000) {
+		if (deps[i].kind == DEP_STAT && deps[i].st.mtime_ns >= now_ns - RACY_NS) {
 			unlink(path);
 			return 0;
 		}
 	struct buf b = {0};
 	frame_begin(&b, GR_MAGIC, GR_VERSION);
 	put_str(&b, key);
-	/* EXISTS probes grouped by directory, each group under a DEP_DIR */
+	size_t d0 = b.len;
+	put_deps(&b, deps, ndeps, now_ns);
+	if (deps_out)
+		buf_putn(deps_out, b.s + d0, b.len - d0);
+	put_graph(&b, g);
+	frame_seal(&b);
+	int r = fs_write_atomic(path, b.s, b.len, 0644);
+	buf_free(&b);
+	return r;
+}
+
+/* The dependency section: a count, then the records; the EXISTS probes
+ * grouped by directory, each group under a DEP_DIR. */
+static void put_deps(struct buf *b, const struct snap_dep *deps, size_t ndeps, int64_t now_ns)
+{
 	size_t *order = xcalloc(ndeps ? ndeps : 1, sizeof *order), ngroups = 0;
 	for (size_t i = 0; i < ndeps; i++)
 		order[i] = i;
@@ -139,14 +147,14 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 		    (i == 0 || !groupable(&deps[order[i - 1]]) ||
 		     parent_cmp(deps[order[i - 1]].path, deps[order[i]].path) != 0))
 			ngroups++;
-	buf_put_u32(&b, (unsigned)(ndeps + ngroups));
+	buf_put_u32(b, (unsigned)(ndeps + ngroups));
 	for (size_t k = 0; k < ndeps; k++) {
 		const struct snap_dep *d = &deps[order[k]];
 		if (groupable(d) &&
 		    (k == 0 || !groupable(&deps[order[k - 1]]) ||
 		     parent_cmp(deps[order[k - 1]].path, d->path) != 0)) {
 			size_t n = 1;
-			int same = d->dir_ok;
+			int same = d->dir_ok && d->dir_st.mtime_ns < now_ns - RACY_NS;
 			while (k + n < ndeps && groupable(&deps[order[k + n]]) &&
 			       parent_cmp(deps[order[k + n]].path, d->path) == 0) {
 				const struct snap_dep *o = &deps[order[k + n]];
@@ -156,61 +164,64 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 			}
 			size_t plen = parent_len(d->path);
 			char *dir = plen ? xstrndup(d->path, plen) : xstrdup(".");
-			put_str(&b, dir);
+			put_str(b, dir);
 			free(dir);
-			buf_put_u32(&b, DEP_DIR);
-			buf_put_u32(&b, (unsigned)same); /* 0: no shortcut, check each */
-			put_stat(&b, &d->dir_st);
-			buf_put_u32(&b, (unsigned)n);
+			buf_put_u32(b, DEP_DIR);
+			buf_put_u32(b, (unsigned)same); /* 0: no shortcut, check each */
+			stat_put(b, &d->dir_st);
+			buf_put_u32(b, (unsigned)n);
 		}
-		put_str(&b, d->path);
-		buf_put_u32(&b, (unsigned)d->kind);
-		buf_put_u32(&b, (unsigned)d->present);
-		if (d->kind == DEP_STAT)
-			put_stat(&b, &d->st);
-		else if (d->kind != DEP_EXISTS)
-			buf_putn(&b, d->d.b, 32);
+		put_str(b, d->path);
+		buf_put_u32(b, (unsigned)d->kind);
+		buf_put_u32(b, (unsigned)d->present);
+		if (d->kind == DEP_STAT) {
+			stat_put(b, &d->st);
+		} else if (d->kind != DEP_EXISTS) {
+			buf_putn(b, d->d.b, 32);
+			static const struct file_stat none;
+			stat_put(b, d->st.mtime_ns < now_ns - RACY_NS ? &d->st : &none);
+		}
 	}
 	free(order);
-	buf_put_u32(&b, (unsigned)g->nfiles);
+}
+
+static void put_graph(struct buf *b, const struct graph *g)
+{
+	buf_put_u32(b, (unsigned)g->nfiles);
 	for (size_t i = 0; i < g->nfiles; i++)
-		put_str(&b, g->files[i]->path);
-	buf_put_u32(&b, (unsigned)g->nactions);
+		put_str(b, g->files[i]->path);
+	buf_put_u32(b, (unsigned)g->nactions);
 	for (size_t i = 0; i < g->nactions; i++) {
 		const struct action *a = g->actions[i];
-		put_str(&b, a->label);
-		put_str(&b, a->mnemonic);
-		put_str(&b, a->progress ? a->progress : "");
-		put_str(&b, a->where);
-		buf_put_u32(&b, (unsigned)a->argc);
+		put_str(b, a->label);
+		put_str(b, a->mnemonic);
+		put_str(b, a->progress ? a->progress : "");
+		put_str(b, a->where);
+		buf_put_u32(b, (unsigned)a->argc);
 		for (size_t j = 0; j < a->argc; j++)
-			put_str(&b, a->argv[j]);
-		buf_put_u32(&b, (unsigned)a->nenv);
+			put_str(b, a->argv[j]);
+		buf_put_u32(b, (unsigned)a->nenv);
 		for (size_t j = 0; j < a->nenv; j++)
-			put_str(&b, a->env[j]);
-		buf_put_u32(&b, (unsigned)a->ninputs);
+			put_str(b, a->env[j]);
+		buf_put_u32(b, (unsigned)a->ninputs);
 		for (size_t j = 0; j < a->ninputs; j++)
-			buf_put_u32(&b, a->inputs[j]->id);
-		buf_putn(&b, a->prunable, a->ninputs);
-		buf_put_u32(&b, (unsigned)a->noutputs);
+			buf_put_u32(b, a->inputs[j]->id);
+		buf_putn(b, a->prunable, a->ninputs);
+		buf_put_u32(b, (unsigned)a->noutputs);
 		for (size_t j = 0; j < a->noutputs; j++)
-			buf_put_u32(&b, a->outputs[j]->id);
-		buf_put_u32(&b, a->flags);
-		put_str(&b, a->depfile ? a->depfile : "");
+			buf_put_u32(b, a->outputs[j]->id);
+		buf_put_u32(b, a->flags);
+		put_str(b, a->depfile ? a->depfile : "");
 	}
-	buf_put_u32(&b, (unsigned)g->nrequested);
+	buf_put_u32(b, (unsigned)g->nrequested);
 	for (size_t i = 0; i < g->nrequested; i++)
-		buf_put_u32(&b, g->requested[i]->id);
-	buf_put_u32(&b, (unsigned)g->ntests);
+		buf_put_u32(b, g->requested[i]->id);
+	buf_put_u32(b, (unsigned)g->ntests);
 	for (size_t i = 0; i < g->ntests; i++) {
-		put_str(&b, g->tests[i].label);
-		put_str(&b, g->tests[i].base);
-		buf_put_u32(&b, (unsigned)g->tests[i].shards);
+		put_str(b, g->tests[i].label);
+		put_str(b, g->tests[i].base);
+		buf_put_u32(b, (unsigned)g->tests[i].shards);
 	}
-	frame_seal(&b);
-	int r = fs_write_atomic(path, b.s, b.len, 0644);
-	buf_free(&b);
-	return r;
 }
 
 /* A string from the reader, copied into the graph's arena. */
@@ -263,17 +274,14 @@ static int read_dep(struct reader *rd, struct snap_dep *d, size_t *plen, const c
 	d->kind = (enum dep_kind)rd_u32(rd);
 	d->present = (int)rd_u32(rd);
 	if (d->kind == DEP_STAT || d->kind == DEP_DIR) {
-		d->st.size = rd_u64(rd); /* one statement each: the order matters */
-		d->st.mtime_ns = (int64_t)rd_u64(rd);
-		d->st.ctime_ns = (int64_t)rd_u64(rd);
-		d->st.ino = rd_u64(rd);
-		d->st.mode = rd_u32(rd);
+		stat_get(rd, &d->st);
 		if (d->kind == DEP_DIR)
 			*nchildren = rd_u32(rd);
 	} else if (d->kind == DEP_PKGLIST || d->kind == DEP_LIST) {
 		const void *x = rd_bytes(rd, 32);
 		if (x)
 			memcpy(d->d.b, x, 32);
+		stat_get(rd, &d->st);
 	} else if (d->kind != DEP_EXISTS) {
 		return -1;
 	}
@@ -307,10 +315,21 @@ static int deps_unchanged(struct reader *rd, struct fsys *fs)
 				skip = nchildren;
 			continue;
 		}
+		if ((want.kind == DEP_PKGLIST || want.kind == DEP_LIST) && want.present &&
+		    want.st.ino) {
+			/* the directory's stat data first: unchanged, no listing */
+			now.kind = DEP_STAT;
+			snap_dep_probe(fs, &now);
+			now.kind = want.kind;
+			if (now.present && stat_eq(&now.st, &want.st)) {
+				free(now.path);
+				continue;
+			}
+		}
 		snap_dep_probe(fs, &now);
 		free(now.path);
-		if (now.present != want.present || !stat_eq(&now.st, &want.st) ||
-		    !digest_eq(&now.d, &want.d))
+		if (now.present != want.present || !digest_eq(&now.d, &want.d) ||
+		    (want.kind == DEP_STAT && !stat_eq(&now.st, &want.st)))
 			return 0;
 	}
 	return !rd->bad && skip == 0;
@@ -376,7 +395,14 @@ static int decode(struct reader *rd, struct graph *g)
 	return rd->bad || rd->p != rd->end ? -1 : 0;
 }
 
-int snapshot_load(const char *path, const char *key, struct fsys *fs, struct graph *g)
+int snapshot_deps_unchanged(const void *p, size_t n, struct fsys *fs)
+{
+	struct reader rd = {p, (const unsigned char *)p + n, 0};
+	return deps_unchanged(&rd, fs) && rd.p == rd.end;
+}
+
+int snapshot_load(const char *path, const char *key, struct fsys *fs, struct graph *g,
+                  struct buf *deps_out)
 {
 	struct buf b = {0};
 	int ok = 0;
@@ -387,12 +413,16 @@ int snapshot_load(const char *path, const char *key, struct fsys *fs, struct gra
 	const char *k = rd_lstr(&rd, &klen);
 	if (!k || klen != strlen(key) || memcmp(k, key, klen) != 0)
 		goto out;
+	const unsigned char *d0 = rd.p;
 	if (!deps_unchanged(&rd, fs))
 		goto out;
+	const unsigned char *d1 = rd.p;
 	if (decode(&rd, g) < 0) {
 		graph_free(g);
 		goto out;
 	}
+	if (deps_out)
+		buf_putn(deps_out, d0, (size_t)(d1 - d0));
 	ok = 1;
 out:
 	buf_free(&b);

@@ -35,12 +35,17 @@ void snap_dep_probe(struct fsys *fs, struct snap_dep *d);
 
 /* Write g and its dependencies (temp + rename). A build file modified in
  * the last 20 ms could change again within the same timestamp tick: then
- * no snapshot is kept. 0 or -1 with errno. */
+ * no snapshot is kept. 0 or -1 with errno. When it is written and deps_out
+ * is not NULL, the encoded dependency section is appended to deps_out. */
 int snapshot_save(const char *path, const char *key, const struct graph *g,
-                  const struct snap_dep *deps, size_t ndeps);
+                  const struct snap_dep *deps, size_t ndeps, struct buf *deps_out);
 /* Load into an empty g when the file is for `key` and every dependency is
- * unchanged: 1. Otherwise 0, with g left empty (missing, stale, foreign or
- * corrupt snapshots are all just a miss). */
-int snapshot_load(const char *path, const char *key, struct fsys *fs, struct graph *g);
+ * unchanged: 1 (and, when deps_out is not NULL, the encoded dependency
+ * section appended to it). Otherwise 0, with g left empty (missing, stale,
+ * foreign or corrupt snapshots are all just a miss). */
+int snapshot_load(const char *path, const char *key, struct fsys *fs, struct graph *g,
+                  struct buf *deps_out);
+/* Is every dependency in an encoded section (from deps_out) unchanged? */
+int snapshot_deps_unchanged(const void *p, size_t n, struct fsys *fs);
 
 #endif

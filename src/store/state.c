@@ -18,7 +18,8 @@
  * state.h). An unknown magic or version, or a trailer mismatch, is
  * ignored: the state starts empty.
  *
- * Racy entries (as git calls them): a source whose mtime is within RACY_NS
+ * Racy entries (as git calls them): a source whose mtime is within 20 ms
+ * (STATE_RACY_NS; coarse kernel timestamp ticks are 4 ms)
  * of the save may have been changed again in the same timestamp tick after
  * it was hashed, with its stat data unchanged; such an entry is hashed
  * again on the next run rather than trusted. */
@@ -34,7 +35,6 @@
 
 static const char ST_MAGIC[8] = "CAIRNST";
 enum { ST_VERSION = 3 };
-#define RACY_NS 20000000 /* 20 ms: coarse kernel timestamp ticks are 4 ms */
 
 struct state {
 	struct arena arena; /* every record and string below: freed at once */
@@ -87,11 +87,7 @@ static int decode(struct state *s, const struct buf *b)
 		size_t len;
 		const char *p = rd_lstr(&rd, &len);
 		struct file_rec f = {0};
-		f.st.size = rd_u64(&rd);
-		f.st.mtime_ns = (int64_t)rd_u64(&rd);
-		f.st.ctime_ns = (int64_t)rd_u64(&rd);
-		f.st.ino = rd_u64(&rd);
-		f.st.mode = rd_u32(&rd);
+		stat_get(&rd, &f.st);
 		const void *d = rd_bytes(&rd, 32);
 		const unsigned char *ours = rd_bytes(&rd, 1);
 		if (!p || !d || !ours)
@@ -182,11 +178,7 @@ int state_save(struct state *s, const char *path)
 		if (!f)
 			continue;
 		buf_put_lstr(&b, f->path, strlen(f->path));
-		buf_put_u64(&b, f->st.size);
-		buf_put_u64(&b, (uint64_t)f->st.mtime_ns);
-		buf_put_u64(&b, (uint64_t)f->st.ctime_ns);
-		buf_put_u64(&b, f->st.ino);
-		buf_put_u32(&b, f->st.mode);
+		stat_put(&b, &f->st);
 		buf_putn(&b, f->d.b, 32);
 		buf_putc(&b, (char)f->ours);
 	}
@@ -252,7 +244,7 @@ int state_digest_st(struct state *s, struct fsys *fs, const char *path,
 {
 	struct file_stat st = *stp;
 	struct file_rec *f = map_get(&s->files, path);
-	int racy = f && f->loaded && !f->ours && f->st.mtime_ns >= s->saved_ns - RACY_NS;
+	int racy = f && f->loaded && !f->ours && f->st.mtime_ns >= s->saved_ns - STATE_RACY_NS;
 	if (f && stat_eq(&f->st, &st) && !racy) {
 		*d = f->d;
 		return 0;
@@ -292,6 +284,11 @@ void state_forget(struct state *s, const char *path)
 		map_put(&s->actions, map_key(&s->actions, path), NULL);
 		s->dirty = 1;
 	}
+}
+
+const struct file_rec *state_file(struct state *s, const char *path)
+{
+	return map_get(&s->files, path);
 }
 
 struct act_rec *state_action(struct state *s, const char *id)

@@ -66,6 +66,12 @@ void state_outputs(struct state *s, int kinds, void (*fn)(void *ctx, const char 
 /* Forget a file and the action named by it (its first output). */
 void state_forget(struct state *s, const char *path);
 
+/* The stat cache's record of a file, or NULL. */
+const struct file_rec *state_file(struct state *s, const char *path);
+/* The window (ns) before a save in which a file's stat data is racy: it
+ * could change again within one timestamp tick and keep its stat data. */
+enum { STATE_RACY_NS = 20000000 };
+
 struct act_rec *state_action(struct state *s, const char *id);
 /* Replace the record for r->id with a copy of r; frees r (a heap record,
  * as act_rec_free frees). Records the state returns belong to it. */

@@ -10,17 +10,40 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void file_stat_from(const struct stat *s, struct file_stat *st)
+{
+	st->size = (uint64_t)s->st_size;
+	st->mtime_ns = (int64_t)s->st_mtim.tv_sec * 1000000000 + s->st_mtim.tv_nsec;
+	st->ctime_ns = (int64_t)s->st_ctim.tv_sec * 1000000000 + s->st_ctim.tv_nsec;
+	st->ino = (uint64_t)s->st_ino;
+	st->mode = (uint32_t)s->st_mode;
+}
+
+void stat_put(struct buf *b, const struct file_stat *st)
+{
+	buf_put_u64(b, st->size);
+	buf_put_u64(b, (uint64_t)st->mtime_ns);
+	buf_put_u64(b, (uint64_t)st->ctime_ns);
+	buf_put_u64(b, st->ino);
+	buf_put_u32(b, st->mode);
+}
+
+void stat_get(struct reader *rd, struct file_stat *st)
+{
+	st->size = rd_u64(rd); /* one statement each: the order matters */
+	st->mtime_ns = (int64_t)rd_u64(rd);
+	st->ctime_ns = (int64_t)rd_u64(rd);
+	st->ino = rd_u64(rd);
+	st->mode = rd_u32(rd);
+}
+
 static int real_stat(struct fsys *fs, const char *path, struct file_stat *st)
 {
 	(void)fs;
 	struct stat s;
 	if (lstat(path, &s) < 0)
 		return -1;
-	st->size = (uint64_t)s.st_size;
-	st->mtime_ns = (int64_t)s.st_mtim.tv_sec * 1000000000 + s.st_mtim.tv_nsec;
-	st->ctime_ns = (int64_t)s.st_ctim.tv_sec * 1000000000 + s.st_ctim.tv_nsec;
-	st->ino = (uint64_t)s.st_ino;
-	st->mode = (uint32_t)s.st_mode;
+	file_stat_from(&s, st);
 	return 0;
 }
 

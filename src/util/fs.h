@@ -23,6 +23,14 @@ struct fsys {
 	int (*hash)(struct fsys *fs, const char *path, struct digest *d);
 };
 
+struct stat;
+/* st from stat(2)'s answer. */
+void file_stat_from(const struct stat *s, struct file_stat *st);
+
+/* On disk: size, mtime_ns, ctime_ns, ino as u64, mode as u32. */
+void stat_put(struct buf *b, const struct file_stat *st);
+void stat_get(struct reader *rd, struct file_stat *st);
+
 /* The real file system. */
 struct fsys *fsys_real(void);
 int stat_eq(const struct file_stat *a, const struct file_stat *b);

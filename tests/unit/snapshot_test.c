@@ -204,7 +204,7 @@ static void save(struct snap_dep *deps, size_t n)
 {
 	struct graph g = {0};
 	build_graph(&g);
-	CHECK(snapshot_save(SNAP, KEY, &g, deps, n) == 0);
+	CHECK(snapshot_save(SNAP, KEY, &g, deps, n, NULL) == 0);
 	graph_free(&g);
 }
 
@@ -213,7 +213,7 @@ static void save(struct snap_dep *deps, size_t n)
 static int load_with(struct fsys *fs, const char *key)
 {
 	struct graph g = {0};
-	int r = snapshot_load(SNAP, key, fs, &g);
+	int r = snapshot_load(SNAP, key, fs, &g, NULL);
 	if (r == 1) {
 		struct graph want = {0};
 		build_graph(&want);
@@ -294,7 +294,7 @@ TEST(snapshot_round_trip)
 	CHECK(deps[6].present == 1 && deps[7].present == 1);
 	save(deps, n);
 	struct graph g = {0};
-	CHECK(snapshot_load(SNAP, KEY, fsys_real(), &g) == 1);
+	CHECK(snapshot_load(SNAP, KEY, fsys_real(), &g, NULL) == 1);
 	struct graph want = {0};
 	build_graph(&want);
 	check_same_graph(&want, &g);
@@ -330,8 +330,8 @@ TEST(snapshot_empty_graph_round_trip)
 	struct ws w;
 	ws_enter(&w);
 	struct graph g = {0};
-	CHECK(snapshot_save(SNAP, "", &g, NULL, 0) == 0);
-	CHECK(snapshot_load(SNAP, "", fsys_real(), &g) == 1);
+	CHECK(snapshot_save(SNAP, "", &g, NULL, 0, NULL) == 0);
+	CHECK(snapshot_load(SNAP, "", fsys_real(), &g, NULL) == 1);
 	CHECK(g.nactions == 0 && g.nfiles == 0);
 	graph_free(&g);
 	ws_leave(&w);
@@ -355,7 +355,7 @@ TEST(snapshot_missing_file_is_miss)
 	struct ws w;
 	ws_enter(&w);
 	struct graph g = {0};
-	CHECK(snapshot_load(SNAP, KEY, fsys_real(), &g) == 0);
+	CHECK(snapshot_load(SNAP, KEY, fsys_real(), &g, NULL) == 0);
 	CHECK(g.nactions == 0);
 	graph_free(&g);
 	ws_leave(&w);

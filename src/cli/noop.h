@@ -1,0 +1,37 @@
+/* noop: the fast answer to "is there anything to do?" (.cairn/noop).
+ *
+ * After a build in which every wanted action succeeded, cairn records the
+ * request, the state file's identity, the snapshot's dependency section
+ * (build files, modules, globbed directories) and the stat data of every
+ * file the wanted actions read or wrote. The next build of the same
+ * request is a no-op, and prints its summary without loading the graph or
+ * the state, when all of that is unchanged: the check is one stat per file
+ * on a few threads, against ninja's one stat per file on one.
+ *
+ * Why that is enough: an up-to-date decision depends only on the graph
+ * (fixed by the request and the build files), the state's records (fixed
+ * by the state file, which every change rewrites by rename) and the
+ * contents of the files (fixed by their stat data, racy files aside: a
+ * file cairn did not write, modified within STATE_RACY_NS of the build's
+ * start, is never recorded, as the state itself does not trust it). */
+#ifndef CAIRN_NOOP_H
+#define CAIRN_NOOP_H
+#include "graph/graph.h"
+#include "store/state.h"
+#include "util/str.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 when the record at path is for key and nothing it covers changed;
+ * *nactions gets the number of actions it covered. 0 otherwise (no
+ * record, another request, a damaged file: all just "look closer"). */
+int noop_check(const char *path, const char *key, int threads, size_t *nactions);
+
+/* Record a successful build of g's wanted actions (after the state was
+ * saved). deps: the snapshot's dependency section (empty: no snapshot was
+ * kept, so no record). start_ns: wall-clock time the build started. With
+ * nothing recordable, any old record is removed. */
+void noop_record(const char *path, const char *key, const struct graph *g, struct state *st,
+                 const struct buf *deps, int64_t start_ns);
+
+#endif

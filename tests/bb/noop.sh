@@ -1,0 +1,176 @@
+# Black-box tests of the no-op fast path (.cairn/noop): it is taken only
+# when nothing it covers changed, and every kind of change falls back to
+# the full check.
+
+# //p:all globs p/*.txt; //q:q copies it.
+two_pkgs() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "all", srcs = glob { "*.txt" }, outs = { "all.out" }, cmd = "cat $(SRCS) > $@" }
+L
+	write q/BUILD.lua <<'L'
+genrule { name = "q", srcs = { "//p:all" }, outs = { "q.out" }, cmd = "cp $< $@" }
+L
+	echo 1 > p/a.txt
+}
+
+# settle [ARGS]: build until a no-op record exists (files written in the
+# last 20 ms are racy and keep it from being written).
+settle() {
+	sleep 0.05
+	run 0 cairn build "$@"
+	[ -f .cairn/noop ] || { echo "no .cairn/noop after a settled build" >&2; return 1; }
+}
+
+test_noop_record_is_used_without_graph_or_state() {
+	two_pkgs
+	run 0 cairn build
+	summary 2 0 0
+	settle
+	summary 0 2 0
+	# the fast path reads neither: without them it still answers, and
+	# writes nothing
+	rm .cairn/graph
+	run 0 cairn build
+	summary 0 2 0
+	[ ! -e .cairn/graph ]
+}
+
+test_every_change_falls_back() {
+	two_pkgs
+	# not racy: the snapshot keeps p/'s stat data, so while p/ is
+	# unchanged its listing is not read again
+	sleep 0.05
+	run 0 cairn build
+	settle
+	# a source's content
+	echo 2 > p/a.txt
+	run 0 cairn build
+	summary 2 0 0
+	eq "$(cat cairn-out/q/q.out)" "2"
+	# a new file in a globbed directory
+	settle
+	echo 3 > p/b.txt
+	run 0 cairn build
+	summary 2 0 0
+	eq "$(cat cairn-out/q/q.out)" "$(printf '2\n3')"
+	# a deleted output
+	settle
+	rm -f cairn-out/q/q.out
+	run 0 cairn build
+	summary 0 2 0
+	[ -f cairn-out/q/q.out ]
+	# an output written in place (only root can write a read-only file)
+	if [ "$(id -u)" = 0 ]; then
+		settle
+		echo junk > cairn-out/p/all.out
+		run 0 cairn build
+		eq "$(cat cairn-out/p/all.out)" "$(printf '2\n3')"
+	fi
+	# a build file
+	settle
+	sed -i 's/cp \$< \$@/tac $< > $@/' q/BUILD.lua
+	run 0 cairn build
+	summary 1 1 0
+	eq "$(cat cairn-out/q/q.out)" "$(printf '3\n2')"
+	# a new package under //...
+	settle
+	write r/BUILD.lua <<'L'
+genrule { name = "r", srcs = { "//q:q" }, outs = { "r.out" }, cmd = "cp $< $@" }
+L
+	run 0 cairn build
+	summary 1 2 0
+	[ -f cairn-out/r/r.out ]
+	# a deleted package
+	settle
+	rm -r r
+	run 0 cairn build
+	summary 0 2 0
+	[ ! -e cairn-out/r/r.out ]
+}
+
+test_record_is_per_request_and_flags() {
+	two_pkgs
+	run 0 cairn build //p:all
+	settle //p:all
+	summary 0 1 0
+	# another pattern is another request
+	run 0 cairn build //...
+	summary 1 1 0
+	settle //...
+	# another sandbox mode gives other keys, so the actions run again
+	run 0 cairn build --sandbox=none
+	summary 2 0 0
+	eq "$(cat cairn-out/q/q.out)" "1"
+	# a test run is not a build: its actions run
+	write t/BUILD.lua <<'L'
+sh_test { name = "t", srcs = { "t.sh" } }
+L
+	printf '#!/bin/sh\nexit 0\n' > t/t.sh
+	chmod +x t/t.sh
+	settle
+	run 0 cairn test //t:t
+	has "PASSED"
+}
+
+test_racy_files_are_never_recorded() {
+	two_pkgs
+	# a file modified "now" could change again in the same timestamp tick
+	# without its stat data changing: a source with a future mtime stays
+	# racy, so no record is written however often it is built
+	touch -d '+1 hour' p/a.txt
+	run 0 cairn build
+	sleep 0.05
+	run 0 cairn build
+	summary 0 2 0
+	[ ! -e .cairn/noop ]
+}
+
+test_damaged_record_falls_back() {
+	two_pkgs
+	run 0 cairn build
+	settle
+	cp .cairn/noop noop.good
+	# cut short, flipped byte, garbage, empty: each a plain miss
+	head -c 100 noop.good > .cairn/noop
+	echo 5 > p/a.txt
+	run 0 cairn build
+	summary 2 0 0
+	settle
+	cp .cairn/noop noop.good
+	python3 - <<'P'
+b = bytearray(open('noop.good', 'rb').read())
+b[len(b) // 2] ^= 0x40
+open('.cairn/noop', 'wb').write(bytes(b))
+P
+	echo 6 > p/a.txt
+	run 0 cairn build
+	summary 2 0 0
+	eq "$(cat cairn-out/q/q.out)" "6"
+	head -c 4096 /dev/urandom > .cairn/noop
+	run 0 cairn build
+	summary 0 2 0
+	: > .cairn/noop
+	run 0 cairn build
+	summary 0 2 0
+}
+
+test_killed_build_leaves_no_record() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "slow", srcs = { "in.txt" }, outs = { "slow.out" }, cmd = "sleep 0.3; cat $< > $@" }
+L
+	echo 1 > p/in.txt
+	run 0 cairn build
+	settle
+	echo 2 > p/in.txt
+	"$CAIRN" build > /dev/null 2>&1 &
+	local pid=$!
+	sleep 0.15
+	kill -9 "$pid"
+	wait "$pid" || true
+	[ ! -e .cairn/noop ]
+	run 0 cairn build
+	summary 1 0 0
+	eq "$(cat cairn-out/p/slow.out)" "2"
+}
