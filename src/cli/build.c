@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,7 +318,7 @@ struct prune {
 static void prune_check(void *ctx, const char *path)
 {
 	struct prune *p = ctx;
-	struct gfile *f = map_get(&p->g->by_path, path);
+	struct gfile *f = graph_find(p->g, path);
 	if (!f || !f->producer) {
 		char *c = xstrdup(path);
 		VEC_PUSH(p->dead, p->n, p->cap, c);
@@ -349,6 +350,20 @@ static void prune_outputs(struct state *st, struct graph *g, int kinds)
 	free(p.dead);
 }
 
+struct state_job {
+	pthread_t th;
+	int started;
+	struct state *st;
+	int corrupt;
+};
+
+static void *load_state(void *arg)
+{
+	struct state_job *j = arg;
+	j->st = state_load(".cairn/state", &j->corrupt);
+	return NULL;
+}
+
 /* One round: configure, load the graph, run it, report. The exit code. */
 static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
                       const struct pattern *pats, size_t npat)
@@ -366,12 +381,13 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	char *props = exec_props(sandbox);
 	/* a plain build may be a no-op that needs neither graph nor state */
 	char *nkey = NULL;
+	struct noop_seen seen = {0};
 	if (mode == MODE_BUILD) {
 		char *k = snapshot_key(w, pats, npat, 0, &cc.cfg);
 		nkey = xasprintf("%s\nprops %s", k, props);
 		free(k);
 		size_t n;
-		if (!o->events && !o->profile && noop_check(".cairn/noop", nkey, ncpus(), &n)) {
+		if (!o->events && !o->profile && noop_check(".cairn/noop", nkey, ncpus(), &n, &seen)) {
 			struct sched_counts c = {.total = n, .done = n, .cached = n};
 			ui_summary(&u, &c);
 			free(nkey);
@@ -387,7 +403,17 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	struct buf deps = {0};
 	struct err e = {0};
 	int code = 0;
-	if (load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &deps, &e) < 0) {
+	/* the state loads on a second thread while the graph loads */
+	struct state_job sj = {0};
+	if (mode != MODE_COMPDB)
+		sj.started = pthread_create(&sj.th, NULL, load_state, &sj) == 0;
+	int loaded = load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &deps, &e);
+	if (sj.started)
+		pthread_join(sj.th, NULL);
+	else if (mode != MODE_COMPDB)
+		load_state(&sj);
+	st = sj.st;
+	if (loaded < 0) {
 		user_error(&e);
 		code = 2;
 		goto out;
@@ -396,8 +422,7 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 		code = write_compdb(w, &g);
 		goto out;
 	}
-	int corrupt;
-	st = state_load(".cairn/state", &corrupt);
+	int corrupt = sj.corrupt;
 	if (corrupt)
 		warn(".cairn/state is damaged or from another version; starting afresh");
 	struct store *store = store_local_open(w->cache_dir);
@@ -423,9 +448,15 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 		.opts = {.jobs = o->jobs ? o->jobs : ncpus(), .keep_going = o->keep_going,
 		         .plan = plan, .props = props, .stat_threads = 4, .sandbox = sandbox},
 	};
+	struct sched_known known = {seen.st, seen.what};
+	if (noop_seen_fits(&seen, &g))
+		env.known = &known;
 	struct sched_result res = {0};
 	int rc = sched_run(&env, &res, &e);
-	if (rc == 0 && !res.interrupted && !res.c.failed && !plan && whole_workspace(pats, npat))
+	/* with the graph of the last successful build of this request (known),
+	 * that build pruned already */
+	if (rc == 0 && !res.interrupted && !res.c.failed && !plan && !env.known &&
+	    whole_workspace(pats, npat))
 		prune_outputs(st, &g, mode == MODE_TEST ? OUT_ACTION | OUT_TEST : OUT_ACTION);
 	int saved = state_save(st, ".cairn/state") == 0;
 	if (!saved)
@@ -470,6 +501,7 @@ out:
 	graph_free(&g);
 	state_free(st);
 	buf_free(&deps);
+	noop_seen_free(&seen);
 	free(props);
 	free(nkey);
 	return code;

@@ -4,11 +4,13 @@
  *   key      string: the request (snapshot key and execution properties)
  *   state    the state file's stat data: size, mtime_ns, ctime_ns, ino
  *            (u64 each), mode u32
+ *   graph    the .cairn/graph file's stat data, as above, and its number
+ *            of files (u32): the file ids below are its
  *   nactions u64: wanted actions, for the summary line
  *   deps     u32 length + the snapshot's dependency section
  *   ndirs    u32, then each directory (string; "." is the root)
  *   nfiles   u32, then per file: directory number u32, name (string),
- *            stat data as above
+ *            graph file id u32, stat data as above
  *   trailer  u64 check64 of everything before it
  * Written by temp + rename; removed at the start of every build that does
  * not take the fast path, so a build killed half-way leaves none. */
@@ -16,6 +18,7 @@
 #include "graph/snapshot.h"
 #include "util/fs.h"
 #include "util/map.h"
+#include "util/sha.h"
 #include "util/util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -23,10 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char NO_MAGIC[8] = "CAIRNNO";
-enum { NO_VERSION = 1 };
+enum { NO_VERSION = 2 };
 enum { STAT_BYTES = 8 * 4 + 4 };
 #define MAX_THREADS 16
 
@@ -41,15 +45,17 @@ static const char *get_name(struct reader *rd)
 /* ---- the check ---- */
 
 struct entry {
-	uint32_t dir;
+	uint32_t dir, id;
 	const char *name;
-	struct file_stat st;
+	struct file_stat st;  /* then */
+	struct file_stat now;
+	unsigned char what;   /* KNOWN_SAME, _CHANGED or _MISSING */
 };
 
 struct check {
 	const char **dirs;
 	size_t ndirs;
-	const struct entry *e;
+	struct entry *e;
 	size_t n;
 	int changed; /* set by any thread that saw a difference */
 };
@@ -59,42 +65,37 @@ struct part {
 	size_t lo, hi;
 };
 
-/* Stat entries lo..hi (sorted by directory), each relative to its
- * directory, so the kernel walks one name, not the whole path. */
+/* Stat entries lo..hi, each relative to its directory (opened once), so
+ * the kernel walks one name, not the whole path. */
 static void *check_part(void *arg)
 {
 	struct part *p = arg;
 	struct check *c = p->c;
-	uint32_t cur = UINT32_MAX;
-	int fd = -1;
+	int *fds = xcalloc(c->ndirs ? c->ndirs : 1, sizeof *fds); /* fd + 1 */
+	int changed = 0;
 	for (size_t i = p->lo; i < p->hi; i++) {
-		if ((i & 255) == 0 && __atomic_load_n(&c->changed, __ATOMIC_RELAXED))
-			break;
-		const struct entry *e = &c->e[i];
-		if (e->dir != cur) {
-			if (fd >= 0)
-				close(fd);
-			cur = e->dir;
-			fd = open(c->dirs[cur], O_PATH | O_DIRECTORY | O_CLOEXEC);
-			if (fd < 0) {
-				__atomic_store_n(&c->changed, 1, __ATOMIC_RELAXED);
-				break;
-			}
+		struct entry *e = &c->e[i];
+		if (!fds[e->dir]) {
+			int fd = open(c->dirs[e->dir], O_PATH | O_DIRECTORY | O_CLOEXEC);
+			fds[e->dir] = fd < 0 ? -1 : fd + 1;
 		}
+		int fd = fds[e->dir] - 1;
 		struct stat sb;
-		struct file_stat now;
-		if (fstatat(fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			__atomic_store_n(&c->changed, 1, __ATOMIC_RELAXED);
-			break;
+		if (fd < 0 || fstatat(fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			e->what = KNOWN_MISSING;
+			changed = 1;
+			continue;
 		}
-		file_stat_from(&sb, &now);
-		if (!stat_eq(&now, &e->st)) {
-			__atomic_store_n(&c->changed, 1, __ATOMIC_RELAXED);
-			break;
-		}
+		file_stat_from(&sb, &e->now);
+		e->what = stat_eq(&e->now, &e->st) ? KNOWN_SAME : KNOWN_CHANGED;
+		changed |= e->what != KNOWN_SAME;
 	}
-	if (fd >= 0)
-		close(fd);
+	for (size_t i = 0; i < c->ndirs; i++)
+		if (fds[i] > 0)
+			close(fds[i] - 1);
+	free(fds);
+	if (changed)
+		__atomic_store_n(&c->changed, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -125,22 +126,38 @@ static int files_unchanged(struct check *c, int threads)
 	return !c->changed;
 }
 
-static int state_identity(struct file_stat *st)
+static int identity(const char *path, struct file_stat *st)
 {
 	struct stat sb;
-	if (lstat(".cairn/state", &sb) < 0)
+	if (lstat(path, &sb) < 0)
 		return -1;
 	file_stat_from(&sb, st);
 	return 0;
 }
 
-int noop_check(const char *path, const char *key, int threads, size_t *nactions)
+int noop_seen_fits(const struct noop_seen *seen, const struct graph *g)
+{
+	struct file_stat now;
+	return seen->st && g->nfiles == seen->nfiles && identity(".cairn/graph", &now) == 0 &&
+	       stat_eq(&now, &seen->graph);
+}
+
+void noop_seen_free(struct noop_seen *seen)
+{
+	free(seen->st);
+	free(seen->what);
+	memset(seen, 0, sizeof *seen);
+}
+
+int noop_check(const char *path, const char *key, int threads, size_t *nactions,
+               struct noop_seen *seen)
 {
 	struct buf b = {0};
 	struct reader rd;
 	struct check c = {0};
 	struct entry *e = NULL;
 	int ok = 0;
+	memset(seen, 0, sizeof *seen);
 	if (fs_read_all(path, &b) < 0 || frame_open(&b, NO_MAGIC, NO_VERSION, &rd) < 0)
 		goto out;
 	size_t klen;
@@ -149,8 +166,11 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions)
 		goto out;
 	struct file_stat want, now;
 	stat_get(&rd, &want);
-	if (rd.bad || state_identity(&now) < 0 || !stat_eq(&want, &now))
+	if (rd.bad || identity(".cairn/state", &now) < 0 || !stat_eq(&want, &now))
 		goto out;
+	struct file_stat graph;
+	stat_get(&rd, &graph);
+	size_t ngraph = rd_u32(&rd);
 	*nactions = (size_t)rd_u64(&rd);
 	size_t dlen = rd_u32(&rd);
 	const void *deps = rd_bytes(&rd, dlen);
@@ -164,20 +184,31 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions)
 		if (!(c.dirs[i] = get_name(&rd)))
 			goto out;
 	c.n = rd_u32(&rd);
-	if (rd.bad || c.n > (size_t)(rd.end - rd.p) / (4 + 5 + STAT_BYTES))
+	if (rd.bad || c.n > (size_t)(rd.end - rd.p) / (4 + 5 + 4 + STAT_BYTES))
 		goto out;
 	e = xcalloc(c.n ? c.n : 1, sizeof *e);
 	for (size_t i = 0; i < c.n; i++) {
 		e[i].dir = rd_u32(&rd);
 		e[i].name = get_name(&rd);
+		e[i].id = rd_u32(&rd);
 		stat_get(&rd, &e[i].st);
-		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs)
+		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs || e[i].id >= ngraph)
 			goto out;
 	}
 	if (rd.p != rd.end)
 		goto out;
 	c.e = e;
 	ok = files_unchanged(&c, threads);
+	if (!ok) {
+		seen->graph = graph;
+		seen->nfiles = ngraph;
+		seen->st = xcalloc(ngraph ? ngraph : 1, sizeof *seen->st);
+		seen->what = xcalloc(ngraph ? ngraph : 1, 1);
+		for (size_t i = 0; i < c.n; i++) {
+			seen->st[e[i].id] = e[i].now;
+			seen->what[e[i].id] = e[i].what;
+		}
+	}
 out:
 	free(e);
 	free(c.dirs);
@@ -189,12 +220,23 @@ out:
 
 struct rec {
 	const char *path;
+	uint32_t id;
 	const struct file_rec *f;
 };
 
-static int by_path(const void *x, const void *y)
+/* A racy file (changed just before the build) whose content the build
+ * used is still there, now that a change would show in its stat data:
+ * same stat data, same digest, and its mtime a racy window in the past. */
+static int settled(const struct file_rec *f)
 {
-	return strcmp(((const struct rec *)x)->path, ((const struct rec *)y)->path);
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	struct file_stat now;
+	struct digest d;
+	uint64_t size;
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec >= f->st.mtime_ns + STATE_RACY_NS &&
+	       identity(f->path, &now) == 0 && stat_eq(&now, &f->st) &&
+	       sha_file(f->path, &d, &size) == 0 && digest_eq(&d, &f->d);
 }
 
 /* Every file a wanted action reads or writes, with the state's stat data
@@ -214,11 +256,12 @@ static struct rec *collect(const struct graph *g, struct state *st, int64_t star
 			if (seen[gf->id]++)
 				continue;
 			const struct file_rec *f = state_file(st, gf->path);
-			if (!f || (!f->ours && f->st.mtime_ns >= start_ns - STATE_RACY_NS)) {
+			if (!f || (!f->ours && f->st.mtime_ns >= start_ns - STATE_RACY_NS &&
+			           !settled(f))) {
 				ok = 0;
 				break;
 			}
-			struct rec r = {gf->path, f};
+			struct rec r = {gf->path, gf->id, f};
 			VEC_PUSH(v, len, cap, r);
 		}
 	}
@@ -227,7 +270,6 @@ static struct rec *collect(const struct graph *g, struct state *st, int64_t star
 		free(v);
 		return NULL;
 	}
-	xqsort(v, len, sizeof *v, by_path);
 	*n = len;
 	return v;
 }
@@ -236,9 +278,10 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
                  const struct buf *deps, int64_t start_ns)
 {
 	size_t n = 0, nwanted = 0;
-	struct file_stat sid;
+	struct file_stat sid, gid;
 	struct rec *v = NULL;
-	if (!deps->len || state_identity(&sid) < 0 || !(v = collect(g, st, start_ns, &n))) {
+	if (!deps->len || identity(".cairn/state", &sid) < 0 || identity(".cairn/graph", &gid) < 0 ||
+	    !(v = collect(g, st, start_ns, &n))) {
 		unlink(path);
 		return;
 	}
@@ -248,27 +291,34 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 	frame_begin(&b, NO_MAGIC, NO_VERSION);
 	buf_put_lstr(&b, key, strlen(key));
 	stat_put(&b, &sid);
+	stat_put(&b, &gid);
+	buf_put_u32(&b, (unsigned)g->nfiles);
 	buf_put_u64(&b, nwanted);
 	buf_put_lstr(&b, deps->s, deps->len);
-	/* directories numbered in order of first use; sorted paths keep the
-	 * files of one directory together */
+	/* directories numbered in order of first use */
 	struct map dirs = {0};
 	char **names = NULL;
 	size_t ndirs = 0, cap = 0;
+	void *idx = NULL; /* number + 1 of the last file's directory */
 	for (size_t i = 0; i < n; i++) {
 		const char *p = v[i].path, *sl = strrchr(p, '/');
-		char *dir = sl ? xstrndup(p, (size_t)(sl - p)) : xstrdup(".");
-		void *idx = map_get(&dirs, dir);
-		if (!idx) {
-			VEC_PUSH(names, ndirs, cap, dir);
-			idx = (void *)(uintptr_t)ndirs; /* number + 1: never NULL */
-			map_put(&dirs, dir, idx);
-		} else {
-			free(dir);
+		size_t dlen = sl ? (size_t)(sl - p) : 1;
+		const char *last = idx ? names[(uintptr_t)idx - 1] : NULL;
+		if (!last || strlen(last) != dlen || memcmp(last, sl ? p : ".", dlen) != 0) {
+			char *dir = sl ? xstrndup(p, dlen) : xstrdup(".");
+			idx = map_get(&dirs, dir);
+			if (!idx) {
+				VEC_PUSH(names, ndirs, cap, dir);
+				idx = (void *)(uintptr_t)ndirs;
+				map_put(&dirs, dir, idx);
+			} else {
+				free(dir);
+			}
 		}
 		const char *base = sl ? sl + 1 : p;
 		buf_put_u32(&files, (unsigned)((uintptr_t)idx - 1));
 		buf_put_lstr(&files, base, strlen(base) + 1);
+		buf_put_u32(&files, v[i].id);
 		stat_put(&files, &v[i].f->st);
 	}
 	buf_put_u32(&b, (unsigned)ndirs);

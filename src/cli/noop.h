@@ -16,16 +16,31 @@
  * start, is never recorded, as the state itself does not trust it). */
 #ifndef CAIRN_NOOP_H
 #define CAIRN_NOOP_H
+#include "exec/sched.h"
 #include "graph/graph.h"
 #include "store/state.h"
 #include "util/str.h"
 #include <stddef.h>
 #include <stdint.h>
 
+/* What the check saw of each file, by graph file id, when the record was
+ * for this request, graph and state and only some files changed. */
+struct noop_seen {
+	struct file_stat graph; /* the .cairn/graph the ids number */
+	size_t nfiles;          /* its file count */
+	struct file_stat *st;   /* per id: stat data now (NULL: nothing seen) */
+	unsigned char *what;    /* per id: a sched_known value */
+};
+
 /* 1 when the record at path is for key and nothing it covers changed;
  * *nactions gets the number of actions it covered. 0 otherwise (no
- * record, another request, a damaged file: all just "look closer"). */
-int noop_check(const char *path, const char *key, int threads, size_t *nactions);
+ * record, another request, a damaged file: all just "look closer"); then
+ * *seen is filled when only files changed (the caller frees it). */
+int noop_check(const char *path, const char *key, int threads, size_t *nactions,
+               struct noop_seen *seen);
+/* Does seen number the files of g (loaded from the same .cairn/graph)? */
+int noop_seen_fits(const struct noop_seen *seen, const struct graph *g);
+void noop_seen_free(struct noop_seen *seen);
 
 /* Record a successful build of g's wanted actions (after the state was
  * saved). deps: the snapshot's dependency section (empty: no snapshot was

@@ -71,6 +71,23 @@ static uint32_t heap_pop(struct sched *s)
 
 /* ---- set-up: edges, pending counts, priorities ---- */
 
+/* Is a up to date because none of its files changed since a build in
+ * which it was (sched_known), and neither did its producers'? */
+static int unchanged(struct sched *s, struct action *a)
+{
+	const struct sched_known *k = s->env->known;
+	for (size_t i = 0; i < a->ninputs; i++) {
+		struct action *p = a->inputs[i]->producer;
+		if (p && p->wanted ? !s->n[p->id].same : k->what[a->inputs[i]->id] != KNOWN_SAME)
+			return 0;
+	}
+	for (size_t i = 0; i < a->noutputs; i++)
+		if (k->what[a->outputs[i]->id] != KNOWN_SAME)
+			return 0;
+	return 1;
+}
+
+
 static void setup(struct sched *s)
 {
 	struct graph *g = s->g;
@@ -123,8 +140,25 @@ static void setup(struct sched *s)
 			if (--pend[s->deps[k]] == 0)
 				order[tail++] = s->deps[k];
 	}
+	/* actions known to be up to date are done before anything runs; what
+	 * is left is closed under dependents */
+	if (s->env->known) {
+		for (size_t k = 0; k < tail; k++) {
+			uint32_t id = order[k];
+			if (!unchanged(s, g->actions[id]))
+				continue;
+			s->n[id].same = 1;
+			s->n[id].status = AS_UPTODATE;
+			s->c.done++;
+			s->c.cached++;
+			for (uint32_t d = s->n[id].dep0; d < s->n[id].dep1; d++)
+				s->n[s->deps[d]].npending--;
+		}
+	}
 	for (size_t k = tail; k-- > 0;) {
 		uint32_t id = order[k];
+		if (s->n[id].same)
+			continue;
 		struct act_rec *r = state_action(s->env->st, g->actions[id]->outputs[0]->path);
 		uint64_t best = 0;
 		for (uint32_t d = s->n[id].dep0; d < s->n[id].dep1; d++)
@@ -134,7 +168,7 @@ static void setup(struct sched *s)
 	}
 	s->heap = xcalloc(na ? na : 1, sizeof *s->heap);
 	for (size_t i = 0; i < na; i++)
-		if (g->actions[i]->wanted && s->n[i].npending == 0)
+		if (g->actions[i]->wanted && s->n[i].npending == 0 && !s->n[i].same)
 			heap_push(s, (uint32_t)i);
 	free(order);
 	free(pend);
@@ -177,8 +211,16 @@ static void prestat(struct sched *s, int threads)
 			struct gfile *f = k < a->ninputs ? a->inputs[k] : a->outputs[k - a->ninputs];
 			if (k < a->ninputs && f->producer && f->producer->wanted)
 				continue;
-			if (!mark[f->id]++)
+			if (mark[f->id]++)
+				continue;
+			unsigned char w = s->env->known ? s->env->known->what[f->id] : KNOWN_NOT;
+			if (w == KNOWN_NOT) {
 				VEC_PUSH(ids, n, cap, f->id);
+			} else {
+				/* the no-op check took it already */
+				s->pre[f->id] = s->env->known->st[f->id];
+				s->pre_ok[f->id] = w == KNOWN_MISSING ? 2 : 1;
+			}
 		}
 	}
 	if (threads > 16)
@@ -284,14 +326,14 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	for (size_t i = 0; i < a->ninputs; i++) {
 		struct gfile *f = a->inputs[i];
 		struct action *p = f->producer;
-		if (p && p->wanted) {
-			if (s->n[p->id].status == AS_WOULD_RUN) {
-				n->reason = xasprintf("input will change: %s", f->path);
-				sched_done(s, a, AS_WOULD_RUN, NULL);
-				return 1;
-			}
-			n->ind[i] = s->n[p->id].outd[sched_out_index(p, f)];
-		} else if (sched_source_digest(s, f, &n->ind[i]) < 0) {
+		if (p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) {
+			n->reason = xasprintf("input will change: %s", f->path);
+			sched_done(s, a, AS_WOULD_RUN, NULL);
+			return 1;
+		}
+		int r = p && p->wanted ? sched_output_digest(s, p, f, &n->ind[i])
+		                       : sched_source_digest(s, f, &n->ind[i]);
+		if (r < 0) {
 			struct job_done d = {0};
 			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
 			d.output = msg;

@@ -60,6 +60,17 @@ struct sched_opts {
 	                       but those tagged no-sandbox */
 };
 
+/* What is known of the files before the build, from the no-op check
+ * (cli/noop.h), by file id: their stat data now, and how they compare with
+ * the last build of the same graph, in which every wanted action was up
+ * to date. An action none of whose files changed, and whose producers are
+ * all in that case too, is up to date without computing its key. */
+enum { KNOWN_NOT = 0, KNOWN_SAME, KNOWN_CHANGED, KNOWN_MISSING };
+struct sched_known {
+	const struct file_stat *st;
+	const unsigned char *what; /* KNOWN_* */
+};
+
 struct sched_env {
 	struct graph *g;
 	struct state *st;
@@ -68,6 +79,7 @@ struct sched_env {
 	struct runner *runner;
 	struct sched_observer *obs;
 	struct sched_opts opts;
+	const struct sched_known *known; /* or NULL */
 };
 
 struct sched_result {

@@ -24,6 +24,7 @@ struct node {
 	int attempts;            /* runs so far (a flaky test may run 3 times) */
 	char *sandbox;           /* its sandbox dir while it runs, or NULL */
 	int timed_out;           /* the last run passed its timeout */
+	int same;                /* up to date with nothing changed (sched_known) */
 };
 
 struct sched {
@@ -54,6 +55,10 @@ uint64_t sched_d64(const struct digest *d);
 int sched_first_digest(struct sched *s, const struct gfile *f, struct digest *d);
 /* A source file's digest, looked up once per run. 0, or -1 with errno. */
 int sched_source_digest(struct sched *s, const struct gfile *f, struct digest *d);
+/* The digest of f, an output of p (done): from p's node, or for an action
+ * known up to date (node.same), from its state record. 0, or -1 with errno. */
+int sched_output_digest(struct sched *s, const struct action *p, const struct gfile *f,
+                        struct digest *d);
 long sched_input_index(const struct action *a, const char *path);
 int sched_fixed_input(const struct action *a, const char *path);
 /* n->kin: every input (disc NULL) or the fixed ones plus disc. 0 or -1. */

@@ -63,6 +63,25 @@ int sched_source_digest(struct sched *s, const struct gfile *f, struct digest *d
 	return 0;
 }
 
+int sched_output_digest(struct sched *s, const struct action *p, const struct gfile *f,
+                        struct digest *d)
+{
+	struct node *pn = &s->n[p->id];
+	size_t i = sched_out_index(p, f);
+	if (pn->outd) {
+		*d = pn->outd[i];
+		return 0;
+	}
+	/* known up to date: its record holds what its outputs are (the state
+	 * is the one they were recorded with); else hash the file */
+	struct act_rec *r = state_action(s->env->st, p->outputs[0]->path);
+	if (r && r->nouts == p->noutputs) {
+		*d = r->outs[i];
+		return 0;
+	}
+	return sched_first_digest(s, f, d);
+}
+
 /* Index of path among a's inputs (sorted), or -1. */
 long sched_input_index(const struct action *a, const char *path)
 {

@@ -6,16 +6,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct gfile *graph_file(struct graph *g, const char *path)
+struct gfile *graph_find(struct graph *g, const char *path)
 {
-	struct gfile *f = map_get(&g->by_path, path);
-	if (f)
-		return f;
-	f = arena_alloc(&g->arena, sizeof *f);
-	f->path = arena_strdup(&g->arena, path);
+	if (g->indexed < g->nfiles) {
+		map_reserve(&g->by_path, g->nfiles);
+		for (; g->indexed < g->nfiles; g->indexed++)
+			map_put(&g->by_path, g->files[g->indexed]->path, g->files[g->indexed]);
+	}
+	return map_get(&g->by_path, path);
+}
+
+struct gfile *graph_add_file(struct graph *g, const char *path, size_t n)
+{
+	struct gfile *f = arena_alloc(&g->arena, sizeof *f);
+	f->path = arena_strndup(&g->arena, path, n);
 	f->id = (uint32_t)g->nfiles;
 	VEC_PUSH(g->files, g->nfiles, g->capfiles, f);
+	return f;
+}
+
+struct gfile *graph_file(struct graph *g, const char *path)
+{
+	struct gfile *f = graph_find(g, path);
+	if (f)
+		return f;
+	f = graph_add_file(g, path, strlen(path));
 	map_put(&g->by_path, f->path, f);
+	g->indexed++;
 	return f;
 }
 

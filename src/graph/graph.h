@@ -64,7 +64,8 @@ struct graph {
 	size_t nactions, capactions;
 	struct gfile **files;
 	size_t nfiles, capfiles;
-	struct map by_path;       /* path -> struct gfile */
+	struct map by_path;       /* path -> struct gfile; holds files[0..indexed) */
+	size_t indexed;
 	struct gfile **requested; /* files the user asked for */
 	size_t nrequested, caprequested;
 	struct test_target *tests; /* tests to run, in request order */
@@ -73,6 +74,11 @@ struct graph {
 
 /* The file node for path, created on first use. */
 struct gfile *graph_file(struct graph *g, const char *path);
+/* The file node for path, or NULL. */
+struct gfile *graph_find(struct graph *g, const char *path);
+/* A new file node for n bytes at path, known not to be in g yet (a
+ * snapshot's files are distinct): no index lookup until one is needed. */
+struct gfile *graph_add_file(struct graph *g, const char *path, size_t n);
 
 /* What a rule hands over for one action; the graph copies all of it. */
 struct action_spec {

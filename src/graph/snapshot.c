@@ -338,18 +338,12 @@ static int deps_unchanged(struct reader *rd, struct fsys *fs)
 static int decode(struct reader *rd, struct graph *g)
 {
 	size_t nf = rd_u32(rd);
-	if (nf < (size_t)(rd->end - rd->p) / 4)
-		map_reserve(&g->by_path, nf);
 	for (size_t i = 0; i < nf && !rd->bad; i++) {
 		size_t len;
 		const char *p = rd_lstr(rd, &len);
 		if (!p)
 			return -1;
-		char *path = xstrndup(p, len);
-		struct gfile *f = graph_file(g, path);
-		free(path);
-		if (f->id != i)
-			return -1; /* a duplicate path: not a file we wrote */
+		graph_add_file(g, p, len); /* distinct: the trailer vouches for it */
 	}
 	size_t na = rd_u32(rd);
 	for (size_t i = 0; i < na && !rd->bad; i++) {
