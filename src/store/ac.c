@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 static const char AC_MAGIC[8] = "CAIRNAC";
-enum { AC_VERSION = 3 };
+enum { AC_VERSION = 4 };
 
 int local_put_result(struct store *s, const struct digest *key, const struct action_result *r)
 {

@@ -29,12 +29,14 @@
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char ST_MAGIC[8] = "CAIRNST";
-enum { ST_VERSION = 3 };
+enum { ST_VERSION = 4 };
 
 struct state {
 	struct arena arena; /* every record and string below: freed at once */
@@ -149,7 +151,14 @@ struct state *state_load(const char *path, int *corrupt)
 	struct state *s = xcalloc(1, sizeof *s);
 	struct buf b = {0};
 	*corrupt = 0;
-	if (fs_read_all(path, &b) == 0 && decode(s, &b) < 0) {
+	int r = fs_read_all(path, &b);
+	if (r < 0 && errno == ENOENT) {
+		/* killed between the two renames of state_save */
+		char *old = xasprintf("%s.old", path);
+		r = fs_read_all(old, &b);
+		free(old);
+	}
+	if (r == 0 && decode(s, &b) < 0) {
 		clear(s);
 		*corrupt = 1;
 	}
@@ -200,7 +209,17 @@ int state_save(struct state *s, const char *path)
 		}
 	}
 	frame_seal(&b);
-	int rc = fs_write_atomic(path, b.s, b.len, 0644);
+	/* ext4 flushes a file renamed over another one (auto_da_alloc): for
+	 * 4 MB that is 5 ms of a 70 ms build. The old state moves aside first,
+	 * so the new one lands on a free name; a kill between the two renames
+	 * leaves the old one, which state_load reads (an older state is as
+	 * safe as any: every entry is checked against the file's stat data). */
+	char *old = xasprintf("%s.old", path);
+	unlink(old);
+	int rc = rename(path, old) < 0 && errno != ENOENT ? -1 : 0;
+	if (rc == 0)
+		rc = fs_write_atomic(path, b.s, b.len, 0644);
+	free(old);
 	buf_free(&b);
 	if (rc == 0)
 		s->dirty = 0;

@@ -117,8 +117,24 @@ uint64_t now_ns(void)
 uint64_t check64(const void *p, size_t n)
 {
 	const unsigned char *b = p;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+	/* four independent lanes over 32-byte blocks: the multiplies of one
+	 * lane need not wait for another's, so megabytes go four times faster */
+	uint64_t l[4] = {0x9e3779b97f4a7c15ull ^ n, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
+	                 0x2545f4914f6cdd1dull};
 	size_t i = 0;
+	for (; i + 32 <= n; i += 32) {
+		for (int k = 0; k < 4; k++) {
+			uint64_t w;
+			memcpy(&w, b + i + 8 * k, 8);
+			l[k] ^= w * 0xff51afd7ed558ccdull;
+			l[k] = (l[k] << 31 | l[k] >> 33) * 0xc4ceb9fe1a85ec53ull;
+		}
+	}
+	uint64_t h = l[0];
+	for (int k = 1; k < 4; k++) {
+		h ^= l[k] * 0xff51afd7ed558ccdull;
+		h = (h << 31 | h >> 33) * 0xc4ceb9fe1a85ec53ull;
+	}
 	for (; i + 8 <= n; i += 8) {
 		uint64_t w;
 		memcpy(&w, b + i, 8);

@@ -182,6 +182,42 @@ TEST(state_save_load_round_trip)
 	free(dir);
 }
 
+/* A save moves the old state aside, then renames the new one in: killed
+ * in between, the old one is what the next run loads. */
+TEST(state_killed_between_renames_loads_the_old_one)
+{
+	char *dir = test_tmpdir();
+	char *path = xasprintf("%s/state", dir), *old = xasprintf("%s/state.old", dir);
+	int corrupt;
+	struct state *s = state_load(path, &corrupt);
+	state_set_action(s, make_rec("out/x", "k1", 1));
+	CHECK(state_save(s, path) == 0);
+	state_set_action(s, make_rec("out/x", "k2", 2));
+	CHECK(state_save(s, path) == 0);
+	state_free(s);
+	/* both are there after a save: the new one is read */
+	CHECK(access(old, F_OK) == 0);
+	s = state_load(path, &corrupt);
+	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 2);
+	state_free(s);
+	/* the kill: state.old is the previous save, state is gone */
+	CHECK(unlink(path) == 0);
+	s = state_load(path, &corrupt);
+	CHECK(corrupt == 0);
+	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 1);
+	/* and the next save puts things right */
+	state_set_action(s, make_rec("out/x", "k3", 3));
+	CHECK(state_save(s, path) == 0);
+	state_free(s);
+	s = state_load(path, &corrupt);
+	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 3);
+	state_free(s);
+	fs_rm_rf(dir);
+	free(path);
+	free(old);
+	free(dir);
+}
+
 /* Rewrite the SHA-256 trailer so only the deliberate damage remains. */
 static void fix_trailer(struct buf *b)
 {
