@@ -76,7 +76,9 @@ def run_wait4(argv, log_fd):
     r, w = os.pipe()
     try:
         t0 = time.perf_counter_ns()
-        sh = spawn(["/bin/sh", "-c", '"$@" & echo $! >&3', "sh"] + argv, log_fd,
+        # CMD must not inherit the pipe: a daemon it leaves behind (Bazel's
+        # server) would hold it open and the read below would never end.
+        sh = spawn(["/bin/sh", "-c", '"$@" 3>&- & echo $! >&3', "sh"] + argv, log_fd,
                    [(os.POSIX_SPAWN_DUP2, w, 3)])
         os.close(w)
         w = -1

@@ -98,6 +98,36 @@ nuke() {
 
 bazel_cmd() { bazel "--output_user_root=$tmp/bazel-root" "$@"; }
 
+# Bazel's client is a small launcher; the build runs in a server, a JVM
+# that outlives the client and is not its child, so neither time(1) nor
+# wait4() sees it. Its peak RSS is read from /proc instead: VmHWM, the
+# same high-water mark the kernel gives as ru_maxrss, reset before each
+# scenario by writing 5 to /proc/PID/clear_refs (Linux 4.0 and later).
+
+# The pid of the running Bazel server of this run, or nothing.
+bazel_server_pid() {
+	local f pid argv
+	for f in "$tmp"/bazel-root/*/server/server.pid.txt; do
+		# No newline at its end: not `read`, which would fail.
+		pid=$(cat "$f" 2>/dev/null) || continue
+		[[ $pid =~ ^[0-9]+$ ]] || continue
+		# A stale file after a crash could name a reused pid: check it.
+		argv=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+		case $argv in *"$tmp/bazel-root/"*) echo "$pid"; return 0 ;; esac
+	done
+	return 0
+}
+
+# The server's peak RSS in KiB, 0 if none runs.
+bazel_server_hwm() {
+	local pid kb=""
+	pid=$(bazel_server_pid)
+	if [ -n "$pid" ]; then
+		kb=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$pid/status" 2>/dev/null) || true
+	fi
+	echo "${kb:-0}"
+}
+
 # shellcheck disable=SC2317 # reached through the trap
 cleanup() {
 	local rc=$?
@@ -142,11 +172,22 @@ else
 fi
 if command -v bazel >/dev/null; then
 	have[bazel]=1
-	bazel_ver=$(bazel --version 2>/dev/null | sed -n 1p || echo "bazel (version unknown)")
+	bazel_ver=$(bazel --version 2>/dev/null | sed -n 1p) || true
+	case $bazel_ver in
+	"" | *no_version*) # Debian's bazel-bootstrap is built without a label
+		if v=$(dpkg-query -W -f '${Version}' bazel-bootstrap 2>/dev/null) && [ -n "$v" ]; then
+			bazel_ver="bazel ${v%%+*} (Debian bazel-bootstrap $v)"
+		else
+			bazel_ver="bazel (version unknown)"
+		fi ;;
+	esac
 else
 	bazel_ver="bazel: not installed, skipped"
 	log "$bazel_ver"
 fi
+bazel_note=""
+[ "${have[bazel]}" = 1 ] && bazel_note="- Bazel: the clean build starts a new server (after \`clean --expunge\`), the other rows use it warm; peak RSS is the server's (JVM) VmHWM, not the client's
+"
 [ "${have[cairn]}" = 1 ] || log "cairn: $cairn_ver; its cells will read n/a"
 
 # Columns, in table order. cairn is always a column, even without data.
@@ -199,15 +240,27 @@ out_dir() {
 
 # measure TOOL SCENARIO: one timed build; a failure drops TOOL for the size.
 measure() {
-	local tool=$1 sc=$2 line wall rss status
+	local tool=$1 sc=$2 line wall rss status spid=""
 	[ -e "$tmp/data/$tool.broken" ] && return 0
 	build_argv "$tool"
+	if [ "$tool" = bazel ]; then
+		# A warm server: its peak from now on. None (clean build, after
+		# clean --expunge): the build starts one, whose peak is all its own.
+		spid=$(bazel_server_pid)
+		if [ -n "$spid" ] && ! { echo 5 >"/proc/$spid/clear_refs"; } 2>/dev/null; then
+			log "  bazel: cannot reset the server's VmHWM; its $sc peak is since its start"
+		fi
+	fi
 	line=$("$py" "$here/measure.py" --rss "$rss_mode" --log "$tmp/$tool.log" \
 		-C "$tmp/$tool" -- "${cmd[@]}")
 	read -r wall rss status <<<"$line"
 	if [ -z "$status" ]; then
 		log "run.sh: measure.py gave '$line' for $tool"
 		exit 1
+	fi
+	if [ "$tool" = bazel ]; then # the client's figure is the launcher's
+		rss=$(bazel_server_hwm)
+		line="$wall $rss $status"
 	fi
 	echo "$line" >>"$tmp/data/$tool.$sc"
 	log "  $sc $tool: ${wall}s, $rss KiB, exit $status"
@@ -316,6 +369,10 @@ run_size() {
 		"$py" "$here/measure.py" -n "$startup_runs" --rss none -- "${cmd[0]}" --version \
 			>"$tmp/data/$t.startup"
 	done
+	# The Bazel server holds a few hundred MB: not through the next size.
+	if [ "${have[bazel]}" = 1 ] && [ -d "$tmp/bazel" ]; then
+		(cd "$tmp/bazel" && bazel_cmd shutdown >/dev/null 2>&1) || true
+	fi
 }
 
 # --- report ---------------------------------------------------------------
@@ -329,7 +386,7 @@ header="# cairn benchmark
 	[ "$rss_mode" = gnu ] && echo "GNU time" || echo "wait4 (measure.py)"
 ); start-up: median of $startup_runs runs${cairn_flags:+; cairn flags: $cairn_flags}
 - date: $(date -u +%Y-%m-%dT%H:%MZ)
-"
+${bazel_note}"
 printf '%s' "$header"
 body="$header"
 mismatch=0

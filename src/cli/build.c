@@ -397,7 +397,6 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 			return 0;
 		}
 	}
-	unlink(".cairn/noop"); /* until this build has succeeded */
 	struct state *st = NULL;
 	struct graph g = {0};
 	struct buf deps = {0};

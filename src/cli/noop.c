@@ -12,8 +12,11 @@
  *   nfiles   u32, then per file: directory number u32, name (string),
  *            graph file id u32, stat data as above
  *   trailer  u64 check64 of everything before it
- * Written by temp + rename; removed at the start of every build that does
- * not take the fast path, so a build killed half-way leaves none. */
+ * Written by temp + rename after a successful build (and removed after one
+ * with nothing to record). A build that fails or is killed leaves the
+ * record as it was: whatever such a build changed (an output removed or
+ * rewritten, the state saved) changes stat data the record holds, so it
+ * no longer matches; a failure that changed nothing leaves it true. */
 #include "cli/noop.h"
 #include "graph/snapshot.h"
 #include "util/fs.h"

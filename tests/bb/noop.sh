@@ -155,7 +155,7 @@ P
 	summary 0 2 0
 }
 
-test_killed_build_leaves_no_record() {
+test_killed_build_leaves_no_false_record() {
 	ws
 	write p/BUILD.lua <<'L'
 genrule { name = "slow", srcs = { "in.txt" }, outs = { "slow.out" }, cmd = "sleep 0.3; cat $< > $@" }
@@ -169,7 +169,7 @@ L
 	sleep 0.15
 	kill -9 "$pid"
 	wait "$pid" || true
-	[ ! -e .cairn/noop ]
+	# whatever record is left, it does not match what is on disk now
 	run 0 cairn build
 	summary 1 0 0
 	eq "$(cat cairn-out/p/slow.out)" "2"
@@ -206,4 +206,21 @@ L
 	run 0 cairn build
 	summary 0 4 0
 	eq "$(cat cairn-out/p/y.out)" "$(printf 'ABC\nxyz')"
+}
+
+test_bad_input_keeps_the_record() {
+	two_pkgs
+	run 0 cairn build
+	settle
+	cp .cairn/noop noop.before
+	cp q/BUILD.lua q.good
+	echo 'genrule { name = "q", outs = 1 }' > q/BUILD.lua
+	run 2 cairn build
+	cmp .cairn/noop noop.before
+	# the record is still there, and still does not hide the change
+	cp q.good q/BUILD.lua
+	echo 7 > p/a.txt
+	run 0 cairn build
+	summary 2 0 0
+	eq "$(cat cairn-out/q/q.out)" "7"
 }
