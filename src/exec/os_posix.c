@@ -9,6 +9,7 @@
  * outlive it. */
 #include "exec/runner.h"
 #include "exec/shell.h"
+#include "exec/spawner.h"
 #include "util/fs.h"
 #include "util/str.h"
 #include "util/util.h"
@@ -26,6 +27,7 @@
 struct ljob {
 	size_t id;
 	pid_t pid;       /* also the process group id; 0 once reaped */
+	int pending;     /* handed to the spawner, pid not known yet */
 	int fd;          /* read end of the output pipe, -1 once closed */
 	int status;      /* wait status once reaped */
 	struct buf out;
@@ -79,6 +81,12 @@ static char *search_path(const char *argv0, const char *const *envp)
 	return fs_which(argv0, path);
 }
 
+static int spawn_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+}
+
 static int start_job(struct runner *r, const struct job *j, int direct, struct err *e)
 {
 	struct local_runner *lr = (struct local_runner *)r;
@@ -108,7 +116,17 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 		simple_cmd_free(&sc);
 		return err_sys(e, "pipe");
 	}
-	pid_t pid;
+	pid_t pid = 0;
+	int pending = 0;
+	if (j->sandbox && sandbox_ready() && spawner_start(spawn_threads()) == 0) {
+		/* the sandbox is up (the first spawn made it, on this thread):
+		 * the rest are set up on the spawner's threads */
+		spawner_submit(j->id, j->sandbox, prog, argv, j->envp, sc.in, sc.out, sc.append, p[1]);
+		free(prog);
+		simple_cmd_free(&sc);
+		pending = 1;
+		goto started;
+	}
 	if (j->sandbox) {
 		const char *why = NULL;
 		pid = sandbox_spawn(j->sandbox, prog, (char *const *)argv, (char *const *)j->envp, sc.in,
@@ -168,11 +186,32 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	}
 started:
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	struct ljob lj = {.id = j->id, .pid = pid, .fd = p[0], .start_ns = now_ns()};
+	struct ljob lj = {.id = j->id, .pid = pid, .pending = pending, .fd = p[0],
+	                  .start_ns = now_ns()};
 	if (j->timeout_ms)
 		lj.deadline_ns = lj.start_ns + j->timeout_ms * 1000000;
 	VEC_PUSH(lr->jobs, lr->njobs, lr->cap, lj);
 	return 0;
+}
+
+/* Take the spawner's results: pids for pending jobs, or their failure. */
+static void take_spawned(struct local_runner *lr)
+{
+	struct spawn_done d;
+	while (spawner_result(&d)) {
+		for (size_t i = 0; i < lr->njobs; i++) {
+			struct ljob *j = &lr->jobs[i];
+			if (!j->pending || j->id != d.id)
+				continue;
+			j->pending = 0;
+			j->pid = d.pid > 0 ? d.pid : 0;
+			if (d.pid <= 0) {
+				buf_printf(&j->out, "cairn: cannot start a sandbox: %s\n", strerror(d.err));
+				j->status = 127 << 8; /* as exit(127) */
+			}
+			break;
+		}
+	}
 }
 
 static int lr_start(struct runner *r, const struct job *j, struct err *e)
@@ -203,7 +242,7 @@ static void reap(struct local_runner *lr)
 {
 	for (size_t i = 0; i < lr->njobs; i++) {
 		struct ljob *j = &lr->jobs[i];
-		if (!j->pid)
+		if (!j->pid || j->pending)
 			continue;
 		int st;
 		pid_t r = waitpid(j->pid, &st, WNOHANG);
@@ -241,9 +280,10 @@ static int lr_wait(struct runner *r, struct job_done *d)
 	for (;;) {
 		if (interrupted)
 			return 0;
+		take_spawned(lr);
 		reap(lr);
 		for (size_t i = 0; i < lr->njobs; i++) {
-			if (!lr->jobs[i].pid) {
+			if (!lr->jobs[i].pid && !lr->jobs[i].pending) {
 				finish(lr, i, d);
 				return 1;
 			}
@@ -252,9 +292,11 @@ static int lr_wait(struct runner *r, struct job_done *d)
 			errno = ECHILD;
 			return -1;
 		}
-		vec_reserve(&lr->pfds, &lr->cappfds, lr->njobs + 1, sizeof *lr->pfds);
+		vec_reserve(&lr->pfds, &lr->cappfds, lr->njobs + 2, sizeof *lr->pfds);
 		size_t n = 0;
 		lr->pfds[n++] = (struct pollfd){.fd = sigpipe_fds[0], .events = POLLIN};
+		/* (-1 when there is no spawner: poll ignores it) */
+		lr->pfds[n++] = (struct pollfd){.fd = spawner_fd(), .events = POLLIN};
 		for (size_t i = 0; i < lr->njobs; i++)
 			if (lr->jobs[i].fd >= 0)
 				lr->pfds[n++] = (struct pollfd){.fd = lr->jobs[i].fd, .events = POLLIN};
@@ -282,7 +324,7 @@ static int lr_wait(struct runner *r, struct job_done *d)
 			while (read(sigpipe_fds[0], tmp, sizeof tmp) > 0) {
 			}
 		}
-		for (size_t k = 1; k < n; k++) {
+		for (size_t k = 2; k < n; k++) {
 			if (!lr->pfds[k].revents)
 				continue;
 			for (size_t i = 0; i < lr->njobs; i++)
@@ -295,6 +337,17 @@ static int lr_wait(struct runner *r, struct job_done *d)
 static void lr_cancel(struct runner *r)
 {
 	struct local_runner *lr = (struct local_runner *)r;
+	/* the spawner's jobs first get their pids (or fail) */
+	for (;;) {
+		take_spawned(lr);
+		size_t pending = 0;
+		for (size_t i = 0; i < lr->njobs; i++)
+			pending += lr->jobs[i].pending;
+		if (!pending)
+			break;
+		struct pollfd pf = {.fd = spawner_fd(), .events = POLLIN};
+		poll(&pf, 1, -1);
+	}
 	for (size_t i = 0; i < lr->njobs; i++)
 		if (lr->jobs[i].pid)
 			kill(-lr->jobs[i].pid, SIGKILL);

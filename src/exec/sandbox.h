@@ -48,6 +48,8 @@ int sandbox_init(const char *root, const char *state, const char **why);
 pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const argv[],
                     char *const envp[], const char *in, const char *out, int append, int outfd,
                     const char **why);
+/* Has sandbox_init succeeded in this process? */
+int sandbox_ready(void);
 /* Could sandbox_init work here? Tried in a child. 0, or -1 with a reason. */
 int sandbox_probe(const char **why);
 

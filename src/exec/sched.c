@@ -401,13 +401,29 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	return sched_start(s, a);
 }
 
-/* Collect a finished job: check and store its outputs. */
+/* Start ready actions while there are free slots (and no stop). */
+static void fill(struct sched *s, size_t jobs, int *rc, struct err *e)
+{
+	while (!s->stop && s->hlen && s->c.running < jobs) {
+		if (runner_interrupted()) {
+			s->stop = s->interrupted = 1;
+			break;
+		}
+		uint32_t id = heap_pop(s);
+		if (decide(s, s->g->actions[id], e) < 0) {
+			*rc = -1;
+			s->stop = 1;
+		}
+	}
+}
+
+/* Collect a finished job (its slot already freed): check and store its
+ * outputs. */
 static void collect(struct sched *s, struct job_done *d)
 {
 	struct sched_env *env = s->env;
 	struct action *a = s->g->actions[d->id];
 	struct node *n = &s->n[a->id];
-	s->c.running--;
 	n->attempts++;
 	n->timed_out = d->timed_out;
 	sched_leave_sandbox(s, a, d);
@@ -491,24 +507,20 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	if (env->opts.stat_threads > 0)
 		prestat(&s, env->opts.stat_threads);
 
-	int jobs = env->opts.jobs > 0 ? env->opts.jobs : 1;
+	size_t jobs = env->opts.jobs > 0 ? (size_t)env->opts.jobs : 1;
 	for (;;) {
-		while (!s.stop && s.hlen && s.c.running < (size_t)jobs) {
-			if (runner_interrupted()) {
-				s.stop = s.interrupted = 1;
-				break;
-			}
-			uint32_t id = heap_pop(&s);
-			if (decide(&s, s.g->actions[id], e) < 0) {
-				rc = -1;
-				s.stop = 1;
-			}
-		}
+		fill(&s, jobs, &rc, e);
 		if (s.c.running == 0)
 			break;
 		struct job_done d = {0};
 		int w = env->runner->wait(env->runner, &d);
 		if (w == 1) {
+			/* a job that succeeded frees its slot before its outputs are
+			 * hashed and stored: the next ready action starts first (a
+			 * failure, or a test that may be tried again, waits) */
+			s.c.running--;
+			if (d.exit_code == 0 && !(s.g->actions[d.id]->flags & ACT_TEST))
+				fill(&s, jobs, &rc, e);
 			collect(&s, &d);
 			free(d.output);
 		} else {
