@@ -401,6 +401,15 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	return sched_start(s, a);
 }
 
+/* Would a's completion make a dependent ready? */
+static int unblocks(const struct sched *s, uint32_t id)
+{
+	for (uint32_t k = s->n[id].dep0; k < s->n[id].dep1; k++)
+		if (s->n[s->deps[k]].npending == 1)
+			return 1;
+	return 0;
+}
+
 /* Start ready actions while there are free slots (and no stop). */
 static void fill(struct sched *s, size_t jobs, int *rc, struct err *e)
 {
@@ -516,10 +525,13 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 		int w = env->runner->wait(env->runner, &d);
 		if (w == 1) {
 			/* a job that succeeded frees its slot before its outputs are
-			 * hashed and stored: the next ready action starts first (a
-			 * failure, or a test that may be tried again, waits) */
+			 * hashed and stored: the next ready action starts first. Not
+			 * when it is the last producer a dependent waits for (that
+			 * dependent may be the critical path), nor after a failure or
+			 * for a test that may be tried again. */
 			s.c.running--;
-			if (d.exit_code == 0 && !(s.g->actions[d.id]->flags & ACT_TEST))
+			if (d.exit_code == 0 && !(s.g->actions[d.id]->flags & ACT_TEST) &&
+			    !unblocks(&s, (uint32_t)d.id))
 				fill(&s, jobs, &rc, e);
 			collect(&s, &d);
 			free(d.output);
