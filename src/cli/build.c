@@ -200,14 +200,15 @@ static void user_error(struct err *e)
  * valid, else by evaluating the build files (and saving a new snapshot).
  * 0, or -1 with *e set (a user error). */
 /* The graph for the request; deps gets the snapshot's dependency section
- * (left empty when no snapshot is kept). */
+ * (left empty when no snapshot is kept). deps_checked: the no-op check has
+ * just found the dependencies of this very snapshot unchanged. */
 static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
-                      const struct cc_config *cc, struct graph *g, struct buf *deps,
-                      struct err *e)
+                      const struct cc_config *cc, int deps_checked, struct graph *g,
+                      struct buf *deps, struct err *e)
 {
 	char *key = snapshot_key(w, pats, npat, tests, cc);
 	int rc = 0;
-	if (snapshot_load(".cairn/graph", key, fsys_real(), g, deps)) {
+	if (snapshot_load(".cairn/graph", key, deps_checked ? NULL : fsys_real(), g, deps)) {
 		rc = graph_check(g, e);
 	} else {
 		struct eval *ev = eval_new(w->name, g, cc, e);
@@ -406,7 +407,8 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	struct state_job sj = {0};
 	if (mode != MODE_COMPDB)
 		sj.started = pthread_create(&sj.th, NULL, load_state, &sj) == 0;
-	int loaded = load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, &g, &deps, &e);
+	int loaded = load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, noop_seen_graph(&seen), &g,
+	                        &deps, &e);
 	if (sj.started)
 		pthread_join(sj.th, NULL);
 	else if (mode != MODE_COMPDB)

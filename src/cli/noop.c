@@ -25,6 +25,7 @@
 #include "util/util.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ struct entry {
 
 struct check {
 	const char **dirs;
+	uint32_t *count; /* per directory: its entries */
 	size_t ndirs;
 	struct entry *e;
 	size_t n;
@@ -68,23 +70,35 @@ struct part {
 	size_t lo, hi;
 };
 
-/* Stat entries lo..hi, each relative to its directory (opened once), so
- * the kernel walks one name, not the whole path. */
+/* Directories with this many entries are opened, and their entries
+ * stat'ed relative to them (the kernel walks one name, not the path);
+ * smaller ones would cost more in open and close than they save. */
+enum { OPEN_DIR_AT = 16 };
+
+/* Stat entries lo..hi. */
 static void *check_part(void *arg)
 {
 	struct part *p = arg;
 	struct check *c = p->c;
 	int *fds = xcalloc(c->ndirs ? c->ndirs : 1, sizeof *fds); /* fd + 1 */
 	int changed = 0;
+	char path[4096];
 	for (size_t i = p->lo; i < p->hi; i++) {
 		struct entry *e = &c->e[i];
-		if (!fds[e->dir]) {
-			int fd = open(c->dirs[e->dir], O_PATH | O_DIRECTORY | O_CLOEXEC);
-			fds[e->dir] = fd < 0 ? -1 : fd + 1;
+		int fd = AT_FDCWD;
+		const char *name = e->name;
+		if (c->count[e->dir] >= OPEN_DIR_AT) {
+			if (!fds[e->dir]) {
+				int d = open(c->dirs[e->dir], O_PATH | O_DIRECTORY | O_CLOEXEC);
+				fds[e->dir] = d < 0 ? -1 : d + 1;
+			}
+			fd = fds[e->dir] - 1;
+		} else if (strcmp(c->dirs[e->dir], ".") != 0) {
+			int n = snprintf(path, sizeof path, "%s/%s", c->dirs[e->dir], e->name);
+			name = n > 0 && (size_t)n < sizeof path ? path : "";
 		}
-		int fd = fds[e->dir] - 1;
 		struct stat sb;
-		if (fd < 0 || fstatat(fd, e->name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fd == -1 || fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
 			e->what = KNOWN_MISSING;
 			changed = 1;
 			continue;
@@ -102,7 +116,11 @@ static void *check_part(void *arg)
 	return NULL;
 }
 
-static int files_unchanged(struct check *c, int threads)
+/* Stat the files on `threads` threads while this one checks the
+ * snapshot's dependencies (build files, listed directories). Sets
+ * *deps_ok; returns whether the files are unchanged. */
+static int files_unchanged(struct check *c, int threads, const void *deps, size_t dlen,
+                           int *deps_ok)
 {
 	if (threads < 1)
 		threads = 1;
@@ -116,11 +134,10 @@ static int files_unchanged(struct check *c, int threads)
 	for (int t = 0; t < threads; t++) {
 		parts[t] = (struct part){c, c->n * (size_t)t / (size_t)threads,
 		                         c->n * (size_t)(t + 1) / (size_t)threads};
-		if (t > 0)
-			started[t] = pthread_create(&th[t], NULL, check_part, &parts[t]) == 0;
+		started[t] = pthread_create(&th[t], NULL, check_part, &parts[t]) == 0;
 	}
-	check_part(&parts[0]);
-	for (int t = 1; t < threads; t++) {
+	*deps_ok = snapshot_deps_unchanged(deps, dlen, fsys_real());
+	for (int t = 0; t < threads; t++) {
 		if (started[t])
 			pthread_join(th[t], NULL);
 		else
@@ -138,11 +155,15 @@ static int identity(const char *path, struct file_stat *st)
 	return 0;
 }
 
-int noop_seen_fits(const struct noop_seen *seen, const struct graph *g)
+int noop_seen_graph(const struct noop_seen *seen)
 {
 	struct file_stat now;
-	return seen->st && g->nfiles == seen->nfiles && identity(".cairn/graph", &now) == 0 &&
-	       stat_eq(&now, &seen->graph);
+	return seen->st && identity(".cairn/graph", &now) == 0 && stat_eq(&now, &seen->graph);
+}
+
+int noop_seen_fits(const struct noop_seen *seen, const struct graph *g)
+{
+	return g->nfiles == seen->nfiles && noop_seen_graph(seen);
 }
 
 void noop_seen_free(struct noop_seen *seen)
@@ -177,12 +198,13 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 	*nactions = (size_t)rd_u64(&rd);
 	size_t dlen = rd_u32(&rd);
 	const void *deps = rd_bytes(&rd, dlen);
-	if (!deps || !snapshot_deps_unchanged(deps, dlen, fsys_real()))
+	if (!deps)
 		goto out;
 	c.ndirs = rd_u32(&rd);
 	if (rd.bad || c.ndirs > (size_t)(rd.end - rd.p) / 5)
 		goto out;
 	c.dirs = xcalloc(c.ndirs ? c.ndirs : 1, sizeof *c.dirs);
+	c.count = xcalloc(c.ndirs ? c.ndirs : 1, sizeof *c.count);
 	for (size_t i = 0; i < c.ndirs; i++)
 		if (!(c.dirs[i] = get_name(&rd)))
 			goto out;
@@ -197,12 +219,16 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 		stat_get(&rd, &e[i].st);
 		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs || e[i].id >= ngraph)
 			goto out;
+		c.count[e[i].dir]++;
 	}
 	if (rd.p != rd.end)
 		goto out;
 	c.e = e;
-	ok = files_unchanged(&c, threads);
-	if (!ok) {
+	int deps_ok;
+	ok = files_unchanged(&c, threads, deps, dlen, &deps_ok);
+	if (!deps_ok) {
+		ok = 0; /* the graph may be another: nothing to tell */
+	} else if (!ok) {
 		seen->graph = graph;
 		seen->nfiles = ngraph;
 		seen->st = xcalloc(ngraph ? ngraph : 1, sizeof *seen->st);
@@ -215,6 +241,7 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 out:
 	free(e);
 	free(c.dirs);
+	free(c.count);
 	buf_free(&b);
 	return ok;
 }

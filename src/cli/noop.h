@@ -38,6 +38,9 @@ struct noop_seen {
  * *seen is filled when only files changed (the caller frees it). */
 int noop_check(const char *path, const char *key, int threads, size_t *nactions,
                struct noop_seen *seen);
+/* Is .cairn/graph the file the record was made with (so its dependencies
+ * are the ones the check just found unchanged)? */
+int noop_seen_graph(const struct noop_seen *seen);
 /* Does seen number the files of g (loaded from the same .cairn/graph)? */
 int noop_seen_fits(const struct noop_seen *seen, const struct graph *g);
 void noop_seen_free(struct noop_seen *seen);

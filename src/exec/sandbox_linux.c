@@ -69,20 +69,24 @@ static _Noreturn void die(const char *fmt, ...)
 /* Every function below returns 0, or -1 with errno and a word in *what. */
 static const char *what;
 
+/* mkdir -p: up from the path itself to the first directory that exists
+ * (one call when the parent is there, as it mostly is), then down again. */
 static int mkdirs(const char *path)
 {
 	char buf[4096];
 	FMT(buf, "%s", path);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
+	size_t len = strlen(buf);
+	while (mkdir(buf, 0755) < 0 && errno != EEXIST) {
+		char *slash = strrchr(buf, '/');
+		if (errno != ENOENT || !slash || slash == buf)
+			return what = "mkdir", -1;
+		*slash = 0;
+	}
+	for (size_t i = strlen(buf); i < len; i += strlen(buf + i)) {
+		buf[i] = '/';
 		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
 			return what = "mkdir", -1;
-		*p = '/';
 	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return what = "mkdir", -1;
 	return 0;
 }
 

@@ -42,7 +42,9 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 /* Load into an empty g when the file is for `key` and every dependency is
  * unchanged: 1 (and, when deps_out is not NULL, the encoded dependency
  * section appended to it). Otherwise 0, with g left empty (missing, stale,
- * foreign or corrupt snapshots are all just a miss). */
+ * foreign or corrupt snapshots are all just a miss). With fs NULL, the
+ * dependencies are not probed: the caller has just checked them (the
+ * no-op check, on the same file). */
 int snapshot_load(const char *path, const char *key, struct fsys *fs, struct graph *g,
                   struct buf *deps_out);
 /* Is every dependency in an encoded section (from deps_out) unchanged? */
