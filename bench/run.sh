@@ -4,7 +4,7 @@
 #
 #   bench/run.sh [--sizes "100x100 300x100"] [--runs N] [--cairn PATH]
 #                [--out FILE] [-j N] [--startup-runs N] [--cairn-flags "..."]
-#                [--keep]
+#                [--skip "bazel make"] [--keep]
 #
 # Each tool gets its own copy of the workspace, so no tool walks or stats
 # another's outputs; every edit is made to all copies. Within a run the
@@ -25,6 +25,7 @@ jobs=$(nproc)
 startup_runs=50
 cairn="$root/cairn"
 cairn_flags=""
+skip=""
 out="$here/RESULTS.md"
 keep=0
 # Above this many sources, make and Bazel sit out (1000x100: cairn and ninja).
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
 	-j|--jobs) jobs=$2; shift 2 ;;
 	--startup-runs) startup_runs=$2; shift 2 ;;
 	--cairn-flags) cairn_flags=$2; shift 2 ;;
+	--skip) skip=$2; shift 2 ;;
 	--keep) keep=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "run.sh: unknown argument: $1" >&2; usage ;;
@@ -51,6 +53,11 @@ while [ $# -gt 0 ]; do
 done
 case $runs in ''|*[!0-9]*|0) echo "run.sh: --runs wants a positive number" >&2; exit 2 ;; esac
 case $jobs in ''|*[!0-9]*|0) echo "run.sh: -j wants a positive number" >&2; exit 2 ;; esac
+for t in $skip; do
+	# ninja is the reference every ratio and output check is made against
+	case $t in make|bazel) ;; *) echo "run.sh: --skip takes make or bazel, not '$t'" >&2; exit 2 ;; esac
+done
+skipped() { case " $skip " in *" $1 "*) return 0 ;; esac; return 1; }
 for s in $sizes; do
 	if ! [[ $s =~ ^[1-9][0-9]*x[1-9][0-9]*$ ]]; then
 		echo "run.sh: bad size '$s' (want LxF, e.g. 100x100)" >&2
@@ -164,13 +171,17 @@ if command -v ninja >/dev/null; then
 else
 	ninja_ver="ninja: not installed"
 fi
-if command -v make >/dev/null; then
+if skipped make; then
+	make_ver="make: skipped (--skip)"
+elif command -v make >/dev/null; then
 	have[make]=1
 	make_ver=$(make --version | sed -n 1p)
 else
 	make_ver="make: not installed"
 fi
-if command -v bazel >/dev/null; then
+if skipped bazel; then
+	bazel_ver="bazel: skipped (--skip)"
+elif command -v bazel >/dev/null; then
 	have[bazel]=1
 	bazel_ver=$(bazel --version 2>/dev/null | sed -n 1p) || true
 	case $bazel_ver in
@@ -191,7 +202,8 @@ bazel_note=""
 [ "${have[cairn]}" = 1 ] || log "cairn: $cairn_ver; its cells will read n/a"
 
 # Columns, in table order. cairn is always a column, even without data.
-tools=(cairn ninja make)
+tools=(cairn ninja)
+skipped make || tools+=(make)
 [ "${have[bazel]}" = 1 ] && tools+=(bazel)
 
 # argv of TOOL's build, in its workspace copy, into the array `cmd`.
