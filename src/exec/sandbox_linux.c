@@ -66,8 +66,10 @@ static _Noreturn void die(const char *fmt, ...)
 		}                                                                 \
 	} while (0)
 
-/* Every function below returns 0, or -1 with errno and a word in *what. */
-static const char *what;
+/* Every function below returns 0, or -1 with errno and a word in *what.
+ * Per thread: children set up on two spawner threads at once each write
+ * their own (a CLONE_VM child runs on its parent thread's TLS). */
+static _Thread_local const char *what;
 
 /* mkdir -p: up from the path itself to the first directory that exists
  * (one call when the parent is there, as it mostly is), then down again. */
