@@ -198,10 +198,9 @@ static void user_error(struct err *e)
 
 /* The action graph for the patterns: from the snapshot when it is still
  * valid, else by evaluating the build files (and saving a new snapshot).
- * 0, or -1 with *e set (a user error). */
-/* The graph for the request; deps gets the snapshot's dependency section
- * (left empty when no snapshot is kept). deps_checked: the no-op check has
- * just found the dependencies of this very snapshot unchanged. */
+ * deps gets the snapshot's dependency section (left empty when no snapshot
+ * is kept). deps_checked: the no-op check has just found the dependencies
+ * of this very snapshot unchanged. 0, or -1 with *e set (a user error). */
 static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
                       const struct cc_config *cc, int deps_checked, struct graph *g,
                       struct buf *deps, struct err *e)
@@ -353,9 +352,9 @@ static void prune_outputs(struct state *st, struct graph *g, int kinds)
 
 struct state_job {
 	pthread_t th;
-	int started;
-	struct state *st;
-	int corrupt;
+	int started;       /* the thread runs (else: load on this one) */
+	struct state *st;  /* the result */
+	int corrupt;       /* as state_load's */
 };
 
 static void *load_state(void *arg)

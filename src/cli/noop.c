@@ -7,10 +7,14 @@
  *   graph    the .cairn/graph file's stat data, as above, and its number
  *            of files (u32): the file ids below are its
  *   nactions u64: wanted actions, for the summary line
+ *   undeclared u32: 1 when some action keyed on files its depfile named
+ *            that it does not declare (they are among the files, with
+ *            the id NO_ID): then only a no-op is answered
  *   deps     u32 length + the snapshot's dependency section
  *   ndirs    u32, then each directory (string; "." is the root)
  *   nfiles   u32, then per file: directory number u32, name (string),
- *            graph file id u32, stat data as above
+ *            graph file id u32 (NO_ID: not in the graph), stat data as
+ *            above
  *   trailer  u64 check64 of everything before it
  * Written by temp + rename after a successful build (and removed after one
  * with nothing to record). A build that fails or is killed leaves the
@@ -34,7 +38,8 @@
 #include <unistd.h>
 
 static const char NO_MAGIC[8] = "CAIRNNO";
-enum { NO_VERSION = 2 };
+enum { NO_VERSION = 3 };
+#define NO_ID UINT32_MAX /* a file that is not in the graph */
 enum { STAT_BYTES = 8 * 4 + 4 };
 #define MAX_THREADS 16
 
@@ -49,25 +54,27 @@ static const char *get_name(struct reader *rd)
 /* ---- the check ---- */
 
 struct entry {
-	uint32_t dir, id;
-	const char *name;
-	struct file_stat st;  /* then */
-	struct file_stat now;
-	unsigned char what;   /* KNOWN_SAME, _CHANGED or _MISSING */
+	uint32_t dir;         /* index into check.dirs */
+	uint32_t id;          /* graph file id, or NO_ID */
+	const char *name;     /* within the directory; points into the file */
+	struct file_stat st;  /* as recorded */
+	struct file_stat now; /* as the check found it */
+	unsigned char what;   /* KNOWN_SAME, _CHANGED, _MISSING, or _NOT (the
+	                         stat failed otherwise: the scheduler retries) */
 };
 
 struct check {
-	const char **dirs;
-	uint32_t *count; /* per directory: its entries */
+	const char **dirs;  /* "." is the root; point into the file */
+	uint32_t *count;    /* per directory: its entries */
 	size_t ndirs;
-	struct entry *e;
+	struct entry *e;    /* the files, n of them */
 	size_t n;
-	int changed; /* set by any thread that saw a difference */
+	int changed;        /* set by any thread that saw a difference */
 };
 
 struct part {
 	struct check *c;
-	size_t lo, hi;
+	size_t lo, hi; /* the entries this thread stats */
 };
 
 /* Directories with this many entries are opened, and their entries
@@ -87,19 +94,23 @@ static void *check_part(void *arg)
 		struct entry *e = &c->e[i];
 		int fd = AT_FDCWD;
 		const char *name = e->name;
-		if (c->count[e->dir] >= OPEN_DIR_AT) {
+		if (c->count[e->dir] >= OPEN_DIR_AT && fds[e->dir] >= 0) {
 			if (!fds[e->dir]) {
 				int d = open(c->dirs[e->dir], O_PATH | O_DIRECTORY | O_CLOEXEC);
-				fds[e->dir] = d < 0 ? -1 : d + 1;
+				fds[e->dir] = d < 0 ? -1 : d + 1; /* -1: by path from now on */
 			}
-			fd = fds[e->dir] - 1;
-		} else if (strcmp(c->dirs[e->dir], ".") != 0) {
+			if (fds[e->dir] > 0)
+				fd = fds[e->dir] - 1;
+		}
+		if (fd == AT_FDCWD && strcmp(c->dirs[e->dir], ".") != 0) {
 			int n = snprintf(path, sizeof path, "%s/%s", c->dirs[e->dir], e->name);
 			name = n > 0 && (size_t)n < sizeof path ? path : "";
 		}
 		struct stat sb;
-		if (fd == -1 || fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-			e->what = KNOWN_MISSING;
+		if (fstatat(fd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			/* gone; or not known (out of descriptors, say): the
+			 * scheduler stats it again itself */
+			e->what = errno == ENOENT || errno == ENOTDIR ? KNOWN_MISSING : KNOWN_NOT;
 			changed = 1;
 			continue;
 		}
@@ -196,6 +207,7 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 	stat_get(&rd, &graph);
 	size_t ngraph = rd_u32(&rd);
 	*nactions = (size_t)rd_u64(&rd);
+	int undeclared = (int)rd_u32(&rd);
 	size_t dlen = rd_u32(&rd);
 	const void *deps = rd_bytes(&rd, dlen);
 	if (!deps)
@@ -217,7 +229,7 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 		e[i].name = get_name(&rd);
 		e[i].id = rd_u32(&rd);
 		stat_get(&rd, &e[i].st);
-		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs || e[i].id >= ngraph)
+		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs || (e[i].id >= ngraph && e[i].id != NO_ID))
 			goto out;
 		c.count[e[i].dir]++;
 	}
@@ -226,14 +238,22 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 	c.e = e;
 	int deps_ok;
 	ok = files_unchanged(&c, threads, deps, dlen, &deps_ok);
-	if (!deps_ok) {
-		ok = 0; /* the graph may be another: nothing to tell */
-	} else if (!ok) {
+	struct file_stat gnow;
+	if (!deps_ok || (!ok && undeclared)) {
+		/* the graph may be another; or some action keyed on files it does
+		 * not declare, which the scheduler's shortcut does not look at:
+		 * nothing to tell */
+		ok = 0;
+	} else if (!ok && identity(".cairn/graph", &gnow) == 0 && stat_eq(&gnow, &graph) &&
+	           ngraph <= gnow.size / 4) {
+		/* (each of the graph's files takes 4 bytes of it at least) */
 		seen->graph = graph;
 		seen->nfiles = ngraph;
 		seen->st = xcalloc(ngraph ? ngraph : 1, sizeof *seen->st);
 		seen->what = xcalloc(ngraph ? ngraph : 1, 1);
 		for (size_t i = 0; i < c.n; i++) {
+			if (e[i].id == NO_ID)
+				continue;
 			seen->st[e[i].id] = e[i].now;
 			seen->what[e[i].id] = e[i].what;
 		}
@@ -249,9 +269,9 @@ out:
 /* ---- the record ---- */
 
 struct rec {
-	const char *path;
-	uint32_t id;
-	const struct file_rec *f;
+	const char *path;         /* workspace-relative */
+	uint32_t id;              /* graph file id, or NO_ID */
+	const struct file_rec *f; /* the state's stat data for it */
 };
 
 /* A racy file (changed just before the build) whose content the build
@@ -271,31 +291,81 @@ static int settled(const struct file_rec *f)
 
 /* Every file a wanted action reads or writes, with the state's stat data
  * for it; NULL when one is missing or racy (then nothing is recorded). */
-static struct rec *collect(const struct graph *g, struct state *st, int64_t start_ns, size_t *n)
+/* Does a declare path among its inputs (sorted by path)? */
+static int declares(const struct action *a, const char *path)
+{
+	size_t lo = 0, hi = a->ninputs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(a->inputs[mid]->path, path);
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* The state's record of path, or NULL when it has none or it is racy. */
+static const struct file_rec *usable(struct state *st, const char *path, int64_t start_ns)
+{
+	const struct file_rec *f = state_file(st, path);
+	if (!f || (!f->ours && f->st.mtime_ns >= start_ns - STATE_RACY_NS && !settled(f)))
+		return NULL;
+	return f;
+}
+
+/* Every file a wanted action reads or writes, with the state's stat data
+ * for it; NULL when one is missing or racy (then nothing is recorded).
+ * *undeclared: some action keyed on a file its depfile named that it does
+ * not declare (a warning outside the sandbox); such files are recorded
+ * with NO_ID. */
+static struct rec *collect(const struct graph *g, struct state *st, int64_t start_ns, size_t *n,
+                           int *undeclared)
 {
 	unsigned char *seen = xcalloc(g->nfiles ? g->nfiles : 1, 1);
+	struct map extra = {0};
 	struct rec *v = NULL;
 	size_t len = 0, cap = 0;
 	int ok = 1;
+	*undeclared = 0;
 	for (size_t i = 0; i < g->nactions && ok; i++) {
 		const struct action *a = g->actions[i];
 		if (!a->wanted)
 			continue;
 		for (size_t k = 0; k < a->ninputs + a->noutputs && ok; k++) {
 			const struct gfile *gf = k < a->ninputs ? a->inputs[k] : a->outputs[k - a->ninputs];
-			if (seen[gf->id]++)
+			if (seen[gf->id])
 				continue;
-			const struct file_rec *f = state_file(st, gf->path);
-			if (!f || (!f->ours && f->st.mtime_ns >= start_ns - STATE_RACY_NS &&
-			           !settled(f))) {
+			seen[gf->id] = 1;
+			const struct file_rec *f = usable(st, gf->path, start_ns);
+			if (!f) {
 				ok = 0;
 				break;
 			}
 			struct rec r = {gf->path, gf->id, f};
 			VEC_PUSH(v, len, cap, r);
 		}
+		const struct act_rec *ar = a->depfile ? state_action(st, a->outputs[0]->path) : NULL;
+		for (size_t k = 0; ar && k < ar->nins && ok; k++) {
+			const char *p = ar->ins[k].path;
+			if (declares(a, p) || map_get(&extra, p))
+				continue;
+			const struct file_rec *f = usable(st, p, start_ns);
+			if (!f) {
+				ok = 0;
+				break;
+			}
+			map_put(&extra, f->path, (void *)f);
+			struct rec r = {f->path, NO_ID, f};
+			VEC_PUSH(v, len, cap, r);
+			*undeclared = 1;
+		}
 	}
 	free(seen);
+	map_free(&extra);
 	if (!ok) {
 		free(v);
 		return NULL;
@@ -310,8 +380,9 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 	size_t n = 0, nwanted = 0;
 	struct file_stat sid, gid;
 	struct rec *v = NULL;
+	int undeclared;
 	if (!deps->len || identity(".cairn/state", &sid) < 0 || identity(".cairn/graph", &gid) < 0 ||
-	    !(v = collect(g, st, start_ns, &n))) {
+	    !(v = collect(g, st, start_ns, &n, &undeclared))) {
 		unlink(path);
 		return;
 	}
@@ -324,6 +395,7 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 	stat_put(&b, &gid);
 	buf_put_u32(&b, (unsigned)g->nfiles);
 	buf_put_u64(&b, nwanted);
+	buf_put_u32(&b, (unsigned)undeclared);
 	buf_put_lstr(&b, deps->s, deps->len);
 	/* directories numbered in order of first use */
 	struct map dirs = {0};

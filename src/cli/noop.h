@@ -13,7 +13,10 @@
  * by the state file, which every change rewrites by rename) and the
  * contents of the files (fixed by their stat data, racy files aside: a
  * file cairn did not write, modified within STATE_RACY_NS of the build's
- * start, is never recorded, as the state itself does not trust it). */
+ * start, is recorded only once it has settled: its mtime that far in the
+ * past, its stat data and digest still those the build used). Files an
+ * action's depfile named without its declaring them are recorded too;
+ * with such files, only a true no-op is answered from the record. */
 #ifndef CAIRN_NOOP_H
 #define CAIRN_NOOP_H
 #include "exec/sched.h"

@@ -35,9 +35,11 @@ struct sandbox_spec {
 	int network;                  /* keep the host's network */
 };
 
-/* Once, before any thread starts: root is the absolute workspace root (the
- * cwd), state an absolute directory for the base image. 0, or -1 with a
- * reason (static). */
+/* Once, while cairn runs no other thread (the first sandboxed spawn calls
+ * it on the build loop's thread, before the spawner's threads exist; the
+ * threads of the no-op check and of the state load have ended by then):
+ * root is the absolute workspace root (the cwd), state an absolute
+ * directory for the base image. 0, or -1 with a reason (static). */
 int sandbox_init(const char *root, const char *state, const char **why);
 /* Start prog in a sandbox, stdin from /dev/null, stdout and stderr to
  * outfd, in/out its simple redirections (or NULL). The child is in a

@@ -11,9 +11,10 @@
  *   <state>/base/<root>         empty; each action mounts its own tmpfs here
  * The child of sandbox_spawn is cloned with CLONE_VM | CLONE_VFORK (no page
  * tables copied; cairn waits the few hundred microseconds until it execs)
- * into new mount and PID namespaces, so what it mounts is its own; the IPC
- * and UTS namespaces, like the loopback network, are made once for all
- * actions. It must not allocate: it shares cairn's heap until exec. */
+ * into new mount, PID, IPC and UTS namespaces, so what it mounts, its
+ * host name and its System V objects are its own (the loopback-only
+ * network is shared). It must not allocate: it shares cairn's heap until
+ * exec. */
 #include "exec/sandbox.h"
 #include "util/fs.h"
 #include <errno.h>
@@ -237,12 +238,6 @@ static int init(const char *root, const char *state)
 	}
 	if (unshare(CLONE_NEWNS) < 0)
 		return what = "mount namespace", -1;
-	/* System V IPC and the host name: one namespace each for all of this
-	 * process's actions (as the loopback network is), made once, not per
-	 * action: making one costs as much as the rest of a small action's
-	 * clone. Actions cannot reach the host's, only each other's. */
-	if (unshare(CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-		return what = "IPC and UTS namespaces", -1;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return what = "private mounts", -1;
 	FMT(sb.root, "%s", root);
@@ -426,7 +421,8 @@ pid_t sandbox_spawn(const struct sandbox_spec *sp, const char *prog, char *const
 	static _Thread_local char *stack;
 	if (!stack && !(stack = malloc(STACK)))
 		return -1;
-	int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | SIGCHLD;
+	int flags = CLONE_VM | CLONE_VFORK | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+	            CLONE_NEWUTS | SIGCHLD;
 	return clone(child, stack + STACK, flags, &c);
 }
 

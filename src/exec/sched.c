@@ -7,8 +7,10 @@
  * path), weighted by each action's last duration.
  *
  * Invariants:
- *  - a node's output digests (outd) are known once it is done, and only
- *    then do its dependents compute their keys;
+ *  - a node's output digests are known once it is done (in outd, or, for
+ *    an action found up to date from sched_known without a decision, in
+ *    its state record: sched_output_digest), and only then do its
+ *    dependents compute their keys;
  *  - the state's record for an action is written only after its outputs
  *    on disk match the record, so a kill -9 anywhere leaves a state that
  *    at worst under-claims (never marks a stale output up to date);
@@ -211,8 +213,9 @@ static void prestat(struct sched *s, int threads)
 			struct gfile *f = k < a->ninputs ? a->inputs[k] : a->outputs[k - a->ninputs];
 			if (k < a->ninputs && f->producer && f->producer->wanted)
 				continue;
-			if (mark[f->id]++)
+			if (mark[f->id])
 				continue;
+			mark[f->id] = 1;
 			unsigned char w = s->env->known ? s->env->known->what[f->id] : KNOWN_NOT;
 			if (w == KNOWN_NOT) {
 				VEC_PUSH(ids, n, cap, f->id);
@@ -528,7 +531,9 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 			 * hashed and stored: the next ready action starts first. Not
 			 * when it is the last producer a dependent waits for (that
 			 * dependent may be the critical path), nor after a failure or
-			 * for a test that may be tried again. */
+			 * for a test that may be tried again. (A job that exits 0
+			 * but then fails collect, a missing output say, has let one
+			 * more action start even without -k.) */
 			s.c.running--;
 			if (d.exit_code == 0 && !(s.g->actions[d.id]->flags & ACT_TEST) &&
 			    !unblocks(&s, (uint32_t)d.id))

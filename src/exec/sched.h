@@ -67,8 +67,8 @@ struct sched_opts {
  * all in that case too, is up to date without computing its key. */
 enum { KNOWN_NOT = 0, KNOWN_SAME, KNOWN_CHANGED, KNOWN_MISSING };
 struct sched_known {
-	const struct file_stat *st;
-	const unsigned char *what; /* KNOWN_* */
+	const struct file_stat *st; /* stat data now (KNOWN_SAME, _CHANGED) */
+	const unsigned char *what;  /* KNOWN_* */
 };
 
 struct sched_env {

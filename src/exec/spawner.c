@@ -10,21 +10,23 @@
 #include <string.h>
 #include <unistd.h>
 
+/* One queued spawn: sandbox_spawn's arguments, copied. */
 struct req {
-	struct req *next;
-	size_t id;
+	struct req *next;       /* queue order */
+	size_t id;              /* the job's, for the result */
 	struct sandbox_spec sp; /* its strings and arrays owned */
-	char *prog, *in, *out;
-	char **argv, **envp;
-	int append, outfd;
+	char *prog, *in, *out;  /* in, out: redirections, or NULL */
+	char **argv, **envp;    /* NULL-terminated */
+	int append, outfd;      /* outfd: closed once spawned */
 };
 
+/* The queue, under mu; cv wakes a worker. */
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct req *head, *tail;
-	int fds[2]; /* results */
-	int started;
+	int fds[2];  /* results: struct spawn_done, written whole */
+	int started; /* the workers run */
 } q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, {-1, -1}, 0};
 
 static char *dup_or_null(const char *s)

@@ -56,9 +56,12 @@ void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
 	if (d->kind != DEP_STAT && d->kind != DEP_PKGLIST && d->kind != DEP_LIST)
 		memset(&d->st, 0, sizeof d->st);
 	memset(&d->d, 0, sizeof d->d);
+	int links = 0;
 	if (d->present && (d->kind == DEP_PKGLIST || d->kind == DEP_LIST) &&
-	    fs_list_digest(d->path, d->kind == DEP_PKGLIST, &d->d) < 0)
+	    fs_list_digest(d->path, d->kind == DEP_PKGLIST, &d->d, &links) < 0)
 		d->present = 0;
+	if (links)
+		d->nodirstat = 1; /* a symlink's target can change type unseen */
 }
 
 static void put_str(struct buf *b, const char *s)
@@ -124,11 +127,12 @@ int snapshot_save(const char *path, const char *key, const struct graph *g,
 	put_str(&b, key);
 	size_t d0 = b.len;
 	put_deps(&b, deps, ndeps, now_ns);
-	if (deps_out)
-		buf_putn(deps_out, b.s + d0, b.len - d0);
+	size_t d1 = b.len;
 	put_graph(&b, g);
 	frame_seal(&b);
 	int r = fs_write_atomic(path, b.s, b.len, 0644);
+	if (r == 0 && deps_out)
+		buf_putn(deps_out, b.s + d0, d1 - d0);
 	buf_free(&b);
 	return r;
 }
@@ -179,7 +183,7 @@ static void put_deps(struct buf *b, const struct snap_dep *deps, size_t ndeps, i
 		} else if (d->kind != DEP_EXISTS) {
 			buf_putn(b, d->d.b, 32);
 			static const struct file_stat none;
-			stat_put(b, d->st.mtime_ns < now_ns - RACY_NS ? &d->st : &none);
+			stat_put(b, d->st.mtime_ns < now_ns - RACY_NS && !d->nodirstat ? &d->st : &none);
 		}
 	}
 	free(order);

@@ -28,6 +28,8 @@ struct snap_dep {
 	int link;                /* the path itself is a symlink: a change to
 	                            what it points at does not touch its parent,
 	                            so it is always checked on its own */
+	int nodirstat;           /* DEP_LIST, DEP_PKGLIST: holds a symlink, so
+	                            its stat data cannot vouch for its listing */
 };
 
 /* Fill d->present, d->st, d->d for d->path and d->kind, as they are now. */

@@ -14,9 +14,12 @@
  *   trailer   u64 check64 (util.h) of everything before it
  *
  * Written whole to a temp file and renamed, at the end of each command
- * that changed it; kill -9 leaves the previous state, which is safe (see
- * state.h). An unknown magic or version, or a trailer mismatch, is
- * ignored: the state starts empty.
+ * that changed it, after the previous file was moved aside to
+ * .cairn/state.old; kill -9 leaves the previous state, which is safe (see
+ * state.h). A state file that is missing or does not decode is replaced
+ * by state.old when that one decodes (any older state is safe: every
+ * entry is checked against the file's stat data). An unknown magic or
+ * version, or a trailer mismatch, in both: the state starts empty.
  *
  * Racy entries (as git calls them): a source whose mtime is within 20 ms
  * (STATE_RACY_NS; coarse kernel timestamp ticks are 4 ms)
@@ -152,16 +155,25 @@ struct state *state_load(const char *path, int *corrupt)
 	struct buf b = {0};
 	*corrupt = 0;
 	int r = fs_read_all(path, &b);
-	if (r < 0 && errno == ENOENT) {
-		/* killed between the two renames of state_save */
-		char *old = xasprintf("%s.old", path);
-		r = fs_read_all(old, &b);
-		free(old);
-	}
+	if (r == 0 && decode(s, &b) == 0)
+		goto out;
+	/* missing (killed between the two renames of state_save) or damaged:
+	 * the one before, if it is whole */
+	int damaged = r == 0 || errno != ENOENT;
+	clear(s);
+	memset(s, 0, sizeof *s);
+	buf_reset(&b);
+	char *old = xasprintf("%s.old", path);
+	r = fs_read_all(old, &b);
+	free(old);
 	if (r == 0 && decode(s, &b) < 0) {
 		clear(s);
+		memset(s, 0, sizeof *s);
 		*corrupt = 1;
+	} else if (r < 0) {
+		*corrupt = damaged;
 	}
+out:
 	buf_free(&b);
 	return s;
 }

@@ -78,11 +78,13 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
+int fs_list_digest(const char *dir, int dirs_only, struct digest *d, int *links)
 {
 	DIR *dp = opendir(dir);
 	if (!dp)
 		return -1;
+	if (links)
+		*links = 0;
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *e;
@@ -92,6 +94,8 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d)
 			continue;
 		int type = e->d_type;
 		if (type == DT_UNKNOWN || type == DT_LNK) {
+			if (links && type == DT_LNK)
+				*links = 1;
 			struct stat st;
 			char *p = xasprintf("%s/%s", dir, nm);
 			type = stat(p, &st) < 0 ? DT_UNKNOWN : S_ISDIR(st.st_mode) ? DT_DIR : DT_REG;

@@ -45,8 +45,10 @@ int fs_skip_dir(const char *dir, const char *name);
  * its sub-directories and whether it holds BUILD.lua (what package
  * discovery sees); else every entry. Hidden directories, and cairn-out at
  * the root (dir "."), are left out like the walks leave them out.
+ * *links (when not NULL) is set when an entry is a symlink: its type is
+ * that of its target, which can change while the directory does not.
  * 0, or -1 with errno when the directory cannot be read. */
-int fs_list_digest(const char *dir, int dirs_only, struct digest *d);
+int fs_list_digest(const char *dir, int dirs_only, struct digest *d, int *links);
 
 /* Find an executable named name in the directories of path (a $PATH
  * value; NULL: /usr/local/bin:/usr/bin:/bin) as execvp would; a name

@@ -224,3 +224,52 @@ test_bad_input_keeps_the_record() {
 	summary 2 0 0
 	eq "$(cat cairn-out/q/q.out)" "7"
 }
+
+test_undeclared_header_change_rebuilds() {
+	ws
+	write p/BUILD.lua <<'L'
+cc_binary { name = "m", srcs = { "main.c", "k.c" } }
+L
+	printf '#include <stdio.h>\n#include "undecl.h"\nint k(void);\nint main(void) { printf("%%d\\n", VAL + k()); return 0; }\n' > p/main.c
+	echo 'int k(void) { return 10; }' > p/k.c
+	echo '#define VAL 1' > p/undecl.h
+	# outside the sandbox an undeclared header is a warning, and the key
+	# covers it from the depfile on
+	run 0 cairn build --sandbox=none
+	has "undecl.h"
+	settle --sandbox=none
+	eq "$(cairn-out/p/m)" 11
+	# the header alone: the record holds it, so the build looks closer
+	echo '#define VAL 2' > p/undecl.h
+	run 0 cairn build --sandbox=none
+	eq "$(cairn-out/p/m)" 12
+	# the header and a declared source at once: no action is taken as up
+	# to date on its declared files alone
+	settle --sandbox=none
+	echo '#define VAL 3' > p/undecl.h
+	echo 'int k(void) { return 20; }' > p/k.c
+	run 0 cairn build --sandbox=none
+	eq "$(cairn-out/p/m)" 23
+}
+
+test_glob_sees_a_symlink_change_type() {
+	ws
+	# the link's target is outside the workspace: no walk of cairn's sees it
+	local there="$PWD/../outside"
+	mkdir -p "$there/d"
+	write p/BUILD.lua <<'L'
+genrule { name = "all", srcs = glob { "*", exclude = { "BUILD.lua" } }, outs = { "all.out" }, cmd = "echo $(SRCS) > $@" }
+L
+	echo a > p/a.txt
+	ln -s "$there/d" p/link
+	# not racy: the snapshot keeps p/'s stat data
+	sleep 0.05
+	run 0 cairn build
+	settle
+	eq "$(cat cairn-out/p/all.out)" "p/a.txt"
+	# the link now points at a file: p/ itself did not change
+	rm -r "$there/d"
+	echo file > "$there/d"
+	run 0 cairn build
+	eq "$(cat cairn-out/p/all.out)" "p/a.txt p/link"
+}

@@ -193,3 +193,16 @@ L
 	run 0 cairn test
 	row //t:t PASSED
 }
+
+test_host_name_is_each_actions_own() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "a", outs = { "a.out" }, cmd = "hostname cairn-was-here && uname -n > $@" }
+genrule { name = "b", srcs = { ":a" }, outs = { "b.out" }, cmd = "uname -n > $@" }
+L
+	run 0 cairn build
+	eq "$(cat cairn-out/p/a.out)" cairn-was-here
+	# neither the next action nor the host sees it
+	eq "$(cat cairn-out/p/b.out)" "$(uname -n)"
+	[ "$(uname -n)" != cairn-was-here ]
+}

@@ -72,7 +72,7 @@ static struct digest list_digest(const char *dir, int dirs_only)
 {
 	struct digest d;
 	memset(&d, 0, sizeof d);
-	CHECK(fs_list_digest(dir, dirs_only, &d) == 0);
+	CHECK(fs_list_digest(dir, dirs_only, &d, NULL) == 0);
 	return d;
 }
 
@@ -228,7 +228,7 @@ TEST(fs_list_digest_missing_dir)
 	char *p = at(dir, "nope");
 	struct digest d;
 	errno = 0;
-	CHECK(fs_list_digest(p, 0, &d) == -1);
+	CHECK(fs_list_digest(p, 0, &d, NULL) == -1);
 	CHECK(errno == ENOENT);
 	free(p);
 	fs_rm_rf(dir);

@@ -212,6 +212,22 @@ TEST(state_killed_between_renames_loads_the_old_one)
 	s = state_load(path, &corrupt);
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 3);
 	state_free(s);
+	/* a damaged state (cut short by a power loss, say) gives way to the
+	 * one before it too */
+	s = state_load(path, &corrupt);
+	state_set_action(s, make_rec("out/x", "k4", 4));
+	CHECK(state_save(s, path) == 0);
+	state_free(s);
+	CHECK(fs_write_atomic(path, "CAIRNST", 7, 0644) == 0);
+	s = state_load(path, &corrupt);
+	CHECK(corrupt == 0);
+	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 3);
+	state_free(s);
+	/* and when both are damaged, the state starts empty, said so */
+	CHECK(fs_write_atomic(old, "junk", 4, 0644) == 0);
+	s = state_load(path, &corrupt);
+	CHECK(corrupt == 1 && state_action(s, "out/x") == NULL);
+	state_free(s);
 	fs_rm_rf(dir);
 	free(path);
 	free(old);
