@@ -273,3 +273,23 @@ L
 	run 0 cairn build
 	eq "$(cat cairn-out/p/all.out)" "p/a.txt p/link"
 }
+
+test_out_of_descriptors_is_not_missing() {
+	ws
+	local d i
+	for d in $(seq 0 11); do
+		mkdir -p p$d
+		for i in $(seq 0 19); do echo "$d $i" > p$d/f$i.txt; done
+		echo 'genrule { name = "all", srcs = glob { "*.txt" }, outs = { "all.out" }, cmd = "cat $(SRCS) > $@" }' > p$d/BUILD.lua
+	done
+	run 0 cairn build --sandbox=none
+	settle --sandbox=none
+	# the check opens each directory of 16 files or more; with few
+	# descriptors left, opens fail: those files are stat'ed by path, not
+	# taken for missing
+	echo more >> p3/f0.txt
+	run 0 bash -c "ulimit -n 12 && exec \"$CAIRN\" build --sandbox=none"
+	summary 1 11 0
+	eq "$(head -c 6 cairn-out/p3/all.out)" "3 0
+mo"
+}
