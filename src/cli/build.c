@@ -174,12 +174,6 @@ static int sandbox_wanted(const struct opts *o)
 	return decided = 1;
 }
 
-static int ncpus(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
 /* A path the user gave, relative to where they stood (the cwd is now the
  * workspace root). Fresh string. */
 static char *user_path(const struct ws *w, const char *p)
@@ -202,10 +196,9 @@ static void user_error(struct err *e)
  * is kept). deps_checked: the no-op check has just found the dependencies
  * of this very snapshot unchanged. 0, or -1 with *e set (a user error). */
 static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
-                      const struct cc_config *cc, int deps_checked, struct graph *g,
-                      struct buf *deps, struct err *e)
+                      const struct cc_config *cc, const char *key, int deps_checked,
+                      struct graph *g, struct buf *deps, struct err *e)
 {
-	char *key = snapshot_key(w, pats, npat, tests, cc);
 	int rc = 0;
 	if (snapshot_load(".cairn/graph", key, deps_checked ? NULL : fsys_real(), g, deps)) {
 		rc = graph_check(g, e);
@@ -221,7 +214,6 @@ static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int
 		}
 		eval_free(ev);
 	}
-	free(key);
 	return rc;
 }
 
@@ -380,16 +372,15 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	int sandbox = sandbox_wanted(o);
 	char *props = exec_props(sandbox);
 	/* a plain build may be a no-op that needs neither graph nor state */
-	char *nkey = NULL;
+	char *skey = snapshot_key(w, pats, npat, mode == MODE_TEST, &cc.cfg), *nkey = NULL;
 	struct noop_seen seen = {0};
 	if (mode == MODE_BUILD) {
-		char *k = snapshot_key(w, pats, npat, 0, &cc.cfg);
-		nkey = xasprintf("%s\nprops %s", k, props);
-		free(k);
+		nkey = xasprintf("%s\nprops %s", skey, props);
 		size_t n;
-		if (!o->events && !o->profile && noop_check(".cairn/noop", nkey, ncpus(), &n, &seen)) {
+		if (!o->events && !o->profile && noop_check(".cairn/noop", nkey, cpu_count(), &n, &seen)) {
 			struct sched_counts c = {.total = n, .done = n, .cached = n};
 			ui_summary(&u, &c);
+			free(skey);
 			free(nkey);
 			free(props);
 			ui_free(&u);
@@ -406,8 +397,8 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	struct state_job sj = {0};
 	if (mode != MODE_COMPDB)
 		sj.started = pthread_create(&sj.th, NULL, load_state, &sj) == 0;
-	int loaded = load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, noop_seen_graph(&seen), &g,
-	                        &deps, &e);
+	int loaded = load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, skey, seen.st != NULL,
+	                        &g, &deps, &e);
 	if (sj.started)
 		pthread_join(sj.th, NULL);
 	else if (mode != MODE_COMPDB)
@@ -445,7 +436,7 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	struct sched_observer obs = ui_observer(&u);
 	struct sched_env env = {
 		.g = &g, .st = st, .store = store, .fs = fsys_real(), .runner = runner, .obs = &obs,
-		.opts = {.jobs = o->jobs ? o->jobs : ncpus(), .keep_going = o->keep_going,
+		.opts = {.jobs = o->jobs ? o->jobs : cpu_count(), .keep_going = o->keep_going,
 		         .plan = plan, .props = props, .stat_threads = 4, .sandbox = sandbox},
 	};
 	struct sched_known known = {seen.st, seen.what};
@@ -503,6 +494,7 @@ out:
 	buf_free(&deps);
 	noop_seen_free(&seen);
 	free(props);
+	free(skey);
 	free(nkey);
 	return code;
 }

@@ -157,24 +157,16 @@ static int files_unchanged(struct check *c, int threads, const void *deps, size_
 	return !c->changed;
 }
 
+/* stat data, as the state and the scheduler see files */
 static int identity(const char *path, struct file_stat *st)
 {
-	struct stat sb;
-	if (lstat(path, &sb) < 0)
-		return -1;
-	file_stat_from(&sb, st);
-	return 0;
-}
-
-int noop_seen_graph(const struct noop_seen *seen)
-{
-	struct file_stat now;
-	return seen->st && identity(".cairn/graph", &now) == 0 && stat_eq(&now, &seen->graph);
+	struct fsys *fs = fsys_real();
+	return fs->stat(fs, path, st);
 }
 
 int noop_seen_fits(const struct noop_seen *seen, const struct graph *g)
 {
-	return g->nfiles == seen->nfiles && noop_seen_graph(seen);
+	return seen->st && g->nfiles == seen->nfiles;
 }
 
 void noop_seen_free(struct noop_seen *seen)
@@ -246,8 +238,9 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 		ok = 0;
 	} else if (!ok && identity(".cairn/graph", &gnow) == 0 && stat_eq(&gnow, &graph) &&
 	           ngraph <= gnow.size / 4) {
-		/* (each of the graph's files takes 4 bytes of it at least) */
-		seen->graph = graph;
+		/* (each of the graph's files takes 4 bytes of it at least); the
+		 * lock on the workspace keeps .cairn/graph as it is until the
+		 * caller has loaded it */
 		seen->nfiles = ngraph;
 		seen->st = xcalloc(ngraph ? ngraph : 1, sizeof *seen->st);
 		seen->what = xcalloc(ngraph ? ngraph : 1, 1);
@@ -283,10 +276,10 @@ static int settled(const struct file_rec *f)
 	clock_gettime(CLOCK_REALTIME, &t);
 	struct file_stat now;
 	struct digest d;
-	uint64_t size;
+	struct fsys *fs = fsys_real();
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec >= f->st.mtime_ns + STATE_RACY_NS &&
-	       identity(f->path, &now) == 0 && stat_eq(&now, &f->st) &&
-	       sha_file(f->path, &d, &size) == 0 && digest_eq(&d, &f->d);
+	       fs->stat(fs, f->path, &now) == 0 && stat_eq(&now, &f->st) &&
+	       fs->hash(fs, f->path, &d) == 0 && digest_eq(&d, &f->d);
 }
 
 /* Every file a wanted action reads or writes, with the state's stat data

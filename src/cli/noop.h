@@ -27,10 +27,10 @@
 #include <stdint.h>
 
 /* What the check saw of each file, by graph file id, when the record was
- * for this request, graph and state and only some files changed. */
+ * for this request, state and .cairn/graph as it is now, its build files
+ * unchanged, and only some files changed. */
 struct noop_seen {
-	struct file_stat graph; /* the .cairn/graph the ids number */
-	size_t nfiles;          /* its file count */
+	size_t nfiles;          /* the graph's file count */
 	struct file_stat *st;   /* per id: stat data now (NULL: nothing seen) */
 	unsigned char *what;    /* per id: a sched_known value */
 };
@@ -41,10 +41,8 @@ struct noop_seen {
  * *seen is filled when only files changed (the caller frees it). */
 int noop_check(const char *path, const char *key, int threads, size_t *nactions,
                struct noop_seen *seen);
-/* Is .cairn/graph the file the record was made with (so its dependencies
- * are the ones the check just found unchanged)? */
-int noop_seen_graph(const struct noop_seen *seen);
-/* Does seen number the files of g (loaded from the same .cairn/graph)? */
+/* Does seen number the files of g (loaded from .cairn/graph after the
+ * check filled seen)? */
 int noop_seen_fits(const struct noop_seen *seen, const struct graph *g);
 void noop_seen_free(struct noop_seen *seen);
 

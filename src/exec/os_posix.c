@@ -81,10 +81,11 @@ static char *search_path(const char *argv0, const char *const *envp)
 	return fs_which(argv0, path);
 }
 
+/* One spawner thread per processor, up to four. */
 static int spawn_threads(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 4 ? 4 : (int)n;
+	int n = cpu_count();
+	return n > 4 ? 4 : n;
 }
 
 static int start_job(struct runner *r, const struct job *j, int direct, struct err *e)

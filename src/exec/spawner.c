@@ -27,7 +27,8 @@ static struct {
 	struct req *head, *tail;
 	int fds[2];  /* results: struct spawn_done, written whole */
 	int started; /* the workers run */
-} q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, {-1, -1}, 0};
+	int fail;    /* fault injection for the tests: every spawn fails */
+} q = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, NULL, {-1, -1}, 0, 0};
 
 static char *dup_or_null(const char *s)
 {
@@ -80,8 +81,13 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&q.mu);
 		const char *why = NULL;
 		struct spawn_done d = {.id = r->id};
-		d.pid = sandbox_spawn(&r->sp, r->prog, r->argv, r->envp, r->in, r->out, r->append,
-		                      r->outfd, &why);
+		if (q.fail) {
+			d.pid = -1;
+			errno = EAGAIN;
+		} else {
+			d.pid = sandbox_spawn(&r->sp, r->prog, r->argv, r->envp, r->in, r->out, r->append,
+			                      r->outfd, &why);
+		}
 		d.err = d.pid < 0 ? errno : 0;
 		close(r->outfd);
 		req_free(r);
@@ -97,6 +103,7 @@ int spawner_start(int nthreads)
 		return 0;
 	if (pipe2(q.fds, O_CLOEXEC) < 0)
 		return -1;
+	q.fail = getenv("CAIRN_TEST_SPAWNER_FAILS") != NULL;
 	fcntl(q.fds[0], F_SETFL, O_NONBLOCK);
 	/* signals are the build loop's to take */
 	sigset_t all, old;

@@ -142,11 +142,13 @@ static int decode(struct state *s, const struct buf *b)
 	return rd.bad || rd.p != rd.end ? -1 : 0;
 }
 
+/* Empty s, as a fresh state. */
 static void clear(struct state *s)
 {
 	map_free(&s->files);
 	map_free(&s->actions);
 	arena_free(&s->arena);
+	memset(s, 0, sizeof *s);
 }
 
 struct state *state_load(const char *path, int *corrupt)
@@ -161,14 +163,12 @@ struct state *state_load(const char *path, int *corrupt)
 	 * the one before, if it is whole */
 	int damaged = r == 0 || errno != ENOENT;
 	clear(s);
-	memset(s, 0, sizeof *s);
 	buf_reset(&b);
 	char *old = xasprintf("%s.old", path);
 	r = fs_read_all(old, &b);
 	free(old);
 	if (r == 0 && decode(s, &b) < 0) {
 		clear(s);
-		memset(s, 0, sizeof *s);
 		*corrupt = 1;
 	} else if (r < 0) {
 		*corrupt = damaged;

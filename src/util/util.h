@@ -33,6 +33,8 @@ void strv_free(char **v);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
+/* Processors online, at least 1. */
+int cpu_count(void);
 /* FNV-1a 64-bit hash of n bytes (short keys: the hash map). */
 uint64_t hash_bytes(const void *p, size_t n);
 /* A fast 64-bit checksum of n bytes, 8 at a time: the trailer of large

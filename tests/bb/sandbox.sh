@@ -206,3 +206,20 @@ L
 	eq "$(cat cairn-out/p/b.out)" "$(uname -n)"
 	[ "$(uname -n)" != cairn-was-here ]
 }
+
+test_spawn_failure_on_a_worker_fails_the_action() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "a", outs = { "a.out" }, cmd = "echo a > $@" }
+genrule { name = "b", outs = { "b.out" }, cmd = "echo b > $@" }
+genrule { name = "c", outs = { "c.out" }, cmd = "echo c > $@" }
+L
+	# the first sandboxed spawn sets the sandbox up on the build loop's
+	# thread; the others go to the spawner's threads, which here fail
+	CAIRN_TEST_SPAWNER_FAILS=1 run 1 cairn build -k -j1
+	has "cannot start a sandbox: Resource temporarily unavailable"
+	summary 1 0 2
+	run 0 cairn build
+	summary 2 1 0
+	eq "$(cat cairn-out/p/a.out cairn-out/p/b.out cairn-out/p/c.out)" "$(printf 'a\nb\nc')"
+}

@@ -129,14 +129,22 @@ TEST(state_digest_uses_stat_cache)
 	state_free(s);
 }
 
+/* A new temp directory (*dir) and the empty state to be saved at
+ * <dir>/state (*path). */
+static struct state *new_state(char **dir, char **path, int *corrupt)
+{
+	*dir = test_tmpdir();
+	*path = xasprintf("%s/state", *dir);
+	return state_load(*path, corrupt);
+}
+
 TEST(state_save_load_round_trip)
 {
-	char *dir = test_tmpdir();
-	char *path = xasprintf("%s/state", dir);
+	char *dir, *path;
+	int corrupt;
+	struct state *s = new_state(&dir, &path, &corrupt);
 	struct fake_fs f;
 	fake_init(&f);
-	int corrupt;
-	struct state *s = state_load(path, &corrupt);
 	struct digest da, db;
 	CHECK(state_digest(s, &f.base, "src/a.c", &da) == 0);
 	CHECK(state_digest(s, &f.base, "src/b.c", &db) == 0);
@@ -186,10 +194,10 @@ TEST(state_save_load_round_trip)
  * in between, the old one is what the next run loads. */
 TEST(state_killed_between_renames_loads_the_old_one)
 {
-	char *dir = test_tmpdir();
-	char *path = xasprintf("%s/state", dir), *old = xasprintf("%s/state.old", dir);
+	char *dir, *path;
 	int corrupt;
-	struct state *s = state_load(path, &corrupt);
+	struct state *s = new_state(&dir, &path, &corrupt);
+	char *old = xasprintf("%s/state.old", dir);
 	state_set_action(s, make_rec("out/x", "k1", 1));
 	CHECK(state_save(s, path) == 0);
 	state_set_action(s, make_rec("out/x", "k2", 2));
@@ -244,12 +252,12 @@ static void fix_trailer(struct buf *b)
 
 TEST(state_damaged_file_loads_empty)
 {
-	char *dir = test_tmpdir();
-	char *path = xasprintf("%s/state", dir), *bad = xasprintf("%s/bad", dir);
+	char *dir, *path;
+	int corrupt;
+	struct state *s = new_state(&dir, &path, &corrupt);
+	char *bad = xasprintf("%s/bad", dir);
 	struct fake_fs f;
 	fake_init(&f);
-	int corrupt;
-	struct state *s = state_load(path, &corrupt);
 	struct digest d;
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0);
 	state_set_action(s, make_rec("out/x", "k1", 10));
@@ -299,12 +307,11 @@ TEST(state_damaged_file_loads_empty)
  * An output cairn wrote itself is trusted. */
 TEST(state_racy_entries_are_hashed_again)
 {
-	char *dir = test_tmpdir();
-	char *path = xasprintf("%s/state", dir);
+	char *dir, *path;
+	int corrupt;
+	struct state *s = new_state(&dir, &path, &corrupt);
 	struct fake_fs f;
 	fake_init(&f);
-	int corrupt;
-	struct state *s = state_load(path, &corrupt);
 	struct digest d;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
