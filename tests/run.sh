@@ -2,9 +2,10 @@
 # The whole test suite: unit tests, then black-box tests that drive the
 # cairn binary on throw-away workspaces. Ends with "N passed, N failed".
 #   tests/run.sh [FILTER]   only tests whose name contains FILTER
+#   CAIRN=/path/to/cairn tests/run.sh   the black-box tests against another binary
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-export CAIRN="$top/cairn" TESTS="$top/tests"
+export CAIRN="${CAIRN:-$top/cairn}" TESTS="$top/tests"
 filter=${1:-}
 pass=0 fail=0 failed=()
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-tests.XXXXXX")
