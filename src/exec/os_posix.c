@@ -148,16 +148,6 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	}
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, sc.in ? sc.in : "/dev/null", O_RDONLY, 0);
-	if (sc.out)
-		posix_spawn_file_actions_addopen(&fa, 1, sc.out,
-		                                 O_WRONLY | O_CREAT | (sc.append ? O_APPEND : O_TRUNC),
-		                                 0666);
-	else
-		posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawnattr_init(&at);
 	sigset_t none, def;
 	sigemptyset(&none);
 	sigemptyset(&def);
@@ -165,12 +155,43 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	sigaddset(&def, SIGTERM);
 	sigaddset(&def, SIGCHLD);
 	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setsigdefault(&at, &def);
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-	                                  POSIX_SPAWN_SETSIGDEF);
-	int rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, (char *const *)j->envp);
+	/* each call fails only for want of memory or on a bad argument: the
+	 * first error is kept, and nothing is spawned after one */
+	int rc = posix_spawn_file_actions_init(&fa);
+	if (!rc && (rc = posix_spawnattr_init(&at)) != 0)
+		posix_spawn_file_actions_destroy(&fa);
+	if (rc) {
+		close(p[0]);
+		close(p[1]);
+		free(prog);
+		simple_cmd_free(&sc);
+		errno = rc;
+		return err_sys(e, "cannot run '%s'", j->argv[0]);
+	}
+	rc = posix_spawn_file_actions_addopen(&fa, 0, sc.in ? sc.in : "/dev/null", O_RDONLY, 0);
+	if (!rc && sc.out)
+		rc = posix_spawn_file_actions_addopen(&fa, 1, sc.out,
+		                                      O_WRONLY | O_CREAT |
+		                                          (sc.append ? O_APPEND : O_TRUNC),
+		                                      0666);
+	else if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+	if (!rc)
+		rc = posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+	/* only stdin, stdout and stderr pass, not what cairn inherited */
+	if (!rc)
+		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	if (!rc)
+		rc = posix_spawnattr_setsigmask(&at, &none);
+	if (!rc)
+		rc = posix_spawnattr_setsigdefault(&at, &def);
+	if (!rc)
+		rc = posix_spawnattr_setpgroup(&at, 0);
+	if (!rc)
+		rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+		                                       POSIX_SPAWN_SETSIGDEF);
+	if (!rc)
+		rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, (char *const *)j->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
 	close(p[1]);

@@ -12,9 +12,12 @@
  * the system directories bound read-only, and creates one network
  * namespace holding only an up loopback. Each action then costs a clone
  * into new mount, PID, IPC and UTS namespaces, a tmpfs for its workspace
- * image, a bind mount per input and per output directory, /tmp and /proc.
- * The action is PID 1 of its PID namespace: when it exits, everything it
- * left running is killed by the kernel. */
+ * image, a bind mount per input and per output directory, /tmp and /proc,
+ * a pivot_root into the image (the host's root detached), and a user
+ * namespace of its own where it is nobody with no capabilities and
+ * no_new_privs: the mounts stay as cairn made them. Only stdin, stdout and
+ * stderr reach it. The action is PID 1 of its PID namespace: when it
+ * exits, everything it left running is killed by the kernel. */
 #ifndef CAIRN_SANDBOX_H
 #define CAIRN_SANDBOX_H
 #include <stddef.h>

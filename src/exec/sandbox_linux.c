@@ -14,11 +14,16 @@
  * into new mount, PID, IPC and UTS namespaces, so what it mounts, its
  * host name and its System V objects are its own (the loopback-only
  * network is shared). It must not allocate: it shares cairn's heap until
- * exec. */
+ * exec. Once the image is mounted, the child pivots into it and detaches
+ * the host's root, then moves into a user namespace of its own and drops
+ * every capability (drop_privileges): nothing it runs can change a mount
+ * or find a path out. */
 #include "exec/sandbox.h"
 #include "util/fs.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,9 +33,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,6 +52,10 @@ static struct {
 	                     read-only without a remount each */
 	int netfd;        /* the loopback-only network namespace, or -1 */
 } sb = {.netfd = -1};
+
+/* Who an action is inside its user namespace: nobody, whoever runs cairn
+ * (so an action's output cannot depend on it). */
+enum { SANDBOX_UID = 65534, SANDBOX_GID = 65534 };
 
 static _Noreturn void die(const char *fmt, ...)
 {
@@ -169,7 +180,10 @@ static int system_dir(const char *d)
 }
 
 /* A network namespace with only loopback, up: made by a child that then
- * dies; its namespace lives on through the descriptor. */
+ * dies; its namespace lives on through the descriptor. The child also
+ * checks that it may make the user namespace every action needs (a
+ * kernel or container may allow one level and not the next), so that
+ * --sandbox=auto falls back here rather than each action failing. */
 static int make_netns(void)
 {
 	int p[2];
@@ -191,6 +205,8 @@ static int make_netns(void)
 					ok = 1;
 			}
 		}
+		if (ok && unshare(CLONE_NEWUSER) < 0)
+			ok = 2;
 		if (write(p[1], &ok, 1) < 0)
 			_exit(1);
 		pause();
@@ -202,13 +218,13 @@ static int make_netns(void)
 	close(p[0]);
 	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-	int fd = n == 1 && ok ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = n == 1 && ok == 1 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	int e = errno;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	if (fd < 0) {
-		errno = n == 1 && !ok ? EPERM : e;
-		return what = "network namespace", -1;
+		errno = n == 1 && ok != 1 ? EPERM : e;
+		return what = ok == 2 ? "user namespace for actions" : "network namespace", -1;
 	}
 	sb.netfd = fd;
 	return 0;
@@ -358,10 +374,59 @@ static int image(const struct sandbox_spec *sp)
 		if (mount(p, q, NULL, MS_BIND, NULL) < 0)
 			return what = "bind", -1;
 	}
-	if (chroot(sb.base) < 0)
-		return what = "chroot", -1;
+	/* the image becomes the root of the mount namespace and the host's
+	 * root is detached: no path leads out of it, not even one that a
+	 * chroot inside leaves behind (a root stacked on the image, then
+	 * unmounted: pivot_root needs no directory for the old root) */
+	if (chdir(sb.base) < 0)
+		return what = "chdir", -1;
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		return what = "pivot_root", -1;
+	if (umount2(".", MNT_DETACH) < 0)
+		return what = "detach the host's root", -1;
 	if (chdir(sb.root) < 0)
 		return what = "chdir", -1;
+	return 0;
+}
+
+/* The action runs as nobody in a user namespace of its own, with no
+ * capability there and none to gain:
+ *   - its mounts (the image) belong to cairn's namespace, where it holds
+ *     nothing, so it can neither remount an input read-write nor unmount
+ *     one; in a namespace it makes itself, they are locked as they are;
+ *   - its bounding and ambient sets are empty and no_new_privs is set, so
+ *     no file capability or set-user-ID program gives any back.
+ * So it is when cairn runs as root too: root's own mounts are then just
+ * as out of reach. The ids map to cairn's, so its files stay cairn's. */
+static int drop_privileges(void)
+{
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	if (setgroups(0, NULL) < 0 && errno != EPERM) /* EPERM: already denied */
+		return what = "setgroups", -1;
+	if (unshare(CLONE_NEWUSER) < 0)
+		return what = "user namespace", -1;
+	if (write_file("/proc/self/setgroups", "deny") < 0)
+		return -1;
+	snprintf(map, sizeof map, "%u %u 1", (unsigned)SANDBOX_UID, (unsigned)uid);
+	if (write_file("/proc/self/uid_map", map) < 0)
+		return -1;
+	snprintf(map, sizeof map, "%u %u 1", (unsigned)SANDBOX_GID, (unsigned)gid);
+	if (write_file("/proc/self/gid_map", map) < 0)
+		return -1;
+	for (int cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return what = "drop capabilities", -1;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		return what = "drop capabilities", -1;
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+	memset(none, 0, sizeof none);
+	if (syscall(SYS_capset, &hdr, none) < 0)
+		return what = "drop capabilities", -1;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return what = "no_new_privs", -1;
 	return 0;
 }
 
@@ -375,13 +440,15 @@ static int child(void *arg)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	int nul = open("/dev/null", O_RDONLY);
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(c->outfd, 1) < 0 || dup2(c->outfd, 2) < 0)
+	if (dup2(c->outfd, 1) < 0 || dup2(c->outfd, 2) < 0)
 		die("stdio");
 	if (!c->sp->network && setns(sb.netfd, CLONE_NEWNET) < 0)
 		die("network namespace");
-	if (image(c->sp) < 0)
+	if (image(c->sp) < 0 || drop_privileges() < 0)
 		die("%s", what);
+	int nul = open("/dev/null", O_RDONLY); /* the image's */
+	if (nul < 0 || dup2(nul, 0) < 0)
+		die("stdin");
 	/* redirections fail as the shell's do: a message and exit 2 */
 	if (c->in) {
 		int fd = open(c->in, O_RDONLY);
@@ -397,6 +464,10 @@ static int child(void *arg)
 			_exit(2);
 		}
 	}
+	/* only stdin, stdout and stderr pass: not what cairn inherited, nor
+	 * the descriptors opened above */
+	if (close_range(3, ~0U, 0) < 0)
+		die("close descriptors");
 	execve(c->prog, c->argv, c->envp);
 	die("cannot run %s", c->prog);
 }

@@ -181,7 +181,7 @@ test_known_files_decide_only_what_changed() {
 genrule { name = "x", srcs = { "in1.txt" }, outs = { "x.out" }, cmd = "tr a-z A-Z < $< > $@" }
 genrule { name = "y", srcs = { ":x", "in2.txt" }, outs = { "y.out" }, cmd = "cat $(SRCS) > $@" }
 genrule { name = "n", srcs = { "in3.txt" }, outs = { "n.out" }, cmd = "wc -c < $< > $@" }
-genrule { name = "z", srcs = { ":n" }, outs = { "z.out" }, cmd = "cp $< $@; echo z >> $@" }
+genrule { name = "z", srcs = { ":n" }, outs = { "z.out" }, cmd = "cat $< > $@; echo z >> $@" }
 L
 	echo abc > p/in1.txt
 	echo def > p/in2.txt
