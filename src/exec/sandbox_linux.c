@@ -51,7 +51,9 @@ static struct {
 	char ro[2048];    /* the workspace, bound read-only: binds from here are
 	                     read-only without a remount each */
 	int netfd;        /* the loopback-only network namespace, or -1 */
-} sb = {.netfd = -1};
+	int userfd;       /* the actions' user namespace, or -1 */
+	int last_cap;     /* the kernel's highest capability number */
+} sb = {.netfd = -1, .userfd = -1};
 
 /* Who an action is inside its user namespace: nobody, whoever runs cairn
  * (so an action's output cannot depend on it). */
@@ -179,12 +181,18 @@ static int system_dir(const char *d)
 	return S_ISDIR(st.st_mode) ? bind_into(d, dst, 0) : 0;
 }
 
-/* A network namespace with only loopback, up: made by a child that then
- * dies; its namespace lives on through the descriptor. The child also
- * checks that it may make the user namespace every action needs (a
- * kernel or container may allow one level and not the next), so that
- * --sandbox=auto falls back here rather than each action failing. */
-static int make_netns(void)
+/* The namespaces every action joins, made once by a child that then
+ * dies; they live on through their descriptors:
+ *   - a network namespace with only loopback, up;
+ *   - the actions' user namespace, a child of cairn's, where cairn's uid
+ *     and gid are nobody's (SANDBOX_UID, SANDBOX_GID) and nothing else is
+ *     mapped. An action joins it with one setns (a namespace and its id
+ *     maps made per action cost more than the rest of drop_privileges).
+ * Made in that order, the network namespace belongs to cairn's user
+ * namespace, where the actions hold nothing. A kernel or container that
+ * allows cairn one level of user namespace and not the next fails here,
+ * so --sandbox=auto falls back rather than each action failing. */
+static int make_namespaces(void)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -216,18 +224,40 @@ static int make_netns(void)
 	char ok = 0;
 	ssize_t n = read(p[0], &ok, 1);
 	close(p[0]);
-	char path[64];
+	int rc = -1;
+	if (n != 1 || ok != 1) {
+		errno = n == 1 ? EPERM : ECHILD;
+		what = ok == 2 ? "user namespace for actions" : "network namespace";
+		goto out;
+	}
+	char path[64], map[64];
 	snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
-	int fd = n == 1 && ok == 1 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	if ((sb.netfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		what = "network namespace";
+		goto out;
+	}
+	/* cairn holds CAP_SETUID where the child's namespace was made: any
+	 * one-line map may be written, setgroups left as it is */
+	snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+	snprintf(map, sizeof map, "%u %u 1", (unsigned)SANDBOX_UID, (unsigned)geteuid());
+	if (write_file(path, map) < 0)
+		goto out;
+	snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+	snprintf(map, sizeof map, "%u %u 1", (unsigned)SANDBOX_GID, (unsigned)getegid());
+	if (write_file(path, map) < 0)
+		goto out;
+	snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+	if ((sb.userfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		what = "user namespace for actions";
+		goto out;
+	}
+	rc = 0;
+out:;
 	int e = errno;
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
-	if (fd < 0) {
-		errno = n == 1 && ok != 1 ? EPERM : e;
-		return what = ok == 2 ? "user namespace for actions" : "network namespace", -1;
-	}
-	sb.netfd = fd;
-	return 0;
+	errno = e;
+	return rc;
 }
 
 static int init(const char *root, const char *state)
@@ -236,6 +266,13 @@ static int init(const char *root, const char *state)
 		/* fault injection for the tests: a kernel without namespaces */
 		errno = ENOSYS;
 		return what = "namespaces disabled by CAIRN_TEST_NO_NAMESPACES", -1;
+	}
+	sb.last_cap = CAP_LAST_CAP; /* this header's; the kernel may know more */
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	if (f) {
+		if (fscanf(f, "%d", &sb.last_cap) != 1 || sb.last_cap < 0 || sb.last_cap > 63)
+			sb.last_cap = CAP_LAST_CAP;
+		fclose(f);
 	}
 	uid_t uid = getuid();
 	gid_t gid = getgid();
@@ -295,7 +332,7 @@ static int init(const char *root, const char *state)
 		return -1;
 	if (mount("tmpfs", q, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
 		return what = "tmpfs", -1;
-	return make_netns();
+	return make_namespaces();
 }
 
 int sandbox_init(const char *root, const char *state, const char **why)
@@ -389,34 +426,24 @@ static int image(const struct sandbox_spec *sp)
 	return 0;
 }
 
-/* The action runs as nobody in a user namespace of its own, with no
- * capability there and none to gain:
+/* The action runs as nobody in the actions' user namespace (see
+ * make_namespaces), with no capability there and none to gain:
  *   - its mounts (the image) belong to cairn's namespace, where it holds
  *     nothing, so it can neither remount an input read-write nor unmount
  *     one; in a namespace it makes itself, they are locked as they are;
- *   - its bounding and ambient sets are empty and no_new_privs is set, so
- *     no file capability or set-user-ID program gives any back.
+ *   - its capability sets are empty and no_new_privs is set, so no file
+ *     capability or set-user-ID program gives any back; the bounding set
+ *     is emptied too, though with both of those it could add nothing.
  * So it is when cairn runs as root too: root's own mounts are then just
- * as out of reach. The ids map to cairn's, so its files stay cairn's. */
+ * as out of reach. Its files stay cairn's: nobody there is cairn here. */
 static int drop_privileges(void)
 {
-	char map[64];
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	if (setgroups(0, NULL) < 0 && errno != EPERM) /* EPERM: already denied */
+	if (setgroups(0, NULL) < 0 && errno != EPERM) /* EPERM: denied already */
 		return what = "setgroups", -1;
-	if (unshare(CLONE_NEWUSER) < 0)
+	if (setns(sb.userfd, CLONE_NEWUSER) < 0)
 		return what = "user namespace", -1;
-	if (write_file("/proc/self/setgroups", "deny") < 0)
-		return -1;
-	snprintf(map, sizeof map, "%u %u 1", (unsigned)SANDBOX_UID, (unsigned)uid);
-	if (write_file("/proc/self/uid_map", map) < 0)
-		return -1;
-	snprintf(map, sizeof map, "%u %u 1", (unsigned)SANDBOX_GID, (unsigned)gid);
-	if (write_file("/proc/self/gid_map", map) < 0)
-		return -1;
-	for (int cap = 0; cap < 64; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+	for (int cap = 0; cap <= sb.last_cap; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return what = "drop capabilities", -1;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return what = "drop capabilities", -1;
