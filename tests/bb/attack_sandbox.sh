@@ -124,3 +124,27 @@ L
 	done
 	exec 7>&- 8>&-
 }
+
+# Every test of tests/bb/sandbox.sh again, cairn run by nobody. (When the
+# suite itself runs unprivileged, those tests are this test already.)
+test_the_sandbox_tests_pass_as_nobody() {
+	[ "$(id -u)" = 0 ] || return 0
+	nobody_dir=$(mktemp -d /tmp/cairn-nobody.XXXXXX)
+	trap 'rm -rf "$nobody_dir"' EXIT
+	chmod 755 "$nobody_dir"
+	local fn d failed="" n=0
+	for fn in $(grep -oE '^test_[a-z0-9_]+' "$TESTS/bb/sandbox.sh"); do
+		[ "$fn" != test_unprivileged_user ] || continue # becomes nobody itself
+		d=$nobody_dir/$fn
+		mkdir -p "$d/ws" "$d/home"
+		chown -R 65534:65534 "$d"
+		n=$((n + 1))
+		(cd "$d/ws" && setpriv --reuid=65534 --regid=65534 --clear-groups \
+			env HOME="$d/home" XDG_CACHE_HOME="$d/home/cache" CAIRN="$CAIRN" TESTS="$TESTS" \
+			timeout 120 bash -e -u -o pipefail -c \
+			'source "$TESTS/bb/lib.sh"; source "$TESTS/bb/sandbox.sh"; "$1"' _ "$fn") \
+			>"$d.log" 2>&1 || { failed="$failed $fn"; tail -n 15 "$d.log"; }
+	done
+	[ "$n" -gt 10 ]
+	eq "$failed" ""
+}
