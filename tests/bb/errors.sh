@@ -329,3 +329,22 @@ L
 	summary 0 2 0
 	head -1 .cairn/config | grep -q '^cairn-config 1$'
 }
+
+test_flag_values_are_checked() {
+	ws
+	run 2 cairn build --color=x
+	has "error: --color wants auto, always or never, not 'x'"
+	run 2 cairn build --test_output bad
+	has "error: --test_output wants errors, all or summary, not 'bad'"
+	run 2 cairn build -j0
+	has "error: -j wants a number of jobs from 1 to 4096, not '0'"
+	run 2 cairn build -j
+	has "error: flag '-j' needs a value"
+	run 2 cairn gc --max-size lots
+	has "error: --max-size wants a size such as 10G or 500M, not 'lots'"
+	run 2 cairn build --explain=yes
+	has "error: flag '--explain' takes no value"
+	write BUILD.lua <<< 'genrule { name = "x", outs = { "x.txt" }, cmd = "echo x > $@" }'
+	run 0 cairn build -j 3 --color=never --sandbox none -k --test_output=all
+	run 0 cairn build -j2 --color always --sandbox=auto --keep-going
+}
