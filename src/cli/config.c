@@ -9,6 +9,7 @@
  * run) only when its stat data changes or $CC names another one; a file
  * that does not parse is configured afresh. */
 #include "cli/cmds.h"
+#include "exec/runner.h"
 #include "util/fs.h"
 #include "util/sha.h"
 #include "util/str.h"
@@ -30,35 +31,31 @@ static char *find_in_path(const char *name)
 	return abs;
 }
 
-/* SHA-256 of the path and what `path --version` prints. */
+/* SHA-256 of the path and what `path --version` prints, run through the
+ * local runner like any action (a compiler wrapper that hangs must not
+ * hang every command: 20 s at most). NULL when it fails. */
 static char *identify(const char *path)
 {
-	for (const char *c = path; *c; c++)
-		if (*c == '\'')
-			return NULL;
-	/* a compiler wrapper that hangs must not hang every command */
-	char *cmd = access("/usr/bin/timeout", X_OK) == 0
-	            ? xasprintf("/usr/bin/timeout 20 '%s' --version 2>&1 </dev/null", path)
-	            : xasprintf("'%s' --version 2>&1 </dev/null", path);
-	FILE *f = popen(cmd, "r");
-	free(cmd);
-	if (!f)
-		return NULL;
-	struct buf b = {0};
-	buf_printf(&b, "%s\n", path);
-	char tmp[4096];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_putn(&b, tmp, n);
-	int st = pclose(f);
+	const char *argv[] = {path, "--version", NULL};
+	struct job j = {.argv = argv, .envp = (const char *const *)environ, .timeout_ms = 20000};
+	struct job_done d = {0};
+	struct err e = {0};
+	struct runner *r = runner_local_new();
+	int rc = runner_run(r, &j, &d, &e);
+	r->free(r);
+	err_clear(&e);
 	char *hex = NULL;
-	if (st == 0) {
-		struct digest d;
-		sha_buf(b.s, b.len, &d);
+	if (rc == 0 && d.exit_code == 0 && !d.timed_out) {
+		struct buf b = {0};
+		buf_printf(&b, "%s\n", path);
+		buf_putn(&b, d.output, d.outlen);
+		struct digest dg;
+		sha_buf(b.s, b.len, &dg);
 		hex = xmalloc(65);
-		digest_hex(&d, hex);
+		digest_hex(&dg, hex);
+		buf_free(&b);
 	}
-	buf_free(&b);
+	free(d.output);
 	return hex;
 }
 

@@ -36,6 +36,11 @@ struct runner {
 	void (*free)(struct runner *r);
 };
 
+/* Run j alone on r and wait for it: 0 with *d filled (the caller frees
+ * d->output), or -1 with *e set (it did not start, the wait failed, or the
+ * user interrupted; r's jobs are cancelled then). */
+int runner_run(struct runner *r, const struct job *j, struct job_done *d, struct err *e);
+
 /* The local runner: process groups, pipes, posix_spawn. */
 struct runner *runner_local_new(void);
 /* Set once SIGINT or SIGTERM arrived (installed by runner_local_new). */

@@ -348,3 +348,27 @@ L
 	row //:t PASSED
 	has "cairn: 1 tests: 1 passed"
 }
+
+test_compiler_is_identified_without_a_shell() {
+	c_ws
+	# a path a shell would have to quote, and a compiler wrapper that
+	# counts its --version runs (outside the system directories, so the
+	# compiles themselves run unsandboxed)
+	mkdir -p "$HOME/it's here"
+	cc_path="$HOME/it's here/cc"
+	cat > "$cc_path" <<S
+#!/bin/sh
+[ "\$1" = --version ] && echo run >> "$PWD/versions"
+exec gcc "\$@"
+S
+	chmod +x "$cc_path"
+	CC="$cc_path" run 0 cairn build --sandbox=none
+	eq "$(wc -l < versions)" 1
+	CC="$cc_path" run 0 cairn build --sandbox=none
+	eq "$(wc -l < versions)" 1
+	# a compiler that fails --version is named
+	printf '#!/bin/sh\nexit 3\n' > "$cc_path"
+	rm -rf .cairn
+	CC="$cc_path" run 2 cairn build --sandbox=none
+	has "did not answer --version"
+}
