@@ -18,7 +18,7 @@ else
 endif
 LIB_SRCS := \
 	src/util/util.c src/util/str.c src/util/arena.c src/util/err.c \
-	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c \
+	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c src/util/hook.c \
 	src/lang/label.c src/lang/eval.c src/lang/glob.c src/lang/bind.c \
 	src/lang/prelude.c \
 	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \
@@ -27,6 +27,10 @@ LIB_SRCS := \
 	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c src/cli/noop.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
 MAIN_OBJ := $(B)/src/cli/main.o
+# The files that call hook() (util/hook.h), built again with -DCAIRN_HOOKS
+# for cairn-hooks, the binary the fault-injection tests drive.
+HOOK_SRCS := src/util/hook.c src/exec/spawner.c src/exec/sandbox_linux.c
+HOOK_OBJS := $(HOOK_SRCS:%.c=$(B)/hooks/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 
@@ -37,6 +41,16 @@ cairn: $(B)/cairn
 
 $(B)/cairn: $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+cairn-hooks: $(B)/cairn-hooks
+	cp $< $@
+
+$(B)/cairn-hooks: $(filter-out $(HOOK_SRCS:%.c=$(B)/%.o),$(LIB_OBJS)) $(HOOK_OBJS) $(MAIN_OBJ)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/hooks/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -DCAIRN_HOOKS $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/tests/unit/run: $(LIB_OBJS) $(UNIT_OBJS)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -54,7 +68,7 @@ unit: $(B)/tests/unit/run
 
 # The whole suite: installs what is missing, builds, runs unit and black-box tests.
 test: deps
-	$(MAKE) cairn unit
+	$(MAKE) cairn cairn-hooks unit
 	ASAN_OPTIONS=detect_leaks=1 tests/run.sh
 
 # Installs the Debian packages cairn needs to build and test (idempotent).
@@ -70,7 +84,7 @@ bench: cairn
 	bench/run.sh --cairn $(CURDIR)/cairn
 
 clean:
-	rm -rf build build-san cairn
+	rm -rf build build-san cairn cairn-hooks
 
-.PHONY: all test unit deps setup bench clean cairn
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d)
+.PHONY: all test unit deps setup bench clean cairn cairn-hooks
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)

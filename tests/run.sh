@@ -3,9 +3,10 @@
 # cairn binary on throw-away workspaces. Ends with "N passed, N failed".
 #   tests/run.sh [FILTER]   only tests whose name contains FILTER
 #   CAIRN=/path/to/cairn tests/run.sh   the black-box tests against another binary
+#   (CAIRN_HOOKS: the binary with fault-injection hooks, `make cairn-hooks`)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
-export CAIRN="${CAIRN:-$top/cairn}" TESTS="$top/tests"
+export CAIRN="${CAIRN:-$top/cairn}" CAIRN_HOOKS="${CAIRN_HOOKS:-$top/cairn-hooks}" TESTS="$top/tests"
 filter=${1:-}
 pass=0 fail=0 failed=()
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cairn-tests.XXXXXX")

@@ -20,6 +20,7 @@
  * or find a path out. */
 #include "exec/sandbox.h"
 #include "util/fs.h"
+#include "util/hook.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -262,10 +263,9 @@ out:;
 
 static int init(const char *root, const char *state)
 {
-	if (getenv("CAIRN_TEST_NO_NAMESPACES")) {
-		/* fault injection for the tests: a kernel without namespaces */
+	if (hook("NO_NAMESPACES")) { /* a kernel without namespaces */
 		errno = ENOSYS;
-		return what = "namespaces disabled by CAIRN_TEST_NO_NAMESPACES", -1;
+		return what = "namespaces disabled by CAIRN_HOOK_NO_NAMESPACES", -1;
 	}
 	sb.last_cap = CAP_LAST_CAP; /* this header's; the kernel may know more */
 	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");

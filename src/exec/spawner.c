@@ -1,6 +1,7 @@
 /* spawner: see spawner.h. A queue under one mutex; results are written
  * whole (a few bytes, so atomically) to a pipe. */
 #include "exec/spawner.h"
+#include "util/hook.h"
 #include "util/util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -103,7 +104,7 @@ int spawner_start(int nthreads)
 		return 0;
 	if (pipe2(q.fds, O_CLOEXEC) < 0)
 		return -1;
-	q.fail = getenv("CAIRN_TEST_SPAWNER_FAILS") != NULL;
+	q.fail = hook("SPAWNER_FAILS");
 	fcntl(q.fds[0], F_SETFL, O_NONBLOCK);
 	/* signals are the build loop's to take */
 	sigset_t all, old;

@@ -2,6 +2,8 @@
 # cwd) with its own HOME and XDG_CACHE_HOME, under bash -e.
 
 cairn() { "$CAIRN" "$@"; }
+# cairn_hooks: cairn with its fault-injection hooks (src/util/hook.h).
+cairn_hooks() { "$CAIRN_HOOKS" "$@"; }
 
 # ws: make the cwd a workspace (WORKSPACE.lua).
 ws() { : > WORKSPACE.lua; }

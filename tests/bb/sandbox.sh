@@ -163,10 +163,10 @@ test_no_namespaces_strict_fails_auto_falls_back() {
 genrule { name = "x", outs = { "x.txt" }, cmd = "echo x > $@" }
 genrule { name = "y", outs = { "y.txt" }, cmd = "echo y > $@" }
 L
-	CAIRN_TEST_NO_NAMESPACES=1 run 1 cairn build
-	has "cannot sandbox actions: namespaces disabled by CAIRN_TEST_NO_NAMESPACES"
+	CAIRN_HOOK_NO_NAMESPACES=1 run 1 cairn_hooks build
+	has "cannot sandbox actions: namespaces disabled by CAIRN_HOOK_NO_NAMESPACES"
 	has "--sandbox=auto"
-	CAIRN_TEST_NO_NAMESPACES=1 run 0 cairn build --sandbox=auto
+	CAIRN_HOOK_NO_NAMESPACES=1 run 0 cairn_hooks build --sandbox=auto
 	eq "$(printf '%s\n' "$out" | grep -c 'warning: no sandbox')" 1
 	summary 2 0 0
 }
@@ -219,7 +219,7 @@ genrule { name = "c", outs = { "c.out" }, cmd = "echo c > $@" }
 L
 	# the first sandboxed spawn sets the sandbox up on the build loop's
 	# thread; the others go to the spawner's threads, which here fail
-	CAIRN_TEST_SPAWNER_FAILS=1 run 1 cairn build -k -j1
+	CAIRN_HOOK_SPAWNER_FAILS=1 run 1 cairn_hooks build -k -j1
 	has "cannot start a sandbox: Resource temporarily unavailable"
 	summary 1 0 2
 	run 0 cairn build
