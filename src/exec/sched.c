@@ -16,6 +16,7 @@
  *    at worst under-claims (never marks a stale output up to date);
  *  - a failed node's dependents are skipped, never run. */
 #include "exec/sched_int.h"
+#include "util/fs.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
@@ -248,6 +249,51 @@ static void prestat(struct sched *s, int threads)
 	free(mark);
 }
 
+/* ---- sources ---- */
+
+/* What kind of file a mode is, for a message. */
+static const char *kind_of(uint32_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
+	       S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" :
+	       "not a file";
+}
+
+/* The user error for a source of a that is not a regular file. -1. */
+static int not_regular(struct action *a, const struct gfile *f, uint32_t mode, struct err *e)
+{
+	return err_input(e, *a->where ? a->where : NULL,
+	                 "%s: source '%s' is %s, not a regular file", a->label, f->path,
+	                 kind_of(mode));
+}
+
+/* Every source a wanted action reads must be a regular file (or a symlink
+ * to one): a FIFO would block the read that hashes it, a directory or a
+ * device has no content to hash. This is checked on the pre-stat's data
+ * before anything runs, so the build stops at once with the build file's
+ * line (exit 2). An action known to be unchanged read the same regular
+ * files last time. A symlink is left to the hashing, which refuses a
+ * target that is not a regular file, as does a source that changes type
+ * after this check: decide() reports that the same way. 0, or -1 with *e. */
+static int check_sources(struct sched *s, struct err *e)
+{
+	struct graph *g = s->g;
+	for (size_t i = 0; i < g->nactions; i++) {
+		struct action *a = g->actions[i];
+		if (!a->wanted || s->n[i].same)
+			continue;
+		for (size_t k = 0; k < a->ninputs; k++) {
+			const struct gfile *f = a->inputs[k];
+			if (f->producer || s->pre_ok[f->id] != 1)
+				continue;
+			uint32_t mode = s->pre[f->id].mode;
+			if ((mode & S_IFMT) && !S_ISREG(mode) && !S_ISLNK(mode))
+				return not_regular(a, f, mode, e);
+		}
+	}
+	return 0;
+}
+
 /* ---- completion ---- */
 
 static void notify(struct sched *s, struct action *a, const struct job_done *d)
@@ -336,6 +382,11 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		}
 		int r = p && p->wanted ? sched_output_digest(s, p, f, &n->ind[i])
 		                       : sched_source_digest(s, f, &n->ind[i]);
+		if (r < 0 && !p && fs_not_regular(errno)) {
+			/* it became one since check_sources(), or is a symlink to one */
+			struct stat st;
+			return not_regular(a, f, stat(f->path, &st) == 0 ? (uint32_t)st.st_mode : 0, e);
+		}
 		if (r < 0) {
 			struct job_done d = {0};
 			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
@@ -516,8 +567,13 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	char cwd[4096];
 	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
 	s.sandbox_state = xasprintf("%s/.cairn/sandbox", s.root);
-	if (env->opts.stat_threads > 0)
+	if (env->opts.stat_threads > 0) {
 		prestat(&s, env->opts.stat_threads);
+		if (check_sources(&s, e) < 0) {
+			rc = -1;
+			s.stop = 1;
+		}
+	}
 
 	size_t jobs = env->opts.jobs > 0 ? (size_t)env->opts.jobs : 1;
 	for (;;) {

@@ -17,11 +17,13 @@
  *             checked against its own digest whenever it is read)
  *
  * Written to tmp/ and renamed into place. A file with another magic or
- * version, a short read or a trailer mismatch is a miss, and is removed so
- * the next run writes a good one. */
+ * version, a short read or a trailer mismatch, or one that is not a
+ * regular file at all, is a miss, and is removed so the next run writes a
+ * good one. */
 #include "store/store_int.h"
 #include "util/fs.h"
 #include "util/util.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,12 @@ int local_put_result(struct store *s, const struct digest *key, const struct act
 	int rc = fs_write_atomic(tmp, b.s, b.len, 0644);
 	if (rc == 0)
 		rc = local_commit(tmp, final);
+	if (rc < 0 && errno == EISDIR) { /* a directory in its place */
+		local_drop(final);
+		rc = fs_write_atomic(tmp, b.s, b.len, 0644);
+		if (rc == 0)
+			rc = local_commit(tmp, final);
+	}
 	free(tmp);
 	free(final);
 	buf_free(&b);
@@ -122,8 +130,10 @@ int local_get_result(struct store *s, const struct digest *key, struct action_re
 			hit = 1;
 			utimensat(AT_FDCWD, path, NULL, 0);
 		} else {
-			unlink(path);
+			local_drop(path);
 		}
+	} else if (fs_not_regular(errno)) {
+		local_drop(path);
 	}
 	buf_free(&b);
 	free(path);

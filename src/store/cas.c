@@ -16,6 +16,12 @@
  * output is caught, dropped, and costs one rerun. Across file systems the
  * bytes are copied instead.
  *
+ * An entry that is not a regular file (a FIFO or a directory put in its
+ * place) is damaged like one whose bytes are wrong: a miss, removed, and
+ * written again by the next put. Entries are opened with
+ * fs_open_regular, which never blocks on a FIFO.
+
+ *
  * Other writes go to tmp/ (or next to their target) and are renamed into
  * place, so a reader sees a whole file or none, and two cairn processes
  * may insert the same blob at once. A torn temp file left by kill -9 is
@@ -58,6 +64,12 @@ int local_commit(const char *tmp, const char *final)
 	return -1;
 }
 
+void local_drop(const char *path)
+{
+	if (unlink(path) < 0 && (errno == EISDIR || errno == EPERM))
+		fs_rm_rf(path);
+}
+
 static char *blob_path(struct local_store *ls, const struct digest *d, int exec)
 {
 	char *p = local_path(ls, "cas", d);
@@ -84,9 +96,11 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct stat st;
-	if (stat(path, &st) < 0 || sha_file(path, d, size) < 0)
+	if (stat(path, &st) < 0)
 		return -1;
 	int exec = (st.st_mode & 0111) != 0;
+	if (sha_file(path, d, size) < 0)
+		return -1;
 	if (chmod(path, exec ? 0555 : 0444) < 0)
 		return -1;
 	char *final = blob_path(ls, d, exec);
@@ -95,12 +109,18 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 		r = link(path, final);
 	if (r < 0 && errno == EEXIST) {
 		/* replace it with ours, which we just hashed: the old one may be
-		 * damaged, and checking would cost a read */
+		 * damaged (or not a file at all), and checking would cost a read */
 		char *tmp = local_tmp(ls);
 		r = link(path, tmp);
 		if (r == 0 && rename(tmp, final) < 0) {
+			int e = errno;
 			unlink(tmp);
+			errno = e;
 			r = -1;
+			if (e == EISDIR) { /* a directory in its place */
+				local_drop(final);
+				r = link(path, final);
+			}
 		}
 		free(tmp);
 	} else if (r < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK)) {
@@ -117,7 +137,10 @@ static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
 	char *final = local_path(ls, "cas", d);
 	struct stat st;
 	int r = 0;
-	if (stat(final, &st) < 0) {
+	int there = lstat(final, &st) == 0;
+	if (!there || !S_ISREG(st.st_mode)) {
+		if (there)
+			local_drop(final); /* not a file: damaged */
 		char *tmp = local_tmp(ls);
 		r = fs_write_atomic(tmp, p, n, 0644);
 		if (r == 0)
@@ -129,7 +152,9 @@ static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
 }
 
 /* The blob for d with the exec bit as asked, verified. Makes the other
- * variant from the one there is. Returns its path, or NULL with errno. */
+ * variant from the one there is. A blob that does not hash to its name,
+ * or is not a regular file, is dropped. Returns its path, or NULL with
+ * errno. */
 static char *verified_blob(struct local_store *ls, const struct digest *d, int exec)
 {
 	char *p = blob_path(ls, d, exec);
@@ -142,10 +167,16 @@ static char *verified_blob(struct local_store *ls, const struct digest *d, int e
 		errno = EIO;
 		return NULL;
 	}
+	if (fs_not_regular(errno)) {
+		local_drop(p);
+		free(p);
+		errno = EIO;
+		return NULL;
+	}
 	char *other = blob_path(ls, d, !exec);
 	int r = copy_in(ls, other, p, exec ? 0555 : 0444, d);
-	if (r < 0 && errno == EIO)
-		unlink(other);
+	if (r < 0 && (errno == EIO || fs_not_regular(errno)))
+		local_drop(other);
 	free(other);
 	if (r < 0) {
 		free(p);
@@ -181,6 +212,8 @@ static int get_blob(struct store *s, const struct digest *d, struct buf *b)
 	char *src = local_path(ls, "cas", d);
 	size_t start = b->len;
 	int r = fs_read_all(src, b);
+	if (r < 0 && fs_not_regular(errno))
+		local_drop(src);
 	if (r == 0) {
 		struct digest got;
 		sha_buf(b->s + start, b->len - start, &got);

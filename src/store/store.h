@@ -29,7 +29,8 @@ struct action_result {
 
 struct store;
 struct store_ops {
-	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry). */
+	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry, or one
+	 * that is not a regular file). */
 	int (*get_result)(struct store *s, const struct digest *key, struct action_result *r);
 	/* 0 or -1 (errno). */
 	int (*put_result)(struct store *s, const struct digest *key, const struct action_result *r);

@@ -143,13 +143,41 @@ char *fs_which(const char *name, const char *path)
 	}
 }
 
-int fs_read_all(const char *path, struct buf *b)
+int fs_open_regular(const char *path, struct stat *stp)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opens at once (and is then refused); on a
+	 * regular file the flag changes nothing */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+	int e = 0;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (stp)
+		*stp = st;
+	return fd;
+}
+
+int fs_not_regular(int e)
+{
+	return e == EINVAL || e == EISDIR;
+}
+
+int fs_read_all(const char *path, struct buf *b)
+{
+	struct stat st;
+	int fd = fs_open_regular(path, &st);
+	if (fd < 0)
+		return -1;
+	if (st.st_size > 0) {
 		/* one allocation and straight reads for a file of known size */
 		size_t want = (size_t)st.st_size;
 		buf_putn(b, "", 0);
@@ -314,7 +342,7 @@ static int rm_rf_dev(const char *path, dev_t dev, int top)
 int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d,
                    const struct digest *want)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int in = fs_open_regular(src, NULL);
 	if (in < 0)
 		return -1;
 	char *tmp = fs_temp_name(dst);

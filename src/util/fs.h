@@ -55,7 +55,17 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d, int *links)
  * with a slash is taken as it is. Fresh string, or NULL. */
 char *fs_which(const char *name, const char *path);
 
-/* Read a whole file into b (appending). 0, or -1 with errno. */
+/* Open a regular file for reading without ever blocking: a FIFO would
+ * block open() until a writer comes (and open() restarts after a signal,
+ * so not even SIGTERM ends the wait), a device may do anything. Every file
+ * cairn reads or hashes (sources, outputs, cache entries, its own state)
+ * is opened through here. A file that is not regular is refused: EISDIR
+ * for a directory, EINVAL for anything else. *st (when not NULL) gets its
+ * fstat data. The fd, or -1 with errno. */
+int fs_open_regular(const char *path, struct stat *st);
+/* Is e the errno of a file fs_open_regular refused for its type? */
+int fs_not_regular(int e);
+/* Read a whole regular file into b (appending). 0, or -1 with errno. */
 int fs_read_all(const char *path, struct buf *b);
 /* Write via a temp file in the same directory, then rename. 0 or -1. */
 int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);

@@ -1,5 +1,6 @@
 /* Unit tests of the file system helpers (util/fs.c): directory listing
- * digests, $PATH search, atomic copy and write, rm -rf. */
+ * digests, $PATH search, atomic copy and write, rm -rf, and files that
+ * are not regular (never waited on). */
 #include "test.h"
 #include "util/fs.h"
 #include "util/util.h"
@@ -509,6 +510,49 @@ TEST(fs_rm_rf_does_not_follow_links)
 	free(keep);
 	free(link);
 	free(t);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- files that are not regular ---- */
+
+/* A FIFO with no writer: opening it for reading the usual way would
+ * block for good. Each call below must fail at once instead. */
+TEST(fs_fifo_is_refused_without_blocking)
+{
+	char *dir = test_tmpdir();
+	char *fifo = at(dir, "fifo"), *sub = at(dir, "sub"), *dst = at(dir, "dst");
+	CHECK(mkfifo(fifo, 0644) == 0);
+	CHECK(mkdir(sub, 0755) == 0);
+	errno = 0;
+	CHECK(fs_open_regular(fifo, NULL) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(fs_open_regular(sub, NULL) == -1 && errno == EISDIR);
+	CHECK(fs_not_regular(EINVAL) && fs_not_regular(EISDIR) && !fs_not_regular(ENOENT));
+	struct buf b = {0};
+	errno = 0;
+	CHECK(fs_read_all(fifo, &b) == -1 && errno == EINVAL);
+	CHECK(b.len == 0);
+	buf_free(&b);
+	struct digest d;
+	errno = 0;
+	CHECK(sha_file(fifo, &d, NULL) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(fs_copy_atomic(fifo, dst, 0644, NULL, NULL) == -1 && errno == EINVAL);
+	CHECK(!exists(dst));
+	CHECK(nentries(dir) == 2);
+	/* a regular file opens, with its stat data */
+	put_at(dir, "file", "abc", 0644);
+	char *file = at(dir, "file");
+	struct stat st;
+	int fd = fs_open_regular(file, &st);
+	CHECK(fd >= 0 && st.st_size == 3);
+	if (fd >= 0)
+		close(fd);
+	free(file);
+	free(fifo);
+	free(sub);
+	free(dst);
 	fs_rm_rf(dir);
 	free(dir);
 }

@@ -1,5 +1,6 @@
 /* Unit tests of the local store (cas.c, ac.c, gc.c): round trips,
- * corruption handled as a miss and removed, and LRU gc. The workspace
+ * corruption handled as a miss and removed (as are entries that are not
+ * regular files), and LRU gc. The workspace
  * state (state.c) is tested in state_test.c. */
 #include "store/store.h"
 #include "test.h"
@@ -337,6 +338,74 @@ TEST(store_get_blob_refreshes_lru)
 	CHECK(exists(pa) && !exists(pb));
 	free(pa);
 	free(pb);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- attacks (issue 10) ---- */
+
+/* Entries that are not regular files: a miss at once (a FIFO is never
+ * opened in a way that waits for a writer), removed, and replaced by the
+ * next put. */
+TEST(store_entries_that_are_not_files_are_misses)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest key;
+	sha_buf("key", 3, &key);
+	struct action_result in = sample_result(), out;
+	char *ac = entry_path(dir, "ac", &key);
+	for (int kind = 0; kind < 2; kind++) {
+		CHECK(fs_mkdir_parent(ac) == 0);
+		CHECK(kind ? mkdir(ac, 0755) == 0 : mkfifo(ac, 0644) == 0);
+		CHECK(s->ops->get_result(s, &key, &out) == 0);
+		CHECK(!exists(ac));
+		CHECK(s->ops->put_result(s, &key, &in) == 0);
+		CHECK(s->ops->get_result(s, &key, &out) == 1);
+		action_result_free(&out);
+		CHECK(unlink(ac) == 0);
+	}
+	/* a directory where a put goes is replaced too */
+	CHECK(mkdir(ac, 0755) == 0);
+	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	action_result_free(&out);
+	action_result_free(&in);
+
+	/* blobs: get_blob, get_file, then put_blob and put_file replace it */
+	const char text[] = "blob bytes";
+	struct digest d;
+	sha_buf(text, sizeof text - 1, &d);
+	char *cas = entry_path(dir, "cas", &d), *dst = xasprintf("%s/restored", dir);
+	char *src = xasprintf("%s/out.txt", dir);
+	for (int kind = 0; kind < 2; kind++) {
+		CHECK(fs_mkdir_parent(cas) == 0);
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		struct buf b = {0};
+		CHECK(s->ops->get_blob(s, &d, &b) == -1);
+		CHECK(!exists(cas));
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		CHECK(s->ops->get_file(s, &d, dst, 0644) == -1);
+		CHECK(!exists(cas) && !exists(dst));
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		struct digest got;
+		CHECK(s->ops->put_blob(s, text, sizeof text - 1, &got) == 0);
+		CHECK(s->ops->get_blob(s, &d, &b) == 0 && b.len == sizeof text - 1);
+		buf_free(&b);
+		CHECK(unlink(cas) == 0);
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		CHECK(fs_write_atomic(src, text, sizeof text - 1, 0644) == 0);
+		uint64_t size;
+		CHECK(s->ops->put_file(s, src, &got, &size) == 0);
+		CHECK(digest_eq(&got, &d) && size == sizeof text - 1);
+		CHECK(s->ops->get_file(s, &d, dst, 0644) == 0);
+		CHECK(unlink(cas) == 0 && unlink(dst) == 0 && unlink(src) == 0);
+	}
+	free(cas);
+	free(dst);
+	free(src);
+	free(ac);
 	s->ops->close(s);
 	fs_rm_rf(dir);
 	free(dir);

@@ -1,0 +1,118 @@
+# Black-box tests of attacks on the store, the cache and the output tree
+# (issue 10): files that are not regular where cairn reads, cache entries
+# moved under another key, an action that hard-links a source to its
+# output, temp files of a killed cairn, and a full cache disk. Each must
+# leave a correct build (or a clear error), never a hang or a wrong result.
+
+# A command that could block for good runs under this: SIGKILL, since a
+# process blocked in open() on a FIFO does not stop for SIGTERM.
+bounded() { timeout -s KILL 30 "$@"; }
+
+# key_of EVENTS: the key of the first action in an --events file.
+key_of() { grep -o '"key":"[0-9a-f]*"' "$1" | head -n 1 | cut -d'"' -f4; }
+
+# ac_path KEY, blob_path FILE: where the local store keeps an action's
+# result, and the blob holding a file's bytes.
+ac_path() { echo "$XDG_CACHE_HOME/cairn/ac/${1:0:2}/$1"; }
+blob_path() {
+	local h
+	h=$(sha256sum < "$1" | cut -c1-64)
+	echo "$XDG_CACHE_HOME/cairn/cas/${h:0:2}/$h"
+}
+
+# cas_intact: every blob hashes to its name.
+cas_intact() {
+	local f h
+	for f in $(find "$XDG_CACHE_HOME/cairn/cas" -type f); do
+		h=$(sha256sum < "$f" | cut -c1-64)
+		[ "$h" = "$(basename "$f" .x)" ] || { echo "blob $f holds $h" >&2; return 1; }
+	done
+}
+
+# A package whose one action copies its source.
+copy_pkg() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "x", srcs = { "in.txt" }, outs = { "x.txt" }, cmd = "cat $< > $@; echo x >> $@" }
+L
+	echo in > p/in.txt
+}
+
+test_fifo_source_is_an_error_at_its_line() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "ok", outs = { "ok.txt" }, cmd = "echo ok > $@" }
+genrule { name = "x", srcs = { "fifo.txt" }, outs = { "x.txt" }, cmd = "cat $< > $@" }
+L
+	mkfifo p/fifo.txt
+	run 2 bounded "$CAIRN" build
+	has "p/BUILD.lua:2: error: //p:x: source 'p/fifo.txt' is a FIFO, not a regular file"
+	# found before anything ran
+	[ ! -e cairn-out/p/ok.txt ]
+	run 2 bounded "$CAIRN" plan
+	has "p/BUILD.lua:2: error: //p:x: source 'p/fifo.txt' is a FIFO"
+}
+
+test_source_replaced_by_fifo_after_a_build() {
+	copy_pkg
+	run 0 cairn build
+	# the graph is kept from the last build (a FIFO lists like a file)
+	rm p/in.txt
+	mkfifo p/in.txt
+	run 2 bounded "$CAIRN" build
+	has "p/BUILD.lua:1: error: //p:x: source 'p/in.txt' is a FIFO, not a regular file"
+	# a symlink to a FIFO is refused where it is hashed, the same way
+	mv p/in.txt p/fifo
+	ln -s fifo p/in.txt
+	run 2 bounded "$CAIRN" build
+	has "p/BUILD.lua:1: error: //p:x: source 'p/in.txt' is a FIFO, not a regular file"
+	rm p/in.txt
+	echo in > p/in.txt
+	run 0 cairn build
+	eq "$(cat cairn-out/p/x.txt)" "$(printf 'in\nx')"
+}
+
+test_cache_blob_replaced_by_fifo_is_a_miss() {
+	copy_pkg
+	run 0 cairn build
+	want=$(cat cairn-out/p/x.txt)
+	blob=$(blob_path cairn-out/p/x.txt)
+	[ -f "$blob" ]
+	cairn clean >/dev/null
+	rm "$blob"
+	mkfifo "$blob"
+	run 0 bounded "$CAIRN" build
+	summary 1 0 0
+	eq "$(cat cairn-out/p/x.txt)" "$want"
+	# the entry was replaced by a good one, which a clean build is served
+	[ -f "$blob" ] && [ ! -p "$blob" ]
+	cairn clean >/dev/null
+	run 0 bounded "$CAIRN" build
+	summary 0 1 0
+	eq "$(cat cairn-out/p/x.txt)" "$want"
+}
+
+test_action_cache_entry_replaced_by_fifo_is_a_miss() {
+	copy_pkg
+	run 0 cairn build --events ev.json
+	want=$(cat cairn-out/p/x.txt)
+	entry=$(ac_path "$(key_of ev.json)")
+	[ -f "$entry" ]
+	cairn clean >/dev/null
+	rm "$entry"
+	mkfifo "$entry"
+	run 0 bounded "$CAIRN" build
+	summary 1 0 0
+	eq "$(cat cairn-out/p/x.txt)" "$want"
+	[ -f "$entry" ] && [ ! -p "$entry" ]
+	cairn clean >/dev/null
+	run 0 bounded "$CAIRN" build
+	summary 0 1 0
+	# and a directory in its place is no better than a FIFO
+	cairn clean >/dev/null
+	rm "$entry"
+	mkdir "$entry"
+	run 0 bounded "$CAIRN" build
+	summary 1 0 0
+	[ -f "$entry" ]
+}
