@@ -30,7 +30,7 @@ struct action_result {
 struct store;
 struct store_ops {
 	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry, or one
-	 * that is not a regular file). */
+	 * that is not a regular file, or one written for another key). */
 	int (*get_result)(struct store *s, const struct digest *key, struct action_result *r);
 	/* 0 or -1 (errno). */
 	int (*put_result)(struct store *s, const struct digest *key, const struct action_result *r);

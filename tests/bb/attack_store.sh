@@ -116,3 +116,42 @@ test_action_cache_entry_replaced_by_fifo_is_a_miss() {
 	summary 1 0 0
 	[ -f "$entry" ]
 }
+
+test_copied_action_cache_entry_is_not_served() {
+	# one action at two versions of its source: two keys, one output path
+	copy_pkg
+	echo one > p/in.txt
+	run 0 cairn build --events ev1.json
+	echo two > p/in.txt
+	run 0 cairn build --events ev2.json
+	k1=$(key_of ev1.json) k2=$(key_of ev2.json)
+	[ "$k1" != "$k2" ]
+	cp "$(ac_path "$k1")" "$(ac_path "$k2")"
+	cairn clean >/dev/null
+	run 0 cairn build
+	summary 1 0 0
+	eq "$(cat cairn-out/p/x.txt)" "$(printf 'two\nx')"
+	# the copy was dropped and a true entry written in its place
+	cairn clean >/dev/null
+	run 0 cairn build
+	summary 0 1 0
+	eq "$(cat cairn-out/p/x.txt)" "$(printf 'two\nx')"
+}
+
+test_entry_of_another_workspaces_action_is_not_served() {
+	# two actions with the same output path, in two workspaces sharing the
+	# cache
+	mkdir a b
+	(cd a && ws && write p/BUILD.lua <<< 'genrule { name = "x", outs = { "x.txt" }, cmd = "echo A > $@" }')
+	(cd b && ws && write p/BUILD.lua <<< 'genrule { name = "x", outs = { "x.txt" }, cmd = "echo B > $@" }')
+	(cd a && cairn build --events ../ea.json >/dev/null)
+	(cd b && cairn build --events ../eb.json >/dev/null)
+	ka=$(key_of ea.json) kb=$(key_of eb.json)
+	[ "$ka" != "$kb" ]
+	cp "$(ac_path "$ka")" "$(ac_path "$kb")"
+	cd b
+	cairn clean >/dev/null
+	run 0 cairn build
+	summary 1 0 0
+	eq "$(cat cairn-out/p/x.txt)" B
+}

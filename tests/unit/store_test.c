@@ -1,6 +1,6 @@
 /* Unit tests of the local store (cas.c, ac.c, gc.c): round trips,
  * corruption handled as a miss and removed (as are entries that are not
- * regular files), and LRU gc. The workspace
+ * regular files, or were written for another key), and LRU gc. The workspace
  * state (state.c) is tested in state_test.c. */
 #include "store/store.h"
 #include "test.h"
@@ -344,6 +344,45 @@ TEST(store_get_blob_refreshes_lru)
 }
 
 /* ---- attacks (issue 10) ---- */
+
+/* Copy a file's bytes from src to dst (a plain cp). */
+static void copy_file(const char *src, const char *dst)
+{
+	struct buf b = {0};
+	CHECK(fs_read_all(src, &b) == 0);
+	CHECK(fs_mkdir_parent(dst) == 0);
+	CHECK(fs_write_atomic(dst, b.s, b.len, 0644) == 0);
+	buf_free(&b);
+}
+
+TEST(store_result_under_another_key_is_a_miss)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest key, other;
+	sha_buf("key", 3, &key);
+	sha_buf("other", 5, &other);
+	struct action_result in = sample_result(), out;
+	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	char *p = entry_path(dir, "ac", &key), *q = entry_path(dir, "ac", &other);
+	copy_file(p, q);
+	/* a whole, well-formed entry, but written for key, not other */
+	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	CHECK(!exists(q));
+	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	action_result_free(&out);
+	/* renamed, the same */
+	CHECK(rename(p, q) == 0);
+	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	CHECK(s->ops->get_result(s, &key, &out) == 0);
+	CHECK(!exists(q));
+	action_result_free(&in);
+	free(p);
+	free(q);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
 
 /* Entries that are not regular files: a miss at once (a FIFO is never
  * opened in a way that waits for a writer), removed, and replaced by the
