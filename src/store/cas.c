@@ -14,7 +14,10 @@
  * place (it unlinks outputs before an action runs), and every restore
  * hashes the blob first, so a blob damaged through a hand edit of an
  * output is caught, dropped, and costs one rerun. Across file systems the
- * bytes are copied instead.
+ * bytes are copied instead. So are those of an output whose inode has
+ * other links (an action that ran `ln SRC $@` without a sandbox): that
+ * inode is also someone else's file, which cairn must neither chmod nor
+ * keep as a blob that the next edit of that file would change.
  *
  * An entry that is not a regular file (a FIFO or a directory put in its
  * place) is damaged like one whose bytes are wrong: a miss, removed, and
@@ -92,6 +95,28 @@ static int copy_in(struct local_store *ls, const char *src, const char *final, u
 	return r;
 }
 
+/* A new blob made from a copy of path's bytes (for a file whose inode is
+ * not cairn's to adopt); its digest and size come back. 0 or -1. */
+static int copy_new(struct local_store *ls, const char *path, int exec, struct digest *d,
+                    uint64_t *size)
+{
+	char *tmp = local_tmp(ls), *final = NULL;
+	struct stat st;
+	int r = fs_copy_atomic(path, tmp, exec ? 0555 : 0444, d, NULL);
+	if (r == 0 && lstat(tmp, &st) < 0) {
+		unlink(tmp);
+		r = -1;
+	}
+	if (r == 0) {
+		*size = (uint64_t)st.st_size;
+		final = blob_path(ls, d, exec);
+		r = local_commit(tmp, final);
+	}
+	free(tmp);
+	free(final);
+	return r;
+}
+
 static int put_file(struct store *s, const char *path, struct digest *d, uint64_t *size)
 {
 	struct local_store *ls = (struct local_store *)s;
@@ -99,6 +124,11 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 	if (stat(path, &st) < 0)
 		return -1;
 	int exec = (st.st_mode & 0111) != 0;
+	/* another link to the inode (an action that ran `ln SRC $@`): the
+	 * inode is someone else's file as well, never to be chmod'ed or made
+	 * a blob, which editing that file would change under its name */
+	if (st.st_nlink > 1)
+		return copy_new(ls, path, exec, d, size);
 	if (sha_file(path, d, size) < 0)
 		return -1;
 	if (chmod(path, exec ? 0555 : 0444) < 0)

@@ -34,7 +34,9 @@ struct store_ops {
 	int (*get_result)(struct store *s, const struct digest *key, struct action_result *r);
 	/* 0 or -1 (errno). */
 	int (*put_result)(struct store *s, const struct digest *key, const struct action_result *r);
-	/* Insert a file's bytes; its digest and size come back. 0 or -1. */
+	/* Insert a file's bytes; its digest and size come back. 0 or -1. The
+	 * file may become the blob (made read-only and linked in), unless
+	 * other links share its inode: then its bytes are copied. */
 	int (*put_file)(struct store *s, const char *path, struct digest *d, uint64_t *size);
 	int (*put_blob)(struct store *s, const void *p, size_t n, struct digest *d);
 	/* Write the blob to dst (temp + rename) with mode, verifying its

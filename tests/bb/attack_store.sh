@@ -155,3 +155,29 @@ test_entry_of_another_workspaces_action_is_not_served() {
 	summary 1 0 0
 	eq "$(cat cairn-out/p/x.txt)" B
 }
+
+test_hard_linked_output_does_not_capture_the_source() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "l", srcs = { "s.txt" }, outs = { "l.txt" }, cmd = "ln $< $@" }
+L
+	echo old > p/s.txt
+	chmod 644 p/s.txt
+	ino=$(stat -c %i p/s.txt)
+	run 0 cairn build --sandbox=none
+	eq "$(cat cairn-out/p/l.txt)" old
+	# the user's file is as it was: its mode, and its inode not a blob
+	eq "$(stat -c %a p/s.txt)" 644
+	eq "$(stat -c %i p/s.txt)" "$ino"
+	eq "$(find "$XDG_CACHE_HOME/cairn" -inum "$ino" | wc -l)" 0
+	# an edit in place changes the source, not what the cache holds
+	echo new > p/s.txt
+	cas_intact
+	# the old text again (a new file): served from the cache, and old
+	rm p/s.txt
+	echo old > p/s.txt
+	cairn clean >/dev/null
+	run 0 cairn build --sandbox=none
+	summary 0 1 0
+	eq "$(cat cairn-out/p/l.txt)" old
+}

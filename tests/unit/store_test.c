@@ -1,6 +1,7 @@
 /* Unit tests of the local store (cas.c, ac.c, gc.c): round trips,
  * corruption handled as a miss and removed (as are entries that are not
- * regular files, or were written for another key), and LRU gc. The workspace
+ * regular files, or were written for another key), outputs linked to
+ * other files copied in, and LRU gc. The workspace
  * state (state.c) is tested in state_test.c. */
 #include "store/store.h"
 #include "test.h"
@@ -445,6 +446,47 @@ TEST(store_entries_that_are_not_files_are_misses)
 	free(dst);
 	free(src);
 	free(ac);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* An output with another link to its inode (an action that ran
+ * `ln SRC $@`) is copied in: the other file keeps its mode and inode,
+ * and editing it does not change the blob. */
+TEST(store_put_file_copies_a_linked_file)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	char *src = xasprintf("%s/src.txt", dir), *out = xasprintf("%s/out.txt", dir);
+	CHECK(fs_write_atomic(src, "old", 3, 0644) == 0);
+	CHECK(chmod(src, 0644) == 0 && link(src, out) == 0);
+	struct stat before, after, blob;
+	CHECK(stat(src, &before) == 0);
+	struct digest d, want;
+	uint64_t size = 0;
+	CHECK(s->ops->put_file(s, out, &d, &size) == 0);
+	sha_buf("old", 3, &want);
+	CHECK(digest_eq(&d, &want) && size == 3);
+	CHECK(stat(src, &after) == 0);
+	CHECK((after.st_mode & 07777) == 0644 && after.st_nlink == 2);
+	char *p = entry_path(dir, "cas", &d);
+	CHECK(stat(p, &blob) == 0 && blob.st_ino != before.st_ino && blob.st_nlink == 1);
+	CHECK((blob.st_mode & 07777) == 0444);
+	/* an edit in place of the source */
+	int fd = open(src, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "new", 3) == 3);
+	close(fd);
+	char *dst = xasprintf("%s/restored", dir);
+	CHECK(s->ops->get_file(s, &d, dst, 0644) == 0);
+	struct buf b = {0};
+	CHECK(fs_read_all(dst, &b) == 0);
+	CHECK_STR(b.s, "old");
+	buf_free(&b);
+	free(dst);
+	free(p);
+	free(src);
+	free(out);
 	s->ops->close(s);
 	fs_rm_rf(dir);
 	free(dir);
