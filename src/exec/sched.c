@@ -294,6 +294,32 @@ static int check_sources(struct sched *s, struct err *e)
 	return 0;
 }
 
+/* ---- leftovers ---- */
+
+static int declared_output(void *ctx, const char *path)
+{
+	struct gfile *f = graph_find(ctx, path);
+	return f && f->producer;
+}
+
+/* Temp files are renamed into place or removed, unless cairn is killed in
+ * between; then they would stay forever. Each output directory is swept
+ * when the first action with an output there runs or is restored, once
+ * per build: a full rebuild lists each directory once, and a no-op build
+ * lists none. A directory no action writes to keeps its leftovers until
+ * one does (they are wasted space, never read). */
+void sched_sweep(struct sched *s, const char *path)
+{
+	const char *sl = strrchr(path, '/');
+	char *dir = sl ? xstrndup(path, (size_t)(sl - path)) : xstrdup(".");
+	if (map_get(&s->swept, dir)) {
+		free(dir);
+		return;
+	}
+	map_put(&s->swept, dir, dir);
+	fs_sweep_temps(dir, declared_output, s->g);
+}
+
 /* ---- completion ---- */
 
 static void notify(struct sched *s, struct action *a, const struct job_done *d)
@@ -451,6 +477,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		const char *p = a->outputs[i]->path;
 		if (fs_rm_rf(p) < 0 || fs_mkdir_parent(p) < 0)
 			return err_sys(e, "cannot prepare output '%s'", p);
+		sched_sweep(s, p);
 	}
 	return sched_start(s, a);
 }
@@ -574,6 +601,9 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 			s.stop = 1;
 		}
 	}
+	/* the state files a killed cairn was writing (.cairn/state.tmp.PID.N) */
+	if (!env->opts.plan)
+		fs_sweep_temps(".cairn", NULL, NULL);
 
 	size_t jobs = env->opts.jobs > 0 ? (size_t)env->opts.jobs : 1;
 	for (;;) {
@@ -629,5 +659,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.pre_ok);
 	free(s.root);
 	free(s.sandbox_state);
+	for (size_t i = 0; i < s.swept.cap; i++)
+		free(s.swept.slots[i].val);
+	map_free(&s.swept);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,62 @@ char *fs_temp_name(const char *path)
 {
 	static unsigned counter;
 	return xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), ++counter);
+}
+
+/* The digits ending at end (exclusive), going back no further than start:
+ * where they begin, or NULL when there are none. */
+static const char *digits_before(const char *start, const char *end)
+{
+	const char *p = end;
+	while (p > start && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	return p < end ? p : NULL;
+}
+
+int fs_is_temp_name(const char *name, long *pid)
+{
+	const char *end = name + strlen(name);
+	const char *n = digits_before(name, end);
+	if (!n || n - name < 1 || n[-1] != '.')
+		return 0;
+	const char *p = digits_before(name, n - 1);
+	if (!p || p - name < 6 || memcmp(p - 5, ".tmp.", 5) != 0)
+		return 0;
+	if (n - 1 - p > 9) /* more digits than any pid has */
+		return 0;
+	*pid = strtol(p, NULL, 10);
+	return *pid > 0;
+}
+
+/* Is there a process pid (as far as we can tell: one we may not signal
+ * is alive too)? */
+static int alive(long pid)
+{
+	return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int fs_sweep_temps(const char *dir, int (*keep)(void *ctx, const char *path), void *ctx)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long pid;
+		if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+			continue;
+		if (!fs_is_temp_name(e->d_name, &pid) || alive(pid))
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && !(keep && keep(ctx, p)) &&
+		    unlink(p) == 0)
+			removed++;
+		free(p);
+	}
+	closedir(d);
+	return removed;
 }
 
 static int write_full(int fd, const void *p, size_t n)

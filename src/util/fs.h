@@ -69,8 +69,19 @@ int fs_not_regular(int e);
 int fs_read_all(const char *path, struct buf *b);
 /* Write via a temp file in the same directory, then rename. 0 or -1. */
 int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
-/* A unique temp path next to `path` (caller frees). */
+/* A unique temp path next to `path`: "<path>.tmp.<pid>.<n>" (caller
+ * frees). Renamed into place or removed, unless the process is killed in
+ * between: fs_sweep_temps finds what it left. */
 char *fs_temp_name(const char *path);
+/* Is name (a file name, no directory) of fs_temp_name's form? Its pid
+ * then goes to *pid. */
+int fs_is_temp_name(const char *name, long *pid);
+/* Remove the temp files of fs_temp_name's form in dir whose process is no
+ * longer alive (killed between writing and renaming); a live process's
+ * are left alone, and so is any file for which keep (when not NULL) says
+ * so (say, a declared output that merely looks like a temp name). The
+ * number removed, or -1 with errno when dir cannot be read. */
+int fs_sweep_temps(const char *dir, int (*keep)(void *ctx, const char *path), void *ctx);
 /* mkdir -p; 0 or -1 with errno. */
 int fs_mkdir_p(const char *path);
 /* mkdir -p of the directory holding `path`. */

@@ -181,3 +181,35 @@ L
 	summary 0 1 0
 	eq "$(cat cairn-out/p/l.txt)" old
 }
+
+test_leftover_temp_files_are_swept() {
+	sh -c 'exit 0' &
+	dead=$!
+	wait $dead
+	ws
+	# a declared output that merely looks like a temp file stays
+	write p/BUILD.lua <<L
+genrule { name = "x", srcs = { "in.txt" }, outs = { "x.txt" }, cmd = "cat \$< > \$@" }
+genrule { name = "y", outs = { "y.tmp.$dead.2" }, cmd = "echo y > \$@" }
+L
+	echo one > p/in.txt
+	run 0 cairn build
+	sleep 60 &
+	live=$!
+	# what a cairn killed between writing and renaming leaves
+	echo torn > cairn-out/p/x.txt.tmp.$dead.1
+	echo torn > cairn-out/p/other.txt.tmp.$dead.7
+	echo torn > .cairn/state.tmp.$dead.3
+	# and a temp file of a process that is still running
+	echo busy > cairn-out/p/x.txt.tmp.$live.1
+	echo two > p/in.txt
+	run 0 cairn build
+	kill $live
+	summary 1 1 0
+	[ ! -e cairn-out/p/x.txt.tmp.$dead.1 ]
+	[ ! -e cairn-out/p/other.txt.tmp.$dead.7 ]
+	[ ! -e .cairn/state.tmp.$dead.3 ]
+	[ -e cairn-out/p/x.txt.tmp.$live.1 ]
+	eq "$(cat cairn-out/p/y.tmp.$dead.2)" y
+	eq "$(cat cairn-out/p/x.txt)" two
+}
