@@ -69,6 +69,8 @@ int local_put_result(struct store *s, const struct digest *key, const struct act
 		if (rc == 0)
 			rc = local_commit(tmp, final);
 	}
+	if (rc < 0)
+		local_put_failed(ls);
 	free(tmp);
 	free(final);
 	buf_free(&b);

@@ -23,7 +23,10 @@
  * place) is damaged like one whose bytes are wrong: a miss, removed, and
  * written again by the next put. Entries are opened with
  * fs_open_regular, which never blocks on a FIFO.
-
+ *
+ * Puts are best effort (a build without a cache is slower, not wrong):
+ * a failed one leaves its errno in store.put_errno for the CLI to report
+ * once, and the build goes on.
  *
  * Other writes go to tmp/ (or next to their target) and are renamed into
  * place, so a reader sees a whole file or none, and two cairn processes
@@ -71,6 +74,15 @@ void local_drop(const char *path)
 {
 	if (unlink(path) < 0 && (errno == EISDIR || errno == EPERM))
 		fs_rm_rf(path);
+}
+
+int local_put_failed(struct local_store *ls)
+{
+	int e = errno ? errno : EIO;
+	if (!ls->base.put_errno)
+		ls->base.put_errno = e;
+	errno = e;
+	return -1;
 }
 
 static char *blob_path(struct local_store *ls, const struct digest *d, int exec)
@@ -128,7 +140,7 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 	 * inode is someone else's file as well, never to be chmod'ed or made
 	 * a blob, which editing that file would change under its name */
 	if (st.st_nlink > 1)
-		return copy_new(ls, path, exec, d, size);
+		return copy_new(ls, path, exec, d, size) < 0 ? local_put_failed(ls) : 0;
 	if (sha_file(path, d, size) < 0)
 		return -1;
 	if (chmod(path, exec ? 0555 : 0444) < 0)
@@ -157,7 +169,7 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 		r = copy_in(ls, path, final, exec ? 0555 : 0444, d);
 	}
 	free(final);
-	return r;
+	return r < 0 ? local_put_failed(ls) : 0;
 }
 
 static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
@@ -176,6 +188,8 @@ static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
 		if (r == 0)
 			r = local_commit(tmp, final);
 		free(tmp);
+		if (r < 0)
+			local_put_failed(ls);
 	}
 	free(final);
 	return r;

@@ -49,6 +49,10 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	int put_errno; /* errno of the first put that could not store what it
+	                  was given (a full disk, say), or 0. Puts are best
+	                  effort: the build goes on without them, and the CLI
+	                  says so once per build, not once per failure. */
 };
 
 /* The local store rooted at dir (created if needed); NULL with errno. */

@@ -213,3 +213,24 @@ L
 	eq "$(cat cairn-out/p/y.tmp.$dead.2)" y
 	eq "$(cat cairn-out/p/x.txt)" two
 }
+
+test_full_cache_disk_warns_once() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "a", outs = { "a.bin" }, cmd = "head -c 400000 /dev/zero > $@" }
+genrule { name = "b", outs = { "b.bin" }, cmd = "head -c 400000 /dev/urandom > $@" }
+genrule { name = "c", outs = { "c.txt" }, cmd = "echo c > $@" }
+L
+	cache=$XDG_CACHE_HOME/cairn
+	mkdir -p "$cache"
+	# the cache on a tmpfs too small for the outputs, in a mount namespace
+	# of its own (gone with the build)
+	run 0 unshare -m sh -c 'mount -t tmpfs -o size=256k cairn-full "$1" && exec "$2" build' \
+		_ "$cache" "$CAIRN"
+	summary 3 0 0
+	eq "$(printf '%s\n' "$out" | grep -c 'warning: cannot store')" 1
+	has "cairn: warning: cannot store results in the cache at $cache: No space left on device"
+	eq "$(wc -c < cairn-out/p/a.bin)" 400000
+	eq "$(wc -c < cairn-out/p/b.bin)" 400000
+	eq "$(cat cairn-out/p/c.txt)" c
+}

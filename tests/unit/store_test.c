@@ -1,7 +1,7 @@
 /* Unit tests of the local store (cas.c, ac.c, gc.c): round trips,
  * corruption handled as a miss and removed (as are entries that are not
  * regular files, or were written for another key), outputs linked to
- * other files copied in, and LRU gc. The workspace
+ * other files copied in, failed puts remembered, and LRU gc. The workspace
  * state (state.c) is tested in state_test.c. */
 #include "store/store.h"
 #include "test.h"
@@ -442,6 +442,7 @@ TEST(store_entries_that_are_not_files_are_misses)
 		CHECK(s->ops->get_file(s, &d, dst, 0644) == 0);
 		CHECK(unlink(cas) == 0 && unlink(dst) == 0 && unlink(src) == 0);
 	}
+	CHECK(s->put_errno == 0);
 	free(cas);
 	free(dst);
 	free(src);
@@ -487,6 +488,36 @@ TEST(store_put_file_copies_a_linked_file)
 	free(p);
 	free(src);
 	free(out);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* A put that cannot store (here: the fan-out cannot be made, the cas
+ * being a file) fails and leaves its errno for the CLI's one warning;
+ * the first failure is the one kept. */
+TEST(store_failed_put_is_remembered)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	CHECK(s->put_errno == 0);
+	char *cas = xasprintf("%s/cas", dir);
+	CHECK(fs_write_atomic(cas, "x", 1, 0644) == 0);
+	struct digest d;
+	CHECK(s->ops->put_blob(s, "bytes", 5, &d) == -1);
+	CHECK(s->put_errno == ENOTDIR);
+	char *src = xasprintf("%s/out.txt", dir);
+	CHECK(fs_write_atomic(src, "out", 3, 0644) == 0);
+	uint64_t size;
+	CHECK(s->ops->put_file(s, src, &d, &size) == -1);
+	/* a file that cannot be read is the caller's problem, not the store's */
+	char *missing = xasprintf("%s/missing", dir);
+	s->put_errno = 0;
+	CHECK(s->ops->put_file(s, missing, &d, &size) == -1);
+	CHECK(s->put_errno == 0);
+	free(missing);
+	free(src);
+	free(cas);
 	s->ops->close(s);
 	fs_rm_rf(dir);
 	free(dir);
