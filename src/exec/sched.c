@@ -256,7 +256,7 @@ static const char *kind_of(uint32_t mode)
 {
 	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
 	       S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" :
-	       "not a file";
+	       "a special file";
 }
 
 /* The user error for a source of a that is not a regular file. -1. */
