@@ -444,6 +444,9 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 		env.known = &known;
 	struct sched_result res = {0};
 	int rc = sched_run(&env, &res, &e);
+	if (store->put_errno)
+		warn("cannot store results in the cache at %s: %s (they are not cached)",
+		     w->cache_dir, strerror(store->put_errno));
 	/* with the graph of the last successful build of this request (known),
 	 * that build pruned already */
 	if (rc == 0 && !res.interrupted && !res.c.failed && !plan && !env.known &&

@@ -16,6 +16,7 @@
  *    at worst under-claims (never marks a stale output up to date);
  *  - a failed node's dependents are skipped, never run. */
 #include "exec/sched_int.h"
+#include "util/fs.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
@@ -248,6 +249,77 @@ static void prestat(struct sched *s, int threads)
 	free(mark);
 }
 
+/* ---- sources ---- */
+
+/* What kind of file a mode is, for a message. */
+static const char *kind_of(uint32_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
+	       S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) || S_ISBLK(mode) ? "a device" :
+	       "a special file";
+}
+
+/* The user error for a source of a that is not a regular file. -1. */
+static int not_regular(struct action *a, const struct gfile *f, uint32_t mode, struct err *e)
+{
+	return err_input(e, *a->where ? a->where : NULL,
+	                 "%s: source '%s' is %s, not a regular file", a->label, f->path,
+	                 kind_of(mode));
+}
+
+/* Every source a wanted action reads must be a regular file (or a symlink
+ * to one): a FIFO would block the read that hashes it, a directory or a
+ * device has no content to hash. This is checked on the pre-stat's data
+ * before anything runs, so the build stops at once with the build file's
+ * line (exit 2). An action known to be unchanged read the same regular
+ * files last time. A symlink is left to the hashing, which refuses a
+ * target that is not a regular file, as does a source that changes type
+ * after this check: decide() reports that the same way. 0, or -1 with *e. */
+static int check_sources(struct sched *s, struct err *e)
+{
+	struct graph *g = s->g;
+	for (size_t i = 0; i < g->nactions; i++) {
+		struct action *a = g->actions[i];
+		if (!a->wanted || s->n[i].same)
+			continue;
+		for (size_t k = 0; k < a->ninputs; k++) {
+			const struct gfile *f = a->inputs[k];
+			if (f->producer || s->pre_ok[f->id] != 1)
+				continue;
+			uint32_t mode = s->pre[f->id].mode;
+			if ((mode & S_IFMT) && !S_ISREG(mode) && !S_ISLNK(mode))
+				return not_regular(a, f, mode, e);
+		}
+	}
+	return 0;
+}
+
+/* ---- leftovers ---- */
+
+static int declared_output(void *ctx, const char *path)
+{
+	struct gfile *f = graph_find(ctx, path);
+	return f && f->producer;
+}
+
+/* Temp files are renamed into place or removed, unless cairn is killed in
+ * between; then they would stay forever. Each output directory is swept
+ * when the first action with an output there runs or is restored, once
+ * per build: a full rebuild lists each directory once, and a no-op build
+ * lists none. A directory no action writes to keeps its leftovers until
+ * one does (they are wasted space, never read). */
+void sched_sweep(struct sched *s, const char *path)
+{
+	const char *sl = strrchr(path, '/');
+	char *dir = sl ? xstrndup(path, (size_t)(sl - path)) : xstrdup(".");
+	if (map_get(&s->swept, dir)) {
+		free(dir);
+		return;
+	}
+	map_put(&s->swept, dir, dir);
+	fs_sweep_temps(dir, declared_output, s->g);
+}
+
 /* ---- completion ---- */
 
 static void notify(struct sched *s, struct action *a, const struct job_done *d)
@@ -336,6 +408,11 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		}
 		int r = p && p->wanted ? sched_output_digest(s, p, f, &n->ind[i])
 		                       : sched_source_digest(s, f, &n->ind[i]);
+		if (r < 0 && !p && fs_not_regular(errno)) {
+			/* it became one since check_sources(), or is a symlink to one */
+			struct stat st;
+			return not_regular(a, f, stat(f->path, &st) == 0 ? (uint32_t)st.st_mode : 0, e);
+		}
 		if (r < 0) {
 			struct job_done d = {0};
 			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
@@ -400,6 +477,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		const char *p = a->outputs[i]->path;
 		if (fs_rm_rf(p) < 0 || fs_mkdir_parent(p) < 0)
 			return err_sys(e, "cannot prepare output '%s'", p);
+		sched_sweep(s, p);
 	}
 	return sched_start(s, a);
 }
@@ -516,8 +594,16 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	char cwd[4096];
 	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
 	s.sandbox_state = xasprintf("%s/.cairn/sandbox", s.root);
-	if (env->opts.stat_threads > 0)
+	if (env->opts.stat_threads > 0) {
 		prestat(&s, env->opts.stat_threads);
+		if (check_sources(&s, e) < 0) {
+			rc = -1;
+			s.stop = 1;
+		}
+	}
+	/* the state files a killed cairn was writing (.cairn/state.tmp.PID.N) */
+	if (!env->opts.plan)
+		fs_sweep_temps(".cairn", NULL, NULL);
 
 	size_t jobs = env->opts.jobs > 0 ? (size_t)env->opts.jobs : 1;
 	for (;;) {
@@ -573,5 +659,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.pre_ok);
 	free(s.root);
 	free(s.sandbox_state);
+	for (size_t i = 0; i < s.swept.cap; i++)
+		free(s.swept.slots[i].val);
+	map_free(&s.swept);
 	return rc;
 }

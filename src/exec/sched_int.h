@@ -6,6 +6,7 @@
 #include "exec/key.h"
 #include "exec/sched.h"
 #include "exec/sandbox.h"
+#include "util/map.h"
 #include "util/str.h"
 
 struct node {
@@ -41,12 +42,17 @@ struct sched {
 	struct sched_counts c;
 	char *root;              /* absolute workspace root, for depfiles */
 	char *sandbox_state;     /* <root>/.cairn/sandbox */
+	struct map swept;        /* output directories swept of leftover temp
+	                            files this build (keys owned) */
 	int stop;                /* start nothing new */
 	int interrupted;
 };
 
 /* sched.c */
 void sched_done(struct sched *s, struct action *a, enum act_status st, const struct job_done *d);
+/* Before an output at path is written (run or restored): remove the temp
+ * files a killed cairn left in its directory (once per directory). */
+void sched_sweep(struct sched *s, const char *path);
 
 /* sched_keys.c */
 int sched_out_index(const struct action *p, const struct gfile *f);

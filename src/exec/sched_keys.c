@@ -231,6 +231,7 @@ int sched_restore(struct sched *s, struct action *a, struct action_result *res)
 			continue;
 		if (fs_mkdir_parent(p) < 0)
 			return -1;
+		sched_sweep(s, p);
 		if (env->store->ops->get_file(env->store, &o->d, p, o->mode) < 0)
 			return -1;
 		state_remember(env->st, env->fs, p, &o->d, (a->flags & ACT_TEST) ? OUT_TEST : OUT_ACTION);

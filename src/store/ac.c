@@ -3,6 +3,7 @@
  * File format (all integers little-endian):
  *   magic     8 bytes  "CAIRNAC\0"
  *   version   u32      (AC_VERSION)
+ *   key       32 bytes the action key the entry was written for
  *   exit      u32      the action's exit code (only 0 is ever stored)
  *   log       32 bytes digest of the merged stdout+stderr blob
  *   log_size  u64
@@ -17,11 +18,16 @@
  *             checked against its own digest whenever it is read)
  *
  * Written to tmp/ and renamed into place. A file with another magic or
- * version, a short read or a trailer mismatch is a miss, and is removed so
- * the next run writes a good one. */
+ * version, a short read, a trailer mismatch, a key that is not the one in
+ * its name (an entry copied or renamed there: the file name alone is no
+ * proof of what it answers), or one that is not a regular file at all, is
+ * a miss, and is removed so the next run writes a good one.
+ *
+ * Version 5 added the key; older entries are misses. */
 #include "store/store_int.h"
 #include "util/fs.h"
 #include "util/util.h"
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +35,14 @@
 #include <unistd.h>
 
 static const char AC_MAGIC[8] = "CAIRNAC";
-enum { AC_VERSION = 4 };
+enum { AC_VERSION = 5 };
 
 int local_put_result(struct store *s, const struct digest *key, const struct action_result *r)
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct buf b = {0};
 	frame_begin(&b, AC_MAGIC, AC_VERSION);
+	buf_putn(&b, key->b, 32);
 	buf_put_u32(&b, (unsigned)r->exit_code);
 	buf_putn(&b, r->log.b, 32);
 	buf_put_u64(&b, r->log_size);
@@ -56,17 +63,29 @@ int local_put_result(struct store *s, const struct digest *key, const struct act
 	int rc = fs_write_atomic(tmp, b.s, b.len, 0644);
 	if (rc == 0)
 		rc = local_commit(tmp, final);
+	if (rc < 0 && errno == EISDIR) { /* a directory in its place */
+		local_drop(final);
+		rc = fs_write_atomic(tmp, b.s, b.len, 0644);
+		if (rc == 0)
+			rc = local_commit(tmp, final);
+	}
+	if (rc < 0)
+		local_put_failed(ls);
 	free(tmp);
 	free(final);
 	buf_free(&b);
 	return rc;
 }
 
-static int decode(const struct buf *b, struct action_result *r)
+/* The entry in b, if it was written for key. 0, or -1 (r left empty). */
+static int decode(const struct buf *b, const struct digest *key, struct action_result *r)
 {
 	memset(r, 0, sizeof *r);
 	struct reader rd;
 	if (frame_open(b, AC_MAGIC, AC_VERSION, &rd) < 0)
+		return -1;
+	const void *k = rd_bytes(&rd, 32);
+	if (!k || memcmp(k, key->b, 32) != 0)
 		return -1;
 	r->exit_code = (int)rd_u32(&rd);
 	const void *log = rd_bytes(&rd, 32);
@@ -118,12 +137,14 @@ int local_get_result(struct store *s, const struct digest *key, struct action_re
 	struct buf b = {0};
 	int hit = 0;
 	if (fs_read_all(path, &b) == 0) {
-		if (decode(&b, r) == 0) {
+		if (decode(&b, key, r) == 0) {
 			hit = 1;
 			utimensat(AT_FDCWD, path, NULL, 0);
 		} else {
-			unlink(path);
+			local_drop(path);
 		}
+	} else if (fs_not_regular(errno)) {
+		local_drop(path);
 	}
 	buf_free(&b);
 	free(path);

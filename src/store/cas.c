@@ -14,7 +14,19 @@
  * place (it unlinks outputs before an action runs), and every restore
  * hashes the blob first, so a blob damaged through a hand edit of an
  * output is caught, dropped, and costs one rerun. Across file systems the
- * bytes are copied instead.
+ * bytes are copied instead. So are those of an output whose inode has
+ * other links (an action that ran `ln SRC $@` without a sandbox): that
+ * inode is also someone else's file, which cairn must neither chmod nor
+ * keep as a blob that the next edit of that file would change.
+ *
+ * An entry that is not a regular file (a FIFO or a directory put in its
+ * place) is damaged like one whose bytes are wrong: a miss, removed, and
+ * written again by the next put. Entries are opened with
+ * fs_open_regular, which never blocks on a FIFO.
+ *
+ * Puts are best effort (a build without a cache is slower, not wrong):
+ * a failed one leaves its errno in store.put_errno for the CLI to report
+ * once, and the build goes on.
  *
  * Other writes go to tmp/ (or next to their target) and are renamed into
  * place, so a reader sees a whole file or none, and two cairn processes
@@ -58,6 +70,21 @@ int local_commit(const char *tmp, const char *final)
 	return -1;
 }
 
+void local_drop(const char *path)
+{
+	if (unlink(path) < 0 && (errno == EISDIR || errno == EPERM))
+		fs_rm_rf(path);
+}
+
+int local_put_failed(struct local_store *ls)
+{
+	int e = errno ? errno : EIO;
+	if (!ls->base.put_errno)
+		ls->base.put_errno = e;
+	errno = e;
+	return -1;
+}
+
 static char *blob_path(struct local_store *ls, const struct digest *d, int exec)
 {
 	char *p = local_path(ls, "cas", d);
@@ -80,13 +107,42 @@ static int copy_in(struct local_store *ls, const char *src, const char *final, u
 	return r;
 }
 
+/* A new blob made from a copy of path's bytes (for a file whose inode is
+ * not cairn's to adopt); its digest and size come back. 0 or -1. */
+static int copy_new(struct local_store *ls, const char *path, int exec, struct digest *d,
+                    uint64_t *size)
+{
+	char *tmp = local_tmp(ls), *final = NULL;
+	struct stat st;
+	int r = fs_copy_atomic(path, tmp, exec ? 0555 : 0444, d, NULL);
+	if (r == 0 && lstat(tmp, &st) < 0) {
+		unlink(tmp);
+		r = -1;
+	}
+	if (r == 0) {
+		*size = (uint64_t)st.st_size;
+		final = blob_path(ls, d, exec);
+		r = local_commit(tmp, final);
+	}
+	free(tmp);
+	free(final);
+	return r;
+}
+
 static int put_file(struct store *s, const char *path, struct digest *d, uint64_t *size)
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct stat st;
-	if (stat(path, &st) < 0 || sha_file(path, d, size) < 0)
+	if (stat(path, &st) < 0)
 		return -1;
 	int exec = (st.st_mode & 0111) != 0;
+	/* another link to the inode (an action that ran `ln SRC $@`): the
+	 * inode is someone else's file as well, never to be chmod'ed or made
+	 * a blob, which editing that file would change under its name */
+	if (st.st_nlink > 1)
+		return copy_new(ls, path, exec, d, size) < 0 ? local_put_failed(ls) : 0;
+	if (sha_file(path, d, size) < 0)
+		return -1;
 	if (chmod(path, exec ? 0555 : 0444) < 0)
 		return -1;
 	char *final = blob_path(ls, d, exec);
@@ -95,19 +151,25 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 		r = link(path, final);
 	if (r < 0 && errno == EEXIST) {
 		/* replace it with ours, which we just hashed: the old one may be
-		 * damaged, and checking would cost a read */
+		 * damaged (or not a file at all), and checking would cost a read */
 		char *tmp = local_tmp(ls);
 		r = link(path, tmp);
 		if (r == 0 && rename(tmp, final) < 0) {
+			int e = errno;
 			unlink(tmp);
+			errno = e;
 			r = -1;
+			if (e == EISDIR) { /* a directory in its place */
+				local_drop(final);
+				r = link(path, final);
+			}
 		}
 		free(tmp);
 	} else if (r < 0 && (errno == EXDEV || errno == EPERM || errno == EMLINK)) {
 		r = copy_in(ls, path, final, exec ? 0555 : 0444, d);
 	}
 	free(final);
-	return r;
+	return r < 0 ? local_put_failed(ls) : 0;
 }
 
 static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
@@ -117,19 +179,26 @@ static int put_blob(struct store *s, const void *p, size_t n, struct digest *d)
 	char *final = local_path(ls, "cas", d);
 	struct stat st;
 	int r = 0;
-	if (stat(final, &st) < 0) {
+	int there = lstat(final, &st) == 0;
+	if (!there || !S_ISREG(st.st_mode)) {
+		if (there)
+			local_drop(final); /* not a file: damaged */
 		char *tmp = local_tmp(ls);
 		r = fs_write_atomic(tmp, p, n, 0644);
 		if (r == 0)
 			r = local_commit(tmp, final);
 		free(tmp);
+		if (r < 0)
+			local_put_failed(ls);
 	}
 	free(final);
 	return r;
 }
 
 /* The blob for d with the exec bit as asked, verified. Makes the other
- * variant from the one there is. Returns its path, or NULL with errno. */
+ * variant from the one there is. A blob that does not hash to its name,
+ * or is not a regular file, is dropped. Returns its path, or NULL with
+ * errno. */
 static char *verified_blob(struct local_store *ls, const struct digest *d, int exec)
 {
 	char *p = blob_path(ls, d, exec);
@@ -142,10 +211,16 @@ static char *verified_blob(struct local_store *ls, const struct digest *d, int e
 		errno = EIO;
 		return NULL;
 	}
+	if (fs_not_regular(errno)) {
+		local_drop(p);
+		free(p);
+		errno = EIO;
+		return NULL;
+	}
 	char *other = blob_path(ls, d, !exec);
 	int r = copy_in(ls, other, p, exec ? 0555 : 0444, d);
-	if (r < 0 && errno == EIO)
-		unlink(other);
+	if (r < 0 && (errno == EIO || fs_not_regular(errno)))
+		local_drop(other);
 	free(other);
 	if (r < 0) {
 		free(p);
@@ -181,6 +256,8 @@ static int get_blob(struct store *s, const struct digest *d, struct buf *b)
 	char *src = local_path(ls, "cas", d);
 	size_t start = b->len;
 	int r = fs_read_all(src, b);
+	if (r < 0 && fs_not_regular(errno))
+		local_drop(src);
 	if (r == 0) {
 		struct digest got;
 		sha_buf(b->s + start, b->len - start, &got);

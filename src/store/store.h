@@ -29,11 +29,14 @@ struct action_result {
 
 struct store;
 struct store_ops {
-	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry). */
+	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry, or one
+	 * that is not a regular file, or one written for another key). */
 	int (*get_result)(struct store *s, const struct digest *key, struct action_result *r);
 	/* 0 or -1 (errno). */
 	int (*put_result)(struct store *s, const struct digest *key, const struct action_result *r);
-	/* Insert a file's bytes; its digest and size come back. 0 or -1. */
+	/* Insert a file's bytes; its digest and size come back. 0 or -1. The
+	 * file may become the blob (made read-only and linked in), unless
+	 * other links share its inode: then its bytes are copied. */
 	int (*put_file)(struct store *s, const char *path, struct digest *d, uint64_t *size);
 	int (*put_blob)(struct store *s, const void *p, size_t n, struct digest *d);
 	/* Write the blob to dst (temp + rename) with mode, verifying its
@@ -46,6 +49,10 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
+	int put_errno; /* errno of the first put that could not store what it
+	                  was given (a full disk, say), or 0. Puts are best
+	                  effort: the build goes on without them, and the CLI
+	                  says so once per build, not once per failure. */
 };
 
 /* The local store rooted at dir (created if needed); NULL with errno. */

@@ -14,6 +14,12 @@ char *local_path(struct local_store *ls, const char *kind, const struct digest *
 char *local_tmp(struct local_store *ls);
 /* rename tmp into place, making the fan-out directory on demand. */
 int local_commit(const char *tmp, const char *final);
+/* Remove a damaged entry, whatever it is (a directory or a FIFO put in
+ * its place too), so that the next put writes a good one. */
+void local_drop(const char *path);
+/* Note a put that failed with errno (the first one is kept in put_errno);
+ * returns -1. */
+int local_put_failed(struct local_store *ls);
 
 int local_get_result(struct store *s, const struct digest *key, struct action_result *r);
 int local_put_result(struct store *s, const struct digest *key, const struct action_result *r);

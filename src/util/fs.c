@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,13 +144,41 @@ char *fs_which(const char *name, const char *path)
 	}
 }
 
-int fs_read_all(const char *path, struct buf *b)
+int fs_open_regular(const char *path, struct stat *stp)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO opens at once (and is then refused); on a
+	 * regular file the flag changes nothing */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+	int e = 0;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (!S_ISREG(st.st_mode))
+		e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	if (stp)
+		*stp = st;
+	return fd;
+}
+
+int fs_not_regular(int e)
+{
+	return e == EINVAL || e == EISDIR;
+}
+
+int fs_read_all(const char *path, struct buf *b)
+{
+	struct stat st;
+	int fd = fs_open_regular(path, &st);
+	if (fd < 0)
+		return -1;
+	if (st.st_size > 0) {
 		/* one allocation and straight reads for a file of known size */
 		size_t want = (size_t)st.st_size;
 		buf_putn(b, "", 0);
@@ -193,6 +222,62 @@ char *fs_temp_name(const char *path)
 {
 	static unsigned counter;
 	return xasprintf("%s.tmp.%ld.%u", path, (long)getpid(), ++counter);
+}
+
+/* The digits ending at end (exclusive), going back no further than start:
+ * where they begin, or NULL when there are none. */
+static const char *digits_before(const char *start, const char *end)
+{
+	const char *p = end;
+	while (p > start && p[-1] >= '0' && p[-1] <= '9')
+		p--;
+	return p < end ? p : NULL;
+}
+
+int fs_is_temp_name(const char *name, long *pid)
+{
+	const char *end = name + strlen(name);
+	const char *n = digits_before(name, end);
+	if (!n || n - name < 1 || n[-1] != '.')
+		return 0;
+	const char *p = digits_before(name, n - 1);
+	if (!p || p - name < 6 || memcmp(p - 5, ".tmp.", 5) != 0)
+		return 0;
+	if (n - 1 - p > 9) /* more digits than any pid has */
+		return 0;
+	*pid = strtol(p, NULL, 10);
+	return *pid > 0;
+}
+
+/* Is there a process pid (as far as we can tell: one we may not signal
+ * is alive too)? */
+static int alive(long pid)
+{
+	return pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int fs_sweep_temps(const char *dir, int (*keep)(void *ctx, const char *path), void *ctx)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int removed = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		long pid;
+		if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN)
+			continue;
+		if (!fs_is_temp_name(e->d_name, &pid) || alive(pid))
+			continue;
+		char *p = xasprintf("%s/%s", dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && !(keep && keep(ctx, p)) &&
+		    unlink(p) == 0)
+			removed++;
+		free(p);
+	}
+	closedir(d);
+	return removed;
 }
 
 static int write_full(int fd, const void *p, size_t n)
@@ -314,7 +399,7 @@ static int rm_rf_dev(const char *path, dev_t dev, int top)
 int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d,
                    const struct digest *want)
 {
-	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int in = fs_open_regular(src, NULL);
 	if (in < 0)
 		return -1;
 	char *tmp = fs_temp_name(dst);

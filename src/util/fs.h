@@ -55,12 +55,33 @@ int fs_list_digest(const char *dir, int dirs_only, struct digest *d, int *links)
  * with a slash is taken as it is. Fresh string, or NULL. */
 char *fs_which(const char *name, const char *path);
 
-/* Read a whole file into b (appending). 0, or -1 with errno. */
+/* Open a regular file for reading without ever blocking: a FIFO would
+ * block open() until a writer comes (and open() restarts after a signal,
+ * so not even SIGTERM ends the wait), a device may do anything. Every file
+ * cairn reads or hashes (sources, outputs, cache entries, its own state)
+ * is opened through here. A file that is not regular is refused: EISDIR
+ * for a directory, EINVAL for anything else. *st (when not NULL) gets its
+ * fstat data. The fd, or -1 with errno. */
+int fs_open_regular(const char *path, struct stat *st);
+/* Is e the errno of a file fs_open_regular refused for its type? */
+int fs_not_regular(int e);
+/* Read a whole regular file into b (appending). 0, or -1 with errno. */
 int fs_read_all(const char *path, struct buf *b);
 /* Write via a temp file in the same directory, then rename. 0 or -1. */
 int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode);
-/* A unique temp path next to `path` (caller frees). */
+/* A unique temp path next to `path`: "<path>.tmp.<pid>.<n>" (caller
+ * frees). Renamed into place or removed, unless the process is killed in
+ * between: fs_sweep_temps finds what it left. */
 char *fs_temp_name(const char *path);
+/* Is name (a file name, no directory) of fs_temp_name's form? Its pid
+ * then goes to *pid. */
+int fs_is_temp_name(const char *name, long *pid);
+/* Remove the temp files of fs_temp_name's form in dir whose process is no
+ * longer alive (killed between writing and renaming); a live process's
+ * are left alone, and so is any file for which keep (when not NULL) says
+ * so (say, a declared output that merely looks like a temp name). The
+ * number removed, or -1 with errno when dir cannot be read. */
+int fs_sweep_temps(const char *dir, int (*keep)(void *ctx, const char *path), void *ctx);
 /* mkdir -p; 0 or -1 with errno. */
 int fs_mkdir_p(const char *path);
 /* mkdir -p of the directory holding `path`. */

@@ -1,5 +1,6 @@
 /* sha: SHA-256 through OpenSSL. */
 #include "util/sha.h"
+#include "util/fs.h"
 #include "util/util.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,7 @@ void sha_buf(const void *p, size_t n, struct digest *d)
 
 int sha_file(const char *path, struct digest *d, uint64_t *size)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = fs_open_regular(path, NULL); /* never blocks on a FIFO */
 	if (fd < 0)
 		return -1;
 	struct sha_ctx *c = sha_new();

@@ -15,7 +15,8 @@ void sha_update(struct sha_ctx *c, const void *p, size_t n);
 /* Finish into *d and free the context. */
 void sha_final(struct sha_ctx *c, struct digest *d);
 void sha_buf(const void *p, size_t n, struct digest *d);
-/* Hash a file's contents; 0 or -1 with errno. *size gets its length. */
+/* Hash a regular file's contents (opened with fs_open_regular: anything
+ * else fails at once); 0 or -1 with errno. *size gets its length. */
 int sha_file(const char *path, struct digest *d, uint64_t *size);
 /* 64 lowercase hex characters plus NUL into out[65]. */
 void digest_hex(const struct digest *d, char out[65]);

@@ -1,5 +1,6 @@
 /* Unit tests of the file system helpers (util/fs.c): directory listing
- * digests, $PATH search, atomic copy and write, rm -rf. */
+ * digests, $PATH search, atomic copy and write, rm -rf, files that are not
+ * regular (never waited on), and the sweep of leftover temp files. */
 #include "test.h"
 #include "util/fs.h"
 #include "util/util.h"
@@ -8,6 +9,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void put(const char *path, const char *text, unsigned mode)
@@ -509,6 +511,121 @@ TEST(fs_rm_rf_does_not_follow_links)
 	free(keep);
 	free(link);
 	free(t);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- files that are not regular ---- */
+
+/* A FIFO with no writer: opening it for reading the usual way would
+ * block for good. Each call below must fail at once instead. */
+TEST(fs_fifo_is_refused_without_blocking)
+{
+	char *dir = test_tmpdir();
+	char *fifo = at(dir, "fifo"), *sub = at(dir, "sub"), *dst = at(dir, "dst");
+	CHECK(mkfifo(fifo, 0644) == 0);
+	CHECK(mkdir(sub, 0755) == 0);
+	errno = 0;
+	CHECK(fs_open_regular(fifo, NULL) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(fs_open_regular(sub, NULL) == -1 && errno == EISDIR);
+	CHECK(fs_not_regular(EINVAL) && fs_not_regular(EISDIR) && !fs_not_regular(ENOENT));
+	struct buf b = {0};
+	errno = 0;
+	CHECK(fs_read_all(fifo, &b) == -1 && errno == EINVAL);
+	CHECK(b.len == 0);
+	buf_free(&b);
+	struct digest d;
+	errno = 0;
+	CHECK(sha_file(fifo, &d, NULL) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(fs_copy_atomic(fifo, dst, 0644, NULL, NULL) == -1 && errno == EINVAL);
+	CHECK(!exists(dst));
+	CHECK(nentries(dir) == 2);
+	/* a regular file opens, with its stat data */
+	put_at(dir, "file", "abc", 0644);
+	char *file = at(dir, "file");
+	struct stat st;
+	int fd = fs_open_regular(file, &st);
+	CHECK(fd >= 0 && st.st_size == 3);
+	if (fd >= 0)
+		close(fd);
+	free(file);
+	free(fifo);
+	free(sub);
+	free(dst);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- temp files left behind ---- */
+
+TEST(fs_is_temp_name_forms)
+{
+	long pid = 0;
+	CHECK(fs_is_temp_name("x.txt.tmp.123.4", &pid) && pid == 123);
+	CHECK(fs_is_temp_name("a.tmp.1.1", &pid) && pid == 1);
+	char *mine = fs_temp_name("dir/out.o");
+	const char *base = strrchr(mine, '/') + 1;
+	CHECK(fs_is_temp_name(base, &pid) && pid == (long)getpid());
+	free(mine);
+	CHECK(!fs_is_temp_name(".tmp.123.4", &pid));     /* no name before */
+	CHECK(!fs_is_temp_name("x.tmp.123.", &pid));     /* no counter */
+	CHECK(!fs_is_temp_name("x.tmp..4", &pid));       /* no pid */
+	CHECK(!fs_is_temp_name("x.tmp.12a.4", &pid));
+	CHECK(!fs_is_temp_name("x.tmpx.123.4", &pid));
+	CHECK(!fs_is_temp_name("x.tmp.0.4", &pid));      /* no such pid */
+	CHECK(!fs_is_temp_name("x.tmp.12345678901.4", &pid));
+	CHECK(!fs_is_temp_name("x.txt", &pid));
+	CHECK(!fs_is_temp_name("123.4", &pid));
+}
+
+/* A pid no process has any more: a child's, after it was waited for. */
+static long dead_pid(void)
+{
+	pid_t p = fork();
+	if (p == 0)
+		_exit(0);
+	CHECK(p > 0 && waitpid(p, NULL, 0) == p);
+	return (long)p;
+}
+
+static int keep_kept(void *ctx, const char *path)
+{
+	return strstr(path, (const char *)ctx) != NULL;
+}
+
+TEST(fs_sweep_temps_removes_dead_processes_files_only)
+{
+	char *dir = test_tmpdir();
+	long dead = dead_pid(), live = (long)getppid();
+	char *d1 = xasprintf("x.txt.tmp.%ld.1", dead), *d2 = xasprintf("kept.tmp.%ld.2", dead),
+	     *d3 = xasprintf("sub.tmp.%ld.3", dead), *l1 = xasprintf("x.txt.tmp.%ld.1", live),
+	     *me = xasprintf("y.tmp.%ld.9", (long)getpid());
+	put_at(dir, d1, "torn", 0644);
+	put_at(dir, d2, "an output named like a temp", 0644);
+	mkdir_at(dir, d3); /* a directory is never a temp file */
+	put_at(dir, l1, "being written", 0644);
+	put_at(dir, me, "ours", 0644);
+	put_at(dir, "x.txt", "the output", 0644);
+	static char kept[] = "/kept.";
+	CHECK(fs_sweep_temps(dir, keep_kept, kept) == 1);
+	char *p = at(dir, d1);
+	CHECK(!exists(p));
+	free(p);
+	CHECK(nentries(dir) == 5);
+	/* without keep() */
+	CHECK(fs_sweep_temps(dir, NULL, NULL) == 1);
+	CHECK(nentries(dir) == 4);
+	char *missing = at(dir, "missing");
+	errno = 0;
+	CHECK(fs_sweep_temps(missing, NULL, NULL) == -1 && errno == ENOENT);
+	free(missing);
+	free(d1);
+	free(d2);
+	free(d3);
+	free(l1);
+	free(me);
 	fs_rm_rf(dir);
 	free(dir);
 }

@@ -120,6 +120,7 @@ void fx_open(struct fx *f)
 void fx_close(struct fx *f)
 {
 	seen_clear(&f->seen);
+	free(f->err);
 	state_free(f->st);
 	f->store->ops->close(f->store);
 	graph_free(&f->g);
@@ -166,13 +167,14 @@ int fx_run(struct fx *f, int jobs, int keep_going, int plan)
 	struct sched_env env = {
 		.g = &f->g, .st = f->st, .store = f->store, .fs = f->fs ? f->fs : fsys_real(),
 		.runner = &f->run.base, .obs = &obs,
-		.opts = {.jobs = jobs, .keep_going = keep_going, .plan = plan, .props = "test"},
+		.opts = {.jobs = jobs, .keep_going = keep_going, .plan = plan, .props = "test",
+		         .stat_threads = f->stat_threads},
 	};
 	struct err e = {0};
 	memset(&f->res, 0, sizeof f->res);
 	int rc = sched_run(&env, &f->res, &e);
-	if (rc < 0)
-		fprintf(stderr, "  sched_run: %s\n", e.msg);
+	free(f->err);
+	f->err = rc < 0 && e.msg ? xstrdup(e.msg) : NULL;
 	err_clear(&e);
 	return rc;
 }

@@ -45,6 +45,8 @@ struct fx {
 	struct seen seen;            /* events of the last fx_run */
 	struct sched_result res;     /* result of the last fx_run */
 	struct fsys *fs;             /* the file system; NULL: the real one */
+	int stat_threads;            /* sched_opts.stat_threads for fx_run */
+	char *err;                   /* the error of the last fx_run, or NULL */
 };
 
 /* A NULL-terminated list of strings. */

@@ -1,11 +1,13 @@
 /* Unit tests of the scheduler (sched.c): dependency order, no-op and
  * restored runs, re-running downstream of a change, early cutoff,
  * failures with and without keep-going (including a missing input, a
- * missing output and a job that cannot start), and one look-up per source
- * per run. The fixture is in sched_fake.c. */
+ * missing output and a job that cannot start), one look-up per source
+ * per run, and sources that are not regular files. The fixture is in sched_fake.c. */
 #include "sched_fake.h"
 #include "test.h"
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* src.txt -> //p:a -> out/a -> //p:b -> out/b -> //p:c -> out/c, plus an
  * independent other.txt -> //p:d -> out/d. bcmd is b's argv[0]. */
@@ -253,4 +255,42 @@ TEST(sched_source_looked_up_once_per_run)
 	CHECK(fx_run(&f, 1, 1, 0) == 0);
 	CHECK(c.nstat == 1 && fx_status(&f, "//p:x") == AS_UPTODATE);
 	fx_close(&f);
+}
+
+/* A source that is not a regular file is a user error (at the build
+ * file's line: exit 2), never a read that waits on a FIFO for good. With
+ * sources pre-stat'ed it is found before anything starts; without, where
+ * the source is hashed. */
+TEST(sched_source_that_is_not_a_file_is_an_input_error)
+{
+	for (int threads = 0; threads < 2; threads++) {
+		struct fx f;
+		fx_open(&f);
+		f.stat_threads = threads;
+		fx_put("src.txt", "s");
+		CHECK(mkfifo("fifo.txt", 0644) == 0);
+		CHECK(mkdir("dir.txt", 0755) == 0);
+		fx_add(&f, "//p:ok", L("cat"), L("src.txt"), L("out/ok"));
+		fx_add(&f, "//p:f", L("cat"), L("fifo.txt"), L("out/f"));
+		fx_add(&f, "//p:d", L("cat"), L("dir.txt"), L("out/d"));
+		fx_want(&f, "out/ok");
+		fx_want(&f, "out/f");
+		fx_check(&f);
+		CHECK(fx_run(&f, 1, 1, 0) == -1);
+		CHECK(f.err && strstr(f.err, "error: //p:f: source 'fifo.txt' is a FIFO, "
+		                             "not a regular file"));
+		if (threads)
+			CHECK(f.run.nstarted == 0);
+		/* in a plan the same */
+		CHECK(fx_run(&f, 1, 1, 1) == -1);
+		CHECK(f.err && strstr(f.err, "source 'fifo.txt' is a FIFO"));
+		/* a directory */
+		CHECK(unlink("fifo.txt") == 0);
+		fx_put("fifo.txt", "now a file");
+		fx_want(&f, "out/d");
+		fx_check(&f);
+		CHECK(fx_run(&f, 1, 1, 0) == -1);
+		CHECK(f.err && strstr(f.err, "//p:d: source 'dir.txt' is a directory"));
+		fx_close(&f);
+	}
 }

@@ -1,5 +1,7 @@
 /* Unit tests of the local store (cas.c, ac.c, gc.c): round trips,
- * corruption handled as a miss and removed, and LRU gc. The workspace
+ * corruption handled as a miss and removed (as are entries that are not
+ * regular files, or were written for another key), outputs linked to
+ * other files copied in, failed puts remembered, and LRU gc. The workspace
  * state (state.c) is tested in state_test.c. */
 #include "store/store.h"
 #include "test.h"
@@ -337,6 +339,185 @@ TEST(store_get_blob_refreshes_lru)
 	CHECK(exists(pa) && !exists(pb));
 	free(pa);
 	free(pb);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* ---- attacks (issue 10) ---- */
+
+/* Copy a file's bytes from src to dst (a plain cp). */
+static void copy_file(const char *src, const char *dst)
+{
+	struct buf b = {0};
+	CHECK(fs_read_all(src, &b) == 0);
+	CHECK(fs_mkdir_parent(dst) == 0);
+	CHECK(fs_write_atomic(dst, b.s, b.len, 0644) == 0);
+	buf_free(&b);
+}
+
+TEST(store_result_under_another_key_is_a_miss)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest key, other;
+	sha_buf("key", 3, &key);
+	sha_buf("other", 5, &other);
+	struct action_result in = sample_result(), out;
+	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	char *p = entry_path(dir, "ac", &key), *q = entry_path(dir, "ac", &other);
+	copy_file(p, q);
+	/* a whole, well-formed entry, but written for key, not other */
+	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	CHECK(!exists(q));
+	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	action_result_free(&out);
+	/* renamed, the same */
+	CHECK(rename(p, q) == 0);
+	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	CHECK(s->ops->get_result(s, &key, &out) == 0);
+	CHECK(!exists(q));
+	action_result_free(&in);
+	free(p);
+	free(q);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* Entries that are not regular files: a miss at once (a FIFO is never
+ * opened in a way that waits for a writer), removed, and replaced by the
+ * next put. */
+TEST(store_entries_that_are_not_files_are_misses)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	struct digest key;
+	sha_buf("key", 3, &key);
+	struct action_result in = sample_result(), out;
+	char *ac = entry_path(dir, "ac", &key);
+	for (int kind = 0; kind < 2; kind++) {
+		CHECK(fs_mkdir_parent(ac) == 0);
+		CHECK(kind ? mkdir(ac, 0755) == 0 : mkfifo(ac, 0644) == 0);
+		CHECK(s->ops->get_result(s, &key, &out) == 0);
+		CHECK(!exists(ac));
+		CHECK(s->ops->put_result(s, &key, &in) == 0);
+		CHECK(s->ops->get_result(s, &key, &out) == 1);
+		action_result_free(&out);
+		CHECK(unlink(ac) == 0);
+	}
+	/* a directory where a put goes is replaced too */
+	CHECK(mkdir(ac, 0755) == 0);
+	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	action_result_free(&out);
+	action_result_free(&in);
+
+	/* blobs: get_blob, get_file, then put_blob and put_file replace it */
+	const char text[] = "blob bytes";
+	struct digest d;
+	sha_buf(text, sizeof text - 1, &d);
+	char *cas = entry_path(dir, "cas", &d), *dst = xasprintf("%s/restored", dir);
+	char *src = xasprintf("%s/out.txt", dir);
+	for (int kind = 0; kind < 2; kind++) {
+		CHECK(fs_mkdir_parent(cas) == 0);
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		struct buf b = {0};
+		CHECK(s->ops->get_blob(s, &d, &b) == -1);
+		CHECK(!exists(cas));
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		CHECK(s->ops->get_file(s, &d, dst, 0644) == -1);
+		CHECK(!exists(cas) && !exists(dst));
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		struct digest got;
+		CHECK(s->ops->put_blob(s, text, sizeof text - 1, &got) == 0);
+		CHECK(s->ops->get_blob(s, &d, &b) == 0 && b.len == sizeof text - 1);
+		buf_free(&b);
+		CHECK(unlink(cas) == 0);
+		CHECK(kind ? mkdir(cas, 0755) == 0 : mkfifo(cas, 0644) == 0);
+		CHECK(fs_write_atomic(src, text, sizeof text - 1, 0644) == 0);
+		uint64_t size;
+		CHECK(s->ops->put_file(s, src, &got, &size) == 0);
+		CHECK(digest_eq(&got, &d) && size == sizeof text - 1);
+		CHECK(s->ops->get_file(s, &d, dst, 0644) == 0);
+		CHECK(unlink(cas) == 0 && unlink(dst) == 0 && unlink(src) == 0);
+	}
+	CHECK(s->put_errno == 0);
+	free(cas);
+	free(dst);
+	free(src);
+	free(ac);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* An output with another link to its inode (an action that ran
+ * `ln SRC $@`) is copied in: the other file keeps its mode and inode,
+ * and editing it does not change the blob. */
+TEST(store_put_file_copies_a_linked_file)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	char *src = xasprintf("%s/src.txt", dir), *out = xasprintf("%s/out.txt", dir);
+	CHECK(fs_write_atomic(src, "old", 3, 0644) == 0);
+	CHECK(chmod(src, 0644) == 0 && link(src, out) == 0);
+	struct stat before, after, blob;
+	CHECK(stat(src, &before) == 0);
+	struct digest d, want;
+	uint64_t size = 0;
+	CHECK(s->ops->put_file(s, out, &d, &size) == 0);
+	sha_buf("old", 3, &want);
+	CHECK(digest_eq(&d, &want) && size == 3);
+	CHECK(stat(src, &after) == 0);
+	CHECK((after.st_mode & 07777) == 0644 && after.st_nlink == 2);
+	char *p = entry_path(dir, "cas", &d);
+	CHECK(stat(p, &blob) == 0 && blob.st_ino != before.st_ino && blob.st_nlink == 1);
+	CHECK((blob.st_mode & 07777) == 0444);
+	/* an edit in place of the source */
+	int fd = open(src, O_WRONLY | O_TRUNC);
+	CHECK(fd >= 0 && write(fd, "new", 3) == 3);
+	close(fd);
+	char *dst = xasprintf("%s/restored", dir);
+	CHECK(s->ops->get_file(s, &d, dst, 0644) == 0);
+	struct buf b = {0};
+	CHECK(fs_read_all(dst, &b) == 0);
+	CHECK_STR(b.s, "old");
+	buf_free(&b);
+	free(dst);
+	free(p);
+	free(src);
+	free(out);
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+/* A put that cannot store (here: the fan-out cannot be made, the cas
+ * being a file) fails and leaves its errno for the CLI's one warning;
+ * the first failure is the one kept. */
+TEST(store_failed_put_is_remembered)
+{
+	char *dir = test_tmpdir();
+	struct store *s = store_local_open(dir);
+	CHECK(s->put_errno == 0);
+	char *cas = xasprintf("%s/cas", dir);
+	CHECK(fs_write_atomic(cas, "x", 1, 0644) == 0);
+	struct digest d;
+	CHECK(s->ops->put_blob(s, "bytes", 5, &d) == -1);
+	CHECK(s->put_errno == ENOTDIR);
+	char *src = xasprintf("%s/out.txt", dir);
+	CHECK(fs_write_atomic(src, "out", 3, 0644) == 0);
+	uint64_t size;
+	CHECK(s->ops->put_file(s, src, &d, &size) == -1);
+	/* a file that cannot be read is the caller's problem, not the store's */
+	char *missing = xasprintf("%s/missing", dir);
+	s->put_errno = 0;
+	CHECK(s->ops->put_file(s, missing, &d, &size) == -1);
+	CHECK(s->put_errno == 0);
+	free(missing);
+	free(src);
+	free(cas);
 	s->ops->close(s);
 	fs_rm_rf(dir);
 	free(dir);
