@@ -282,25 +282,6 @@ static int settled(const struct file_rec *f)
 	       fs->hash(fs, f->path, &d) == 0 && digest_eq(&d, &f->d);
 }
 
-/* Every file a wanted action reads or writes, with the state's stat data
- * for it; NULL when one is missing or racy (then nothing is recorded). */
-/* Does a declare path among its inputs (sorted by path)? */
-static int declares(const struct action *a, const char *path)
-{
-	size_t lo = 0, hi = a->ninputs;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(a->inputs[mid]->path, path);
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 /* The state's record of path, or NULL when it has none or it is racy. */
 static const struct file_rec *usable(struct state *st, const char *path, int64_t start_ns)
 {
@@ -344,7 +325,7 @@ static struct rec *collect(const struct graph *g, struct state *st, int64_t star
 		const struct act_rec *ar = a->depfile ? state_action(st, a->outputs[0]->path) : NULL;
 		for (size_t k = 0; ar && k < ar->nins && ok; k++) {
 			const char *p = ar->ins[k].path;
-			if (declares(a, p) || map_get(&extra, p))
+			if (action_input_index(a, p) >= 0 || map_get(&extra, p))
 				continue;
 			const struct file_rec *f = usable(st, p, start_ns);
 			if (!f) {

@@ -14,18 +14,55 @@
  *  - the state's record for an action is written only after its outputs
  *    on disk match the record, so a kill -9 anywhere leaves a state that
  *    at worst under-claims (never marks a stale output up to date);
- *  - a failed node's dependents are skipped, never run. */
-#include "exec/sched_int.h"
+ *  - a failed node's dependents are skipped, never run;
+ *  - this file alone changes a node's status and the counts: what it
+ *    calls (decide.c, job.c, files.c) returns, and never calls back. */
+#include "exec/sched.h"
+#include "exec/decide.h"
+#include "exec/files.h"
+#include "exec/job.h"
 #include "util/fs.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* One wanted action while the build runs (indexed by action id). */
+struct node {
+	uint32_t npending;       /* wanted producers not done yet */
+	uint32_t dep0, dep1;     /* dependents: deps[dep0..dep1) */
+	uint64_t prio;           /* critical path length from here, ms */
+	enum act_status status;
+	struct decision dc;      /* its key and the inputs that decide it */
+	struct digest *outd;     /* per output, once done */
+	struct digest *ind;      /* per input, while deciding and running */
+	const char **env;        /* effective env, while running */
+	char *reason;            /* why it runs, or NULL */
+	int attempts;            /* runs so far (a flaky test may run 3 times) */
+	char *sandbox;           /* its sandbox dir while it runs, or NULL */
+	int timed_out;           /* the last run passed its timeout */
+	int same;                /* up to date with nothing changed (sched_known) */
+};
+
+struct sched {
+	struct sched_env *env;
+	struct graph *g;
+	struct node *n;
+	uint32_t *deps;          /* dependents of every node, CSR */
+	uint32_t *heap;          /* ready nodes, a max-heap on prio */
+	size_t hlen;
+	struct files fl;         /* what the build knows of its files */
+	struct job_site site;    /* where actions run */
+	struct sched_counts c;
+	char *root;              /* absolute workspace root, for depfiles */
+	char *sandbox_state;     /* <root>/.cairn/sandbox */
+	int stop;                /* start nothing new */
+	int interrupted;
+};
 
 /* ---- the ready heap ---- */
 
@@ -178,77 +215,6 @@ static void setup(struct sched *s)
 	free(ndeps);
 }
 
-/* ---- pre-stat: the no-op build is mostly stat(); spread it on threads ---- */
-
-struct prestat_job {
-	struct sched *s;
-	const uint32_t *ids; /* file ids to stat */
-	size_t n, step, first;
-};
-
-static void *prestat_run(void *arg)
-{
-	struct prestat_job *j = arg;
-	struct graph *g = j->s->g;
-	struct fsys *fs = j->s->env->fs;
-	for (size_t i = j->first; i < j->n; i += j->step) {
-		uint32_t id = j->ids[i];
-		j->s->pre_ok[id] = fs->stat(fs, g->files[id]->path, &j->s->pre[id]) == 0 ? 1 : 2;
-	}
-	return NULL;
-}
-
-static void prestat(struct sched *s, int threads)
-{
-	struct graph *g = s->g;
-	s->pre = xcalloc(g->nfiles ? g->nfiles : 1, sizeof *s->pre);
-	s->pre_ok = xcalloc(g->nfiles ? g->nfiles : 1, 1);
-	unsigned char *mark = xcalloc(g->nfiles ? g->nfiles : 1, 1);
-	uint32_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	for (size_t i = 0; i < g->nactions; i++) {
-		struct action *a = g->actions[i];
-		if (!a->wanted)
-			continue;
-		for (size_t k = 0; k < a->ninputs + a->noutputs; k++) {
-			struct gfile *f = k < a->ninputs ? a->inputs[k] : a->outputs[k - a->ninputs];
-			if (k < a->ninputs && f->producer && f->producer->wanted)
-				continue;
-			if (mark[f->id])
-				continue;
-			mark[f->id] = 1;
-			unsigned char w = s->env->known ? s->env->known->what[f->id] : KNOWN_NOT;
-			if (w == KNOWN_NOT) {
-				VEC_PUSH(ids, n, cap, f->id);
-			} else {
-				/* the no-op check took it already */
-				s->pre[f->id] = s->env->known->st[f->id];
-				s->pre_ok[f->id] = w == KNOWN_MISSING ? 2 : 1;
-			}
-		}
-	}
-	if (threads > 16)
-		threads = 16;
-	if ((size_t)threads > n / 256 + 1)
-		threads = (int)(n / 256 + 1);
-	pthread_t th[16];
-	struct prestat_job jobs[16];
-	int started = 0;
-	for (int t = 0; t < threads; t++) {
-		jobs[t] = (struct prestat_job){s, ids, n, (size_t)threads, (size_t)t};
-		if (t > 0 && pthread_create(&th[t], NULL, prestat_run, &jobs[t]) == 0)
-			started |= 1 << t;
-		else if (t > 0)
-			prestat_run(&jobs[t]);
-	}
-	prestat_run(&jobs[0]);
-	for (int t = 1; t < threads; t++)
-		if (started & (1 << t))
-			pthread_join(th[t], NULL);
-	free(ids);
-	free(mark);
-}
-
 /* ---- sources ---- */
 
 /* What kind of file a mode is, for a message. */
@@ -284,40 +250,14 @@ static int check_sources(struct sched *s, struct err *e)
 			continue;
 		for (size_t k = 0; k < a->ninputs; k++) {
 			const struct gfile *f = a->inputs[k];
-			if (f->producer || s->pre_ok[f->id] != 1)
+			if (f->producer || s->fl.pre_ok[f->id] != 1)
 				continue;
-			uint32_t mode = s->pre[f->id].mode;
+			uint32_t mode = s->fl.pre[f->id].mode;
 			if ((mode & S_IFMT) && !S_ISREG(mode) && !S_ISLNK(mode))
 				return not_regular(a, f, mode, e);
 		}
 	}
 	return 0;
-}
-
-/* ---- leftovers ---- */
-
-static int declared_output(void *ctx, const char *path)
-{
-	struct gfile *f = graph_find(ctx, path);
-	return f && f->producer;
-}
-
-/* Temp files are renamed into place or removed, unless cairn is killed in
- * between; then they would stay forever. Each output directory is swept
- * when the first action with an output there runs or is restored, once
- * per build: a full rebuild lists each directory once, and a no-op build
- * lists none. A directory no action writes to keeps its leftovers until
- * one does (they are wasted space, never read). */
-void sched_sweep(struct sched *s, const char *path)
-{
-	const char *sl = strrchr(path, '/');
-	char *dir = sl ? xstrndup(path, (size_t)(sl - path)) : xstrdup(".");
-	if (map_get(&s->swept, dir)) {
-		free(dir);
-		return;
-	}
-	map_put(&s->swept, dir, dir);
-	fs_sweep_temps(dir, declared_output, s->g);
 }
 
 /* ---- completion ---- */
@@ -329,7 +269,7 @@ static void notify(struct sched *s, struct action *a, const struct job_done *d)
 	if (!o || !o->finished)
 		return;
 	struct sched_event ev = {
-		.a = a, .status = n->status, .reason = n->reason, .key = n->key,
+		.a = a, .status = n->status, .reason = n->reason, .key = n->dc.key,
 		.counts = &s->c, .attempts = n->attempts, .timed_out = n->timed_out,
 	};
 	if (d) {
@@ -354,7 +294,7 @@ static void skip_dependents(struct sched *s, uint32_t id)
 	}
 }
 
-void sched_done(struct sched *s, struct action *a, enum act_status st, const struct job_done *d)
+static void done(struct sched *s, struct action *a, enum act_status st, const struct job_done *d)
 {
 	struct node *n = &s->n[a->id];
 	n->status = st;
@@ -369,10 +309,7 @@ void sched_done(struct sched *s, struct action *a, enum act_status st, const str
 	n->ind = NULL;
 	free(n->env);
 	n->env = NULL;
-	free(n->kin);
-	n->kin = NULL;
-	strv_free(n->kin_own);
-	n->kin_own = NULL;
+	decide_free(&n->dc);
 	notify(s, a, d);
 	if (st == AS_FAILED) {
 		skip_dependents(s, a->id);
@@ -388,7 +325,90 @@ void sched_done(struct sched *s, struct action *a, enum act_status st, const str
 	}
 }
 
+/* a fails with msg as its output (and exit code) */
+static void fail(struct sched *s, struct action *a, const char *msg, int exit_code)
+{
+	struct job_done d = {.output = (char *)msg, .outlen = strlen(msg), .exit_code = exit_code};
+	done(s, a, AS_FAILED, &d);
+}
+
 /* ---- deciding ---- */
+
+/* The digest of f, an output of p (done): from p's node, or for an action
+ * known up to date (node.same), from its state record. 0, or -1 with errno. */
+static int output_digest(struct sched *s, const struct action *p, const struct gfile *f,
+                         struct digest *d)
+{
+	struct node *pn = &s->n[p->id];
+	size_t i = 0;
+	while (i + 1 < p->noutputs && p->outputs[i] != f)
+		i++;
+	if (pn->outd) {
+		*d = pn->outd[i];
+		return 0;
+	}
+	/* known up to date: its record holds what its outputs are (the state
+	 * is the one they were recorded with); else hash the file */
+	struct act_rec *r = state_action(s->env->st, p->outputs[0]->path);
+	if (r && r->nouts == p->noutputs) {
+		*d = r->outs[i];
+		return 0;
+	}
+	return files_first_digest(&s->fl, f, d);
+}
+
+/* decide_digest_fn over the state's digest cache */
+static int digest_of(void *ctx, const char *path, struct digest *d)
+{
+	struct sched *s = ctx;
+	return state_digest(s->env->st, s->env->fs, path, d);
+}
+
+/* Key a on its fixed inputs and those disc names: 0. With disc NULL, or
+ * when one of disc cannot be read, on every input: -1. */
+static int key_on(struct sched *s, struct action *a, char *const *disc, size_t ndisc)
+{
+	struct node *n = &s->n[a->id];
+	int rc = disc ? decide_inputs(&n->dc, a, n->ind, disc, ndisc, digest_of, s) : -1;
+	if (rc < 0)
+		decide_inputs(&n->dc, a, n->ind, NULL, 0, NULL, NULL);
+	decide_key(&n->dc, a, n->env, s->env->opts.props);
+	return rc;
+}
+
+/* Are all of a's outputs on disk? */
+static int outputs_present(struct sched *s, const struct action *a)
+{
+	struct file_stat st;
+	for (size_t k = 0; k < a->noutputs; k++)
+		if (s->env->fs->stat(s->env->fs, a->outputs[k]->path, &st) < 0)
+			return 0;
+	return 1;
+}
+
+/* Hand a to the runner: 0 when started, 1 when it failed at once. */
+static int start(struct sched *s, struct action *a)
+{
+	struct node *n = &s->n[a->id];
+	struct job_start js;
+	free(n->sandbox);
+	job_make(&js, &s->site, a, n->env, &n->sandbox);
+	struct err e = {0};
+	int rc = s->env->runner->start(s->env->runner, &js.j, &e);
+	job_release(&js);
+	if (rc < 0) {
+		/* could not start: the action fails, the build goes on */
+		char *msg = xasprintf("%s\n", e.msg);
+		fail(s, a, msg, 127);
+		free(msg);
+		err_clear(&e);
+		return 1;
+	}
+	s->c.running++;
+	if (s->env->obs && s->env->obs->started)
+		s->env->obs->started(s->env->obs->ctx, a, &s->c);
+	return 0;
+}
 
 /* Decide one ready action: 1 when it finished at once, 0 when it was
  * started, -1 on a system error. */
@@ -403,24 +423,20 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		struct action *p = f->producer;
 		if (p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) {
 			n->reason = xasprintf("input will change: %s", f->path);
-			sched_done(s, a, AS_WOULD_RUN, NULL);
+			done(s, a, AS_WOULD_RUN, NULL);
 			return 1;
 		}
-		int r = p && p->wanted ? sched_output_digest(s, p, f, &n->ind[i])
-		                       : sched_source_digest(s, f, &n->ind[i]);
+		int r = p && p->wanted ? output_digest(s, p, f, &n->ind[i])
+		                       : files_source_digest(&s->fl, f, &n->ind[i]);
 		if (r < 0 && !p && fs_not_regular(errno)) {
 			/* it became one since check_sources(), or is a symlink to one */
 			struct stat st;
 			return not_regular(a, f, stat(f->path, &st) == 0 ? (uint32_t)st.st_mode : 0, e);
 		}
 		if (r < 0) {
-			struct job_done d = {0};
 			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
-			d.output = msg;
-			d.outlen = strlen(msg);
-			d.exit_code = 2;
 			n->reason = xstrdup("missing input");
-			sched_done(s, a, AS_FAILED, &d);
+			fail(s, a, msg, 2);
 			free(msg);
 			return 1;
 		}
@@ -430,56 +446,59 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	/* An action with a depfile is keyed on what it read last time, when
 	 * that is known; else (and for every other action) on all inputs. */
 	size_t ndisc;
-	char **disc = sched_disc_from_record(a, r, &ndisc);
-	if (!disc || sched_build_kin(s, a, disc, ndisc) < 0)
-		sched_build_kin(s, a, NULL, 0);
+	char **disc = decide_disc_from_record(a, r, &ndisc);
+	key_on(s, a, disc, ndisc);
 	strv_free(disc);
-	sched_compute_key(s, a);
 
-	if (r && digest_eq(&r->key, &n->key) && r->nouts == a->noutputs) {
+	if (r && digest_eq(&r->key, &n->dc.key) && r->nouts == a->noutputs) {
 		size_t i;
 		for (i = 0; i < a->noutputs; i++) {
 			struct digest cur;
-			if (sched_first_digest(s, a->outputs[i], &cur) < 0 ||
+			if (files_first_digest(&s->fl, a->outputs[i], &cur) < 0 ||
 			    !digest_eq(&cur, &r->outs[i]))
 				break;
 		}
 		if (i == a->noutputs) {
 			memcpy(n->outd, r->outs, a->noutputs * sizeof *n->outd);
-			sched_done(s, a, AS_UPTODATE, NULL);
+			done(s, a, AS_UPTODATE, NULL);
 			return 1;
 		}
 	}
 
 	struct action_result res = {0};
-	if (env->store->ops->get_result(env->store, &n->key, &res) == 1) {
+	if (env->store->ops->get_result(env->store, &n->dc.key, &res) == 1) {
 		/* a result is only valid for this key if every file its run read
 		 * was among the inputs the key was computed over */
-		int ok = sched_covered(n, &res) && sched_restore(s, a, &res) == 0;
+		int ok = decide_covered(&n->dc, &res) &&
+		         job_restore(a, env->store, &s->fl, &res, env->opts.plan, n->outd) == 0;
+		struct decision narrow = {0}; /* the key its run read: remembered */
 		if (ok && a->depfile && res.discovered && !env->opts.plan &&
-		    sched_build_kin(s, a, res.discovered, res.ndiscovered) == 0)
-			sched_compute_key(s, a); /* remember the narrower key */
+		    decide_inputs(&narrow, a, n->ind, res.discovered, res.ndiscovered, digest_of, s) == 0) {
+			decide_key(&narrow, a, n->env, env->opts.props);
+			decide_free(&n->dc);
+			n->dc = narrow;
+		}
 		action_result_free(&res);
 		if (ok) {
 			if (!env->opts.plan)
-				sched_record(s, a, r ? r->ms : 0);
-			sched_done(s, a, AS_CACHED, NULL);
+				state_set_action(env->st, decide_record(&n->dc, a, n->outd, r ? r->ms : 0));
+			done(s, a, AS_CACHED, NULL);
 			return 1;
 		}
 	}
 
-	n->reason = sched_reason(s, a, r);
+	n->reason = decide_reason(&n->dc, a, r, outputs_present(s, a));
 	if (env->opts.plan) {
-		sched_done(s, a, AS_WOULD_RUN, NULL);
+		done(s, a, AS_WOULD_RUN, NULL);
 		return 1;
 	}
 	for (size_t i = 0; i < a->noutputs; i++) {
 		const char *p = a->outputs[i]->path;
 		if (fs_rm_rf(p) < 0 || fs_mkdir_parent(p) < 0)
 			return err_sys(e, "cannot prepare output '%s'", p);
-		sched_sweep(s, p);
+		files_sweep(&s->fl, p);
 	}
-	return sched_start(s, a);
+	return start(s, a);
 }
 
 /* Would a's completion make a dependent ready? */
@@ -516,72 +535,43 @@ static void collect(struct sched *s, struct job_done *d)
 	struct node *n = &s->n[a->id];
 	n->attempts++;
 	n->timed_out = d->timed_out;
-	sched_leave_sandbox(s, a, d);
+	job_leave_sandbox(a, n->sandbox, d);
+	free(n->sandbox);
+	n->sandbox = NULL;
 	if (a->flags & ACT_TEST) {
 		if (d->exit_code != 0 && (a->flags & ACT_FLAKY) && n->attempts < 3 && !s->stop) {
-			sched_start(s, a); /* try again (a start that fails at once is done) */
+			start(s, a); /* try again (a start that fails at once is done) */
 			return;
 		}
-		sched_write_test_outputs(s, a, d);
+		job_write_test_outputs(a, n->attempts, d);
 	}
-	if (d->exit_code != 0) {
-		sched_done(s, a, AS_FAILED, d);
+	struct action_result res;
+	if (d->exit_code != 0 || job_result(a, env->store, &s->fl, d, &res, n->outd) < 0) {
+		done(s, a, AS_FAILED, d);
 		return;
 	}
-	struct action_result res = {0};
-	res.outputs = xcalloc(a->noutputs, sizeof *res.outputs);
-	res.noutputs = a->noutputs;
-	struct buf why = {0};
-	for (size_t i = 0; i < a->noutputs && !why.len; i++) {
-		const char *p = a->outputs[i]->path;
-		struct stat st;
-		if (lstat(p, &st) < 0) {
-			buf_printf(&why, "cairn: the action did not create its output '%s'\n", p);
-		} else if (!S_ISREG(st.st_mode)) {
-			buf_printf(&why, "cairn: output '%s' is not a regular file\n", p);
+	/* the key it was looked up under, and the inputs that key covered
+	 * (copied: discovering what it read changes them) */
+	struct decision was;
+	decide_copy(&was, &n->dc);
+	if (a->depfile) {
+		/* key a on what its depfile says it read; unread, on every input */
+		size_t ndeps;
+		char **deps = job_discovered(a, s->root, d, &ndeps);
+		if (deps && key_on(s, a, deps, ndeps) == 0) {
+			res.discovered = deps;
+			res.ndiscovered = ndeps;
 		} else {
-			struct result_output *o = &res.outputs[i];
-			o->path = xstrdup(p);
-			o->mode = (st.st_mode & 0111) ? 0755 : 0644;
-			if (env->store->ops->put_file(env->store, p, &o->d, &o->size) < 0) {
-				/* the store is best effort: hash it ourselves */
-				if (sha_file(p, &o->d, &o->size) < 0)
-					buf_printf(&why, "cairn: cannot read output '%s': %s\n", p, strerror(errno));
-			}
-			n->outd[i] = o->d;
-			state_remember(env->st, env->fs, p, &o->d, (a->flags & ACT_TEST) ? OUT_TEST : OUT_ACTION);
+			strv_free(deps);
 		}
 	}
-	if (why.len) {
-		sched_prepend_output(d, &why);
-		d->exit_code = 1;
-		action_result_free(&res);
-		sched_done(s, a, AS_FAILED, d);
-		return;
-	}
-	if (d->outlen)
-		env->store->ops->put_blob(env->store, d->output, d->outlen, &res.log);
-	res.log_size = d->outlen;
-	/* the key it was looked up under, and (copied: sched_discover() replaces
-	 * them) the inputs that key covered */
-	struct digest lookup_key = n->key;
-	struct node was = {.nkin = n->nkin};
-	was.kin = xcalloc(n->nkin + 1, sizeof *was.kin);
-	char **paths = xcalloc(n->nkin + 1, sizeof *paths);
-	for (size_t i = 0; i < n->nkin; i++) {
-		paths[i] = xstrdup(n->kin[i].path);
-		was.kin[i] = (struct key_input){paths[i], n->kin[i].d};
-	}
-	if (a->depfile)
-		sched_discover(s, a, &res, d);
-	env->store->ops->put_result(env->store, &n->key, &res);
-	if (!digest_eq(&lookup_key, &n->key) && sched_covered(&was, &res))
-		env->store->ops->put_result(env->store, &lookup_key, &res);
-	free(was.kin);
-	strv_free(paths);
+	env->store->ops->put_result(env->store, &n->dc.key, &res);
+	if (!digest_eq(&was.key, &n->dc.key) && decide_covered(&was, &res))
+		env->store->ops->put_result(env->store, &was.key, &res);
+	decide_free(&was);
 	action_result_free(&res);
-	sched_record(s, a, (d->end_ns - d->start_ns) / 1000000);
-	sched_done(s, a, AS_EXECUTED, d);
+	state_set_action(env->st, decide_record(&n->dc, a, n->outd, (d->end_ns - d->start_ns) / 1000000));
+	done(s, a, AS_EXECUTED, d);
 }
 
 int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
@@ -589,13 +579,13 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	struct sched s = {.env = env, .g = env->g};
 	int rc = 0;
 	setup(&s);
-	s.src_d = xcalloc(s.g->nfiles ? s.g->nfiles : 1, sizeof *s.src_d);
-	s.src_known = xcalloc(s.g->nfiles ? s.g->nfiles : 1, 1);
+	files_init(&s.fl, s.g, env->st, env->fs);
 	char cwd[4096];
 	s.root = xstrdup(getcwd(cwd, sizeof cwd) ? cwd : "/");
 	s.sandbox_state = xasprintf("%s/.cairn/sandbox", s.root);
+	s.site = (struct job_site){s.root, s.sandbox_state, env->opts.sandbox};
 	if (env->opts.stat_threads > 0) {
-		prestat(&s, env->opts.stat_threads);
+		files_prestat(&s.fl, env->known, env->opts.stat_threads);
 		if (check_sources(&s, e) < 0) {
 			rc = -1;
 			s.stop = 1;
@@ -644,8 +634,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 		free(s.n[i].ind);
 		free(s.n[i].env);
 		free(s.n[i].reason);
-		free(s.n[i].kin);
-		strv_free(s.n[i].kin_own);
+		decide_free(&s.n[i].dc);
 		if (s.n[i].sandbox)
 			fs_rm_rf(s.n[i].sandbox); /* interrupted */
 		free(s.n[i].sandbox);
@@ -653,14 +642,8 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	free(s.n);
 	free(s.deps);
 	free(s.heap);
-	free(s.src_d);
-	free(s.src_known);
-	free(s.pre);
-	free(s.pre_ok);
+	files_free(&s.fl);
 	free(s.root);
 	free(s.sandbox_state);
-	for (size_t i = 0; i < s.swept.cap; i++)
-		free(s.swept.slots[i].val);
-	map_free(&s.swept);
 	return rc;
 }

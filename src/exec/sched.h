@@ -6,6 +6,7 @@
  * leaves its dependents' keys unchanged (early cutoff). */
 #ifndef CAIRN_SCHED_H
 #define CAIRN_SCHED_H
+#include "exec/files.h"
 #include "exec/runner.h"
 #include "graph/graph.h"
 #include "store/state.h"
@@ -58,17 +59,6 @@ struct sched_opts {
 	                       many threads (the fsys must be thread-safe) */
 	int sandbox;        /* run actions in the namespace sandbox (sandbox.h)
 	                       but those tagged no-sandbox */
-};
-
-/* What is known of the files before the build, from the no-op check
- * (cli/noop.h), by file id: their stat data now, and how they compare with
- * the last build of the same graph, in which every wanted action was up
- * to date. An action none of whose files changed, and whose producers are
- * all in that case too, is up to date without computing its key. */
-enum { KNOWN_NOT = 0, KNOWN_SAME, KNOWN_CHANGED, KNOWN_MISSING };
-struct sched_known {
-	const struct file_stat *st; /* stat data now (KNOWN_SAME, _CHANGED) */
-	const unsigned char *what;  /* KNOWN_* */
 };
 
 struct sched_env {

@@ -141,3 +141,25 @@ void graph_free(struct graph *g)
 	arena_free(&g->arena);
 	memset(g, 0, sizeof *g);
 }
+
+long action_input_index(const struct action *a, const char *path)
+{
+	size_t lo = 0, hi = a->ninputs;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(a->inputs[mid]->path, path);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+int action_fixed_input(const struct action *a, const char *path)
+{
+	long i = action_input_index(a, path);
+	return i >= 0 && !a->prunable[i];
+}

@@ -107,6 +107,11 @@ void graph_request(struct graph *g, struct gfile *f);
 /* Mark the producers of requested files, transitively, as wanted, and
  * check that part for cycles (printed as a path of labels). */
 int graph_check(struct graph *g, struct err *e);
+
+/* The index of path among a's inputs (sorted by path), or -1. */
+long action_input_index(const struct action *a, const char *path);
+/* Is path an input of a that no depfile may leave out (not prunable)? */
+int action_fixed_input(const struct action *a, const char *path);
 void graph_free(struct graph *g);
 
 #endif
