@@ -7,7 +7,9 @@
  * A formatted error travels as a table { cairn = TEXT } so that handlers
  * further out pass it through unchanged. User frames are those whose
  * chunk name starts with '@' (build files and modules); the prelude's is
- * "=prelude" and never shows. */
+ * "=prelude" and never shows. A chain of more than 2 * CHAIN_SHOWN frames
+ * shows the innermost and the outermost CHAIN_SHOWN, and "... N more
+ * calls" between. */
 #include "lang/eval_int.h"
 #include "lang/label.h"
 #include "util/fs.h"
@@ -23,32 +25,112 @@ static struct eval *self(lua_State *L)
 	return lua_touserdata(L, lua_upvalueindex(1));
 }
 
-/* Append the chain of user frames; skip the first `skip` of them. */
-static void chain(lua_State *L, struct buf *b, int skip, int first_loaded)
+/* A user frame: a function of a build file or module on the stack. */
+struct uframe {
+	const char *src; /* chunk name without its '@'; the function holds it */
+	int line;
+	int main;        /* the chunk itself, not a function it defines */
+};
+
+/* lua_getstack walks from the innermost level each time it is called, so
+ * reading a stack level by level is quadratic in its depth, and a stack
+ * overflow leaves some 500k levels. Only this many levels are read at each
+ * end of a deeper stack; those between are counted, never read. */
+enum { STACK_WINDOW = 50 };
+/* Frames of a chain shown at each end; those between are counted. */
+enum { CHAIN_SHOWN = 10 };
+
+/* The number of levels on L's stack: doubling, then bisection, so
+ * O(n log n) for n levels. */
+static int stack_depth(lua_State *L)
 {
 	lua_Debug ar;
-	int seen = 0, inner_main = first_loaded;
-	for (int lv = 0; lua_getstack(L, lv, &ar); lv++) {
-		if (!lua_getinfo(L, "Sl", &ar) || ar.source[0] != '@' || ar.currentline <= 0)
-			continue;
-		if (seen++ >= skip)
+	if (!lua_getstack(L, 0, &ar))
+		return 0;
+	int lo = 0, hi = 1; /* level lo exists, level hi may not */
+	while (lua_getstack(L, hi, &ar)) {
+		lo = hi;
+		hi *= 2;
+	}
+	while (hi - lo > 1) {
+		int mid = lo + (hi - lo) / 2;
+		if (lua_getstack(L, mid, &ar))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+/* Up to max user frames of L, innermost first, into f; max is at most
+ * 2 * STACK_WINDOW. On a deep stack the levels between the two windows
+ * are skipped: *gap of them, which lie before f[*gap_at]. */
+static int user_frames(lua_State *L, struct uframe *f, int max, int *gap_at, int *gap)
+{
+	lua_Debug ar;
+	int k = 0, depth = -1;
+	*gap_at = *gap = 0;
+	for (int lv = 0; k < max && lua_getstack(L, lv, &ar); lv++) {
+		if (lv == STACK_WINDOW && depth < 0) {
+			depth = stack_depth(L);
+			if (depth - lv > STACK_WINDOW) {
+				*gap_at = k;
+				*gap = depth - STACK_WINDOW - lv;
+				lv = depth - STACK_WINDOW;
+				lua_getstack(L, lv, &ar);
+			}
+		}
+		if (lua_getinfo(L, "Sl", &ar) && ar.source[0] == '@' && ar.currentline > 0)
+			f[k++] = (struct uframe){ar.source + 1, ar.currentline, strcmp(ar.what, "main") == 0};
+	}
+	return k;
+}
+
+/* Append the chain of user frames; skip the first `skip` of them. A long
+ * chain (a runaway recursion) shows its CHAIN_SHOWN innermost and
+ * outermost frames and the number of calls between them. */
+static void chain(lua_State *L, struct buf *b, int skip, int first_loaded)
+{
+	struct uframe f[2 * STACK_WINDOW];
+	int gap_at, gap;
+	int n = user_frames(L, f, 2 * STACK_WINDOW, &gap_at, &gap);
+	if (gap_at < skip)
+		gap = 0; /* the gap is inside the frame the error names */
+	/* f[from..to) are left out, and the gap with them */
+	int from, to;
+	if (n - skip > 2 * CHAIN_SHOWN) {
+		from = skip + CHAIN_SHOWN;
+		to = n - CHAIN_SHOWN;
+	} else {
+		from = to = gap ? gap_at : n;
+	}
+	if (gap && gap_at < from)
+		from = gap_at;
+	if (gap && gap_at > to)
+		to = gap_at;
+	int more = to - from + gap;
+	int inner_main = first_loaded;
+	for (int i = 0; i <= n; i++) {
+		if (i == from && more)
+			buf_printf(b, "\n  ... %d more calls", more);
+		if (i == n)
+			break;
+		if (i >= skip && (i < from || i >= to))
 			buf_printf(b, "\n  %s from %s:%d", inner_main ? "loaded" : "called",
-			           ar.source + 1, ar.currentline);
-		inner_main = strcmp(ar.what, "main") == 0;
+			           f[i].src, f[i].line);
+		inner_main = f[i].main;
 	}
 }
 
 /* "file:line" of the innermost user frame into b; 0 if there is none. */
 static int where_now(lua_State *L, struct buf *b)
 {
-	lua_Debug ar;
-	for (int lv = 0; lua_getstack(L, lv, &ar); lv++) {
-		if (lua_getinfo(L, "Sl", &ar) && ar.source[0] == '@' && ar.currentline > 0) {
-			buf_printf(b, "%s:%d", ar.source + 1, ar.currentline);
-			return 1;
-		}
-	}
-	return 0;
+	struct uframe f[1];
+	int gap_at, gap;
+	if (user_frames(L, f, 1, &gap_at, &gap) == 0)
+		return 0;
+	buf_printf(b, "%s:%d", f[0].src, f[0].line);
+	return 1;
 }
 
 static void push_formatted(lua_State *L, const char *where, const char *msg, int context)
