@@ -4,12 +4,13 @@
  *     called from pkg/BUILD.lua:30      (a macro's caller)
  *     loaded from pkg/BUILD.lua:1       (the load() that ran a module)
  *     while analyzing //pkg:x (pkg/BUILD.lua:3)
- * A formatted error travels as a table { cairn = TEXT } so that handlers
- * further out pass it through unchanged. User frames are those whose
- * chunk name starts with '@' (build files and modules); the prelude's is
- * "=prelude" and never shows. A chain of more than 2 * CHAIN_SHOWN frames
- * shows the innermost and the outermost CHAIN_SHOWN, and "... N more
- * calls" between. */
+ * An error raised here is formatted where it is raised and travels as a
+ * table { cairn = TEXT }; any other (Lua's own, a failed allocation) is
+ * formatted by bind_failure from the stack that its failed thread keeps.
+ * User frames are those whose chunk name starts with '@' (build files and
+ * modules); the prelude's is "=prelude" and never shows. A chain of more
+ * than 2 * CHAIN_SHOWN frames shows the innermost and the outermost
+ * CHAIN_SHOWN, and "... N more calls" between. */
 #include "lang/eval_int.h"
 #include "lang/label.h"
 #include "util/fs.h"
@@ -133,22 +134,28 @@ static int where_now(lua_State *L, struct buf *b)
 	return 1;
 }
 
-static void push_formatted(lua_State *L, const char *where, const char *msg, int context)
+/* The user-facing text of an error into b (see the top of the file). */
+static void format_error(lua_State *L, struct eval *ev, const char *where, const char *msg,
+                         int context, struct buf *b)
 {
-	struct eval *ev = lua_touserdata(L, lua_upvalueindex(1));
-	struct buf b = {0};
 	int from_stack = 0;
 	if (where)
-		buf_printf(&b, "%s: ", where);
-	else if (where_now(L, &b)) {
-		buf_puts(&b, ": ");
+		buf_printf(b, "%s: ", where);
+	else if (where_now(L, b)) {
+		buf_puts(b, ": ");
 		from_stack = 1;
 	}
-	buf_printf(&b, "error: %s", msg);
+	buf_printf(b, "error: %s", msg);
 	if (from_stack || where)
-		chain(L, &b, from_stack, where != NULL && context);
+		chain(L, b, from_stack, where != NULL && context);
 	if (context && ev && ev->context)
-		buf_printf(&b, "\n  %s", ev->context);
+		buf_printf(b, "\n  %s", ev->context);
+}
+
+static void push_formatted(lua_State *L, const char *where, const char *msg, int context)
+{
+	struct buf b = {0};
+	format_error(L, self(L), where, msg, context, &b);
 	lua_newtable(L);
 	lua_pushlstring(L, b.s, b.len);
 	lua_setfield(L, -2, "cairn");
@@ -175,21 +182,33 @@ static const char *strip_pos(const char *m)
 	return d + 2;
 }
 
-int bind_msgh(lua_State *L)
+void bind_failure(lua_State *co, struct eval *ev, int status, struct err *e)
 {
-	if (lua_istable(L, 1)) {
-		lua_getfield(L, 1, "cairn");
-		if (lua_isstring(L, -1)) {
-			lua_pop(L, 1);
-			return 1;
-		}
-		lua_pop(L, 1);
+	struct buf b = {0};
+	if (lua_istable(co, -1) && lua_getfield(co, -1, "cairn") == LUA_TSTRING) {
+		/* formatted where it was raised */
+		buf_puts(&b, lua_tostring(co, -1));
+	} else if (status == LUA_ERRMEM) {
+		/* Lua calls no message handler for a failed allocation, but the
+		 * thread's stack still says where it happened */
+		uint64_t max = ev->heap_max;
+		int gib = max % (1u << 30) == 0;
+		char *m = ev->heap_refused
+		          ? xasprintf("out of memory: evaluation may take at most %llu %s (raise it "
+		                      "with workspace{ lua_memory_limit = ... } in WORKSPACE.lua)",
+		                      (unsigned long long)(max >> (gib ? 30 : 20)), gib ? "GiB" : "MiB")
+		          : xstrdup("out of memory");
+		format_error(co, ev, NULL, m, 1, &b);
+		free(m);
+	} else {
+		if (lua_istable(co, -1))
+			lua_pop(co, 1); /* the nil from "cairn" */
+		const char *m = lua_tostring(co, -1);
+		if (!m)
+			m = luaL_typename(co, -1);
+		format_error(co, ev, NULL, strip_pos(m), 1, &b);
 	}
-	const char *m = lua_tostring(L, 1);
-	if (!m)
-		m = luaL_typename(L, 1);
-	push_formatted(L, NULL, strip_pos(m), 1);
-	return 1;
+	err_take(e, ERR_INPUT, buf_take(&b));
 }
 
 static int c_fail(lua_State *L)
@@ -236,6 +255,12 @@ static int c_set_context(lua_State *L)
 	struct eval *ev = self(L);
 	free(ev->context);
 	ev->context = lua_isnoneornil(L, 1) ? NULL : xstrdup(luaL_checkstring(L, 1));
+	return 0;
+}
+
+static int c_set_memory_limit(lua_State *L)
+{
+	self(L)->heap_max = (uint64_t)luaL_checkinteger(L, 1);
 	return 0;
 }
 
@@ -439,6 +464,7 @@ void bind_push(lua_State *L, struct eval *ev, const char *root_name, const struc
 	static const luaL_Reg fns[] = {
 		{"fail", c_fail}, {"fail_at", c_fail_at}, {"where", c_where},
 		{"print", c_print}, {"set_context", c_set_context},
+		{"set_memory_limit", c_set_memory_limit},
 		{"parse_label", c_parse_label}, {"check_name", c_check_name},
 		{"check_pkg", c_check_pkg}, {"exists", c_exists},
 		{"is_package", c_is_package}, {"list_packages", c_list_packages},

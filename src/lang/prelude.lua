@@ -792,12 +792,39 @@ local function test_actions(t, prov)
   return outs
 end
 
+---------------------------------------------------------------- WORKSPACE.lua
+-- workspace{ ... }: settings of the whole workspace, only in WORKSPACE.lua.
+--   lua_memory_limit = "8G"  the most memory evaluation may take (the Lua
+--                            heap): bytes, or a size with K, M or G;
+--                            4G when not set, 16M at least
+local units = { [""] = 1, K = 1 << 10, M = 1 << 20, G = 1 << 30 }
+local function workspace_settings(s)
+  if type(s) ~= "table" then fail('workspace takes a table: workspace{ lua_memory_limit = "8G" }') end
+  for k, v in spairs(s) do
+    if k == "lua_memory_limit" then
+      local n, unit = v, ""
+      if type(v) == "string" then
+        n, unit = v:match("^(%d+)([KMG]?)$")
+        n = math.tointeger(tonumber(n))
+      end
+      if math.type(n) ~= "integer" or n < 0 or n > (1 << 40) or n * units[unit] < (16 << 20) then
+        fail('workspace: lua_memory_limit must be a size such as "512M" or "8G", 16M at least')
+      end
+      C.set_memory_limit(n * units[unit])
+    else
+      fail(fmt("workspace: unknown setting '%s'", tostring(k)))
+    end
+  end
+end
+
 ---------------------------------------------------------------- entry points
 local M = {}
 
 function M.workspace()
   if C.exists("WORKSPACE.lua") == "file" then
-    C.compile("WORKSPACE.lua", new_env())()
+    local env = new_env()
+    env.workspace = workspace_settings
+    C.compile("WORKSPACE.lua", env)()
   end
 end
 

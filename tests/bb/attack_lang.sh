@@ -54,3 +54,81 @@ L
 	golden long_chain
 }
 
+test_out_of_memory_names_the_file() {
+	write WORKSPACE.lua <<'L'
+workspace { lua_memory_limit = "16M" }
+L
+	write p/BUILD.lua <<'L'
+local t = {}
+local i = 0
+while true do i = i + 1; t[i] = "x" .. i end
+L
+	run 2 timeout 60 "$CAIRN" build
+	golden out_of_memory
+	[ ! -e .cairn/graph ]
+}
+
+test_out_of_memory_at_once() {
+	# one allocation over the limit, in a C function called by a module
+	write WORKSPACE.lua <<'L'
+workspace { lua_memory_limit = "16M" }
+L
+	write rules/big.lua <<'L'
+return string.rep("x", 64 * 1024 * 1024)
+L
+	write p/BUILD.lua <<'L'
+local big = load("//rules/big.lua")
+L
+	run 2 timeout 60 "$CAIRN" build
+	eq "$out" 'rules/big.lua:1: error: out of memory: evaluation may take at most 16 MiB (raise it with workspace{ lua_memory_limit = ... } in WORKSPACE.lua)
+  loaded from p/BUILD.lua:1'
+}
+
+test_out_of_memory_in_a_rule_impl() {
+	write WORKSPACE.lua <<'L'
+workspace { lua_memory_limit = "32M" }
+L
+	write rules/r.lua <<'L'
+return { r = rule { attrs = {}, impl = function(ctx)
+  local s = "x"
+  while true do s = s .. s end
+end } }
+L
+	write p/BUILD.lua <<'L'
+load("//rules/r.lua").r { name = "x" }
+L
+	run 2 timeout 60 "$CAIRN" build
+	eq "$out" 'rules/r.lua:3: error: out of memory: evaluation may take at most 32 MiB (raise it with workspace{ lua_memory_limit = ... } in WORKSPACE.lua)
+  while analyzing //p:x (p/BUILD.lua:1)'
+}
+
+test_memory_limit_setting() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "x", outs = { "x.txt" }, cmd = "echo hi > $@" }
+L
+	for bad in '"lots"' '"1M"' '-1' '"16T"' '{}'; do
+		write WORKSPACE.lua <<L
+workspace { lua_memory_limit = $bad }
+L
+		run 2 cairn build
+		has "WORKSPACE.lua:1: error: workspace: lua_memory_limit must be a size such as \"512M\" or \"8G\", 16M at least"
+	done
+	write WORKSPACE.lua <<'L'
+workspace { lua_memory = "1G" }
+L
+	run 2 cairn build
+	has "WORKSPACE.lua:1: error: workspace: unknown setting 'lua_memory'"
+	write WORKSPACE.lua <<'L'
+workspace { lua_memory_limit = "1G" }
+L
+	run 0 cairn build
+	summary 1 0 0
+	# build files cannot raise it
+	write p/BUILD.lua <<'L'
+workspace { lua_memory_limit = "64G" }
+L
+	run 2 cairn build
+	has "p/BUILD.lua:1: error: attempt to call a nil value (global 'workspace')"
+}
+
