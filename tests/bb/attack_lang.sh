@@ -132,3 +132,89 @@ L
 	has "p/BUILD.lua:1: error: attempt to call a nil value (global 'workspace')"
 }
 
+# nul NAME: the build in p must fail with the golden error NAME, before
+# anything runs.
+nul() {
+	run 2 cairn build
+	golden "$1"
+	lacks "actions:"
+	[ ! -e pwned ]
+}
+
+test_nul_in_target_name() {
+	stack_ws <<'L'
+genrule { name = "x\0/../../y", outs = { "x.txt" }, cmd = "echo hi > $@" }
+L
+	nul nul_name
+}
+
+test_nul_in_output() {
+	stack_ws <<'L'
+genrule { name = "x", outs = { "x.txt\0/../../../pwned" }, cmd = "touch $@" }
+L
+	nul nul_output
+}
+
+test_nul_in_command() {
+	stack_ws <<'L'
+genrule { name = "x", outs = { "x.txt" }, cmd = "echo hi > $@\0; touch pwned" }
+L
+	nul nul_cmd
+}
+
+test_nul_in_label() {
+	stack_ws <<'L'
+genrule { name = "x", srcs = { "in\0/../../etc/passwd" }, outs = { "x.txt" }, cmd = "cp $< $@" }
+L
+	echo in > p/in
+	nul nul_label
+}
+
+test_nul_in_other_attributes() {
+	ws
+	for a in 'env = { A = "a\0b" }' 'env = { ["A\0B"] = "b" }' 'tags = { "no-\0sandbox" }' \
+		'visibility = { "//a\0b" }' 'srcs = glob { "*\0" }'; do
+		write p/BUILD.lua <<L
+genrule { name = "x", outs = { "x.txt" }, cmd = "echo hi > \$@", $a }
+L
+		run 2 cairn build
+		has "p/BUILD.lua:1: error: "
+		has "contains a NUL byte"
+		lacks "actions:"
+	done
+}
+
+test_nul_in_an_action_of_a_rule() {
+	write rules/r.lua <<'L'
+return { r = rule { attrs = {}, impl = function(ctx)
+  local out = ctx.declare_file(ctx.label.name .. ".txt")
+  ctx.action { argv = { "sh", "-c", "echo hi > " .. out.path .. "\0; touch pwned" }, outputs = { out } }
+  return { files = { out } }
+end } }
+L
+	stack_ws <<'L'
+load("//rules/r.lua").r { name = "x" }
+L
+	nul nul_argv
+	write rules/r.lua <<'L'
+return { r = rule { attrs = {}, impl = function(ctx)
+  local out = ctx.declare_file(ctx.label.name .. ".txt\0/../../../pwned")
+  ctx.action { argv = { "touch", out.path }, outputs = { out } }
+  return { files = { out } }
+end } }
+L
+	run 2 cairn build
+	has "rules/r.lua:2: error: ctx.declare_file: bad name 'x.txt\0/../../../pwned': target name has a NUL byte"
+	has "  while analyzing //p:x (p/BUILD.lua:1)"
+	[ ! -e pwned ]
+}
+
+test_nul_in_a_message_is_shown() {
+	stack_ws <<'L'
+print("a\0b")
+fail("c\0d")
+L
+	run 2 cairn build
+	eq "$out" 'DEBUG: p/BUILD.lua:1: a\0b
+p/BUILD.lua:2: error: c\0d'
+}
