@@ -5,6 +5,7 @@
 #include "lang/eval.h"
 #include "util/map.h"
 #include <lua.h>
+#include <stdint.h>
 
 extern const char cairn_prelude[];
 extern const char cairn_rules_cc[];
@@ -20,6 +21,10 @@ struct eval {
 	struct map dirs;    /* "dir:path" -> struct snap_dep holding its first stat */
 	char **keys;        /* the keys of seen; owned */
 	size_t nkeys, capkeys;
+	uint64_t heap;      /* bytes the Lua state holds */
+	uint64_t heap_max;  /* what it may hold while Lua code runs */
+	int heap_on;        /* Lua code runs: heap_max holds */
+	int heap_refused;   /* an allocation failed on heap_max */
 };
 
 /* Record that evaluation depends on path, as closely as kind says (its
@@ -31,8 +36,10 @@ void bind_push(lua_State *L, struct eval *ev, const char *root_name, const struc
 /* Raise a formatted user error: `where` NULL means the innermost user
  * frame of the Lua stack. Does not return. */
 int bind_raise(lua_State *L, const char *where, const char *msg, int context);
-/* The message handler for lua_pcall: turns any error into a formatted one. */
-int bind_msgh(lua_State *L);
+/* The error that a thread failed with (status from lua_resume), as a
+ * user error into e. The thread's stack must be as the error left it: the
+ * location and the chain are read from it. */
+void bind_failure(lua_State *co, struct eval *ev, int status, struct err *e);
 
 /* glob{} of a package; pushes the sorted list of matching files. */
 int glob_push(lua_State *L, struct eval *ev, const char *pkg, const char **inc, size_t ninc,

@@ -12,6 +12,9 @@
 --    memoized, with a stack of labels for cycle detection.
 --  * Every error goes through C.fail (location taken from the innermost
 --    user frame on the Lua stack) or C.fail_at (explicit location).
+--  * No string handed to C as data holds a NUL byte (C would see it cut
+--    short): attributes are checked where the rule is called, and C checks
+--    again whatever reaches it.
 local C, rules_cc = ...
 
 local sort, concat = table.sort, table.concat
@@ -58,6 +61,8 @@ local function join_path(pkg, name)
 end
 
 local function label_of(pkg, name) return "//" .. pkg .. ":" .. name end
+
+local function has_nul(s) return s:find("\0", 1, true) ~= nil end
 
 -- Quote a path for /bin/sh only when it needs it.
 local function shq(s)
@@ -183,6 +188,9 @@ local function check_list(kind, name, v, want)
       fail(fmt("%s: attribute '%s' must be a list of %ss, element %d is a %s",
         kind, name, want, i, type(x)))
     end
+    if has_nul(x) then
+      fail(fmt("%s: attribute '%s': element %d contains a NUL byte", kind, name, i))
+    end
   end
 end
 
@@ -191,6 +199,7 @@ local function check_attr(kind, name, a, v)
   local k = a.attr_kind
   if k == "string" then
     if type(v) ~= "string" then type_error(kind, name, "a string", v) end
+    if has_nul(v) then fail(fmt("%s: attribute '%s' contains a NUL byte", kind, name)) end
     return v
   elseif k == "int" then
     if math.type(v) ~= "integer" then type_error(kind, name, "an integer", v) end
@@ -211,6 +220,7 @@ local function check_attr(kind, name, a, v)
     return out
   elseif k == "label" then
     if type(v) ~= "string" then type_error(kind, name, "a label string", v) end
+    if has_nul(v) then fail(fmt("%s: attribute '%s' contains a NUL byte", kind, name)) end
     return parse_label(v, cur_pkg, "attribute '" .. name .. "'")
   elseif k == "label_list" then
     check_list(kind, name, v, "label string")
@@ -230,6 +240,9 @@ local function check_attr(kind, name, a, v)
     for key, x in next, v do
       if type(key) ~= "string" or type(x) ~= "string" then
         fail(fmt("%s: attribute '%s' must map strings to strings", kind, name))
+      end
+      if has_nul(key) or has_nul(x) then
+        fail(fmt("%s: attribute '%s' contains a NUL byte", kind, name))
       end
       out[key] = x
     end
@@ -393,7 +406,9 @@ base.load = function(l)
   local v = C.compile(path, new_env())()
   if type(v) == "table" then
     for k, x in spairs(v) do
-      if is_rule(x) and x.kind == nil and type(k) == "string" then x.kind = k end
+      if is_rule(x) and x.kind == nil and type(k) == "string" and not has_nul(k) then
+        x.kind = k
+      end
     end
   end
   m.value, m.loading = v, false
@@ -418,6 +433,8 @@ base.glob = function(spec)
       fail(fmt("glob: unknown field '%s'", tostring(k)))
     elseif type(v) ~= "string" then
       fail("glob: patterns must be strings")
+    elseif has_nul(v) then
+      fail(fmt("glob: pattern %d contains a NUL byte", k))
     end
   end
   for i = 1, #spec do inc[i] = spec[i] end
@@ -528,12 +545,14 @@ local function new_ctx(t, attrv, files)
     if a.argv ~= nil and a.cmd ~= nil then fail("ctx.action: give argv or cmd, not both") end
     if a.cmd ~= nil then
       if type(a.cmd) ~= "string" then fail("ctx.action: cmd must be a string") end
+      if has_nul(a.cmd) then fail("ctx.action: cmd contains a NUL byte") end
       argv = { "/bin/sh", "-c", a.cmd }
     else
       if not is_list(a.argv) or #a.argv == 0 then fail("ctx.action: argv must be a non-empty list of strings") end
       argv = {}
       for i, x in ipairs(a.argv) do
         if type(x) ~= "string" then fail(fmt("ctx.action: argv[%d] is a %s, not a string", i, type(x))) end
+        if has_nul(x) then fail(fmt("ctx.action: argv[%d] contains a NUL byte", i)) end
         argv[i] = x
       end
     end
@@ -564,6 +583,7 @@ local function new_ctx(t, attrv, files)
         if type(k) ~= "string" or type(v) ~= "string" or k:find("=", 1, true) or k == "" then
           fail("ctx.action: env must map names to strings")
         end
+        if has_nul(k) or has_nul(v) then fail("ctx.action: env contains a NUL byte") end
         env[#env + 1] = k .. "=" .. v
       end
     end
@@ -572,6 +592,7 @@ local function new_ctx(t, attrv, files)
       fail("ctx.action: mnemonic must be a word")
     end
     if a.progress ~= nil and type(a.progress) ~= "string" then fail("ctx.action: progress must be a string") end
+    if a.progress ~= nil and has_nul(a.progress) then fail("ctx.action: progress contains a NUL byte") end
     add_action {
       label = t.label, mnemonic = a.mnemonic or "Action", progress = a.progress,
       where = t.loc, argv = argv, env = env, inputs = in_paths, outputs = out_paths,
@@ -792,12 +813,39 @@ local function test_actions(t, prov)
   return outs
 end
 
+---------------------------------------------------------------- WORKSPACE.lua
+-- workspace{ ... }: settings of the whole workspace, only in WORKSPACE.lua.
+--   lua_memory_limit = "8G"  the most memory evaluation may take (the Lua
+--                            heap): bytes, or a size with K, M or G;
+--                            4G when not set, 16M at least
+local units = { [""] = 1, K = 1 << 10, M = 1 << 20, G = 1 << 30 }
+local function workspace_settings(s)
+  if type(s) ~= "table" then fail('workspace takes a table: workspace{ lua_memory_limit = "8G" }') end
+  for k, v in spairs(s) do
+    if k == "lua_memory_limit" then
+      local n, unit = v, ""
+      if type(v) == "string" then
+        n, unit = v:match("^(%d+)([KMG]?)$")
+        n = math.tointeger(tonumber(n))
+      end
+      if math.type(n) ~= "integer" or n < 0 or n > (1 << 40) or n * units[unit] < (16 << 20) then
+        fail('workspace: lua_memory_limit must be a size such as "512M" or "8G", 16M at least')
+      end
+      C.set_memory_limit(n * units[unit])
+    else
+      fail(fmt("workspace: unknown setting '%s'", tostring(k)))
+    end
+  end
+end
+
 ---------------------------------------------------------------- entry points
 local M = {}
 
 function M.workspace()
   if C.exists("WORKSPACE.lua") == "file" then
-    C.compile("WORKSPACE.lua", new_env())()
+    local env = new_env()
+    env.workspace = workspace_settings
+    C.compile("WORKSPACE.lua", env)()
   end
 end
 
