@@ -14,6 +14,23 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A local store in a fresh temp dir (*dir, owned), and its clean-up. */
+static struct store *store_fixture(char **dir)
+{
+	*dir = test_tmpdir();
+	struct store *s = store_local_open(*dir);
+	CHECK(s != NULL);
+	return s;
+}
+
+static void store_fixture_close(struct store *s, char *dir)
+{
+	s->ops->close(s);
+	fs_rm_rf(dir);
+	free(dir);
+}
+
+
 /* <dir>/<kind>/<xx>/<hex>, as the store lays entries out. */
 static char *entry_path(const char *dir, const char *kind, const struct digest *d)
 {
@@ -55,8 +72,8 @@ static int64_t mtime_of(const char *path)
 
 TEST(store_blob_round_trip)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	CHECK(s != NULL);
 	struct digest d, want;
 	const char text[] = "hello, store";
@@ -74,15 +91,13 @@ TEST(store_blob_round_trip)
 	CHECK(s->ops->get_blob(s, &none, &b) < 0);
 	CHECK(b.len == 0);
 	buf_free(&b);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 TEST(store_get_file_restores_bytes_and_mode)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	char *src = xasprintf("%s/tool.sh", dir), *dst = xasprintf("%s/out/tool.sh", dir);
 	const char body[] = "#!/bin/sh\necho hi\n\0binary\xff tail";
 	CHECK(fs_write_atomic(src, body, sizeof body, 0755) == 0);
@@ -106,15 +121,13 @@ TEST(store_get_file_restores_bytes_and_mode)
 	}
 	free(src);
 	free(dst);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 TEST(store_corrupt_blob_is_dropped)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest d;
 	const char text[] = "some bytes that will rot on disk";
 	CHECK(s->ops->put_blob(s, text, sizeof text - 1, &d) == 0);
@@ -139,9 +152,7 @@ TEST(store_corrupt_blob_is_dropped)
 	CHECK(s->ops->get_file(s, &d, dst, 0644) == -1);
 	free(dst);
 	free(p);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 static struct action_result sample_result(void)
@@ -164,8 +175,8 @@ static struct action_result sample_result(void)
 
 TEST(store_action_result_round_trip)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest key, other;
 	sha_buf("key", 3, &key);
 	sha_buf("other", 5, &other);
@@ -184,15 +195,13 @@ TEST(store_action_result_round_trip)
 	action_result_free(&out);
 	CHECK(s->ops->get_result(s, &other, &out) == 0);
 	action_result_free(&in);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 TEST(store_damaged_result_is_a_miss)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest key;
 	sha_buf("key", 3, &key);
 	struct action_result in = sample_result(), out;
@@ -218,9 +227,7 @@ TEST(store_damaged_result_is_a_miss)
 	action_result_free(&out);
 	action_result_free(&in);
 	free(p);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 static struct digest put_sized(struct store *s, char fill, size_t n)
@@ -235,8 +242,8 @@ static struct digest put_sized(struct store *s, char fill, size_t n)
 
 TEST(store_gc_evicts_least_recently_used)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest a = put_sized(s, 'a', 100), b = put_sized(s, 'b', 100),
 	              c = put_sized(s, 'c', 100), key;
 	sha_buf("k", 1, &key);
@@ -279,15 +286,13 @@ TEST(store_gc_evicts_least_recently_used)
 	free(pb);
 	free(pc);
 	free(pr);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 TEST(store_hit_refreshes_lru)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest a = put_sized(s, 'a', 100), b = put_sized(s, 'b', 100);
 	char *pa = entry_path(dir, "cas", &a), *pb = entry_path(dir, "cas", &b);
 	char *dst = xasprintf("%s/x", dir);
@@ -314,9 +319,7 @@ TEST(store_hit_refreshes_lru)
 	free(pa);
 	free(pb);
 	free(dst);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 /* KNOWN FAILURE (reported): cas.c says an entry's mtime is "touched on
@@ -324,8 +327,8 @@ TEST(store_hit_refreshes_lru)
  * read only through get_blob as if it were unused. */
 TEST(store_get_blob_refreshes_lru)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest a = put_sized(s, 'a', 100), b = put_sized(s, 'b', 100);
 	char *pa = entry_path(dir, "cas", &a), *pb = entry_path(dir, "cas", &b);
 	set_mtime(pa, 1000000);
@@ -339,9 +342,7 @@ TEST(store_get_blob_refreshes_lru)
 	CHECK(exists(pa) && !exists(pb));
 	free(pa);
 	free(pb);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 /* ---- attacks (issue 10) ---- */
@@ -358,8 +359,8 @@ static void copy_file(const char *src, const char *dst)
 
 TEST(store_result_under_another_key_is_a_miss)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest key, other;
 	sha_buf("key", 3, &key);
 	sha_buf("other", 5, &other);
@@ -380,9 +381,7 @@ TEST(store_result_under_another_key_is_a_miss)
 	action_result_free(&in);
 	free(p);
 	free(q);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 /* Entries that are not regular files: a miss at once (a FIFO is never
@@ -390,8 +389,8 @@ TEST(store_result_under_another_key_is_a_miss)
  * next put. */
 TEST(store_entries_that_are_not_files_are_misses)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	struct digest key;
 	sha_buf("key", 3, &key);
 	struct action_result in = sample_result(), out;
@@ -447,9 +446,7 @@ TEST(store_entries_that_are_not_files_are_misses)
 	free(dst);
 	free(src);
 	free(ac);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 /* An output with another link to its inode (an action that ran
@@ -457,8 +454,8 @@ TEST(store_entries_that_are_not_files_are_misses)
  * and editing it does not change the blob. */
 TEST(store_put_file_copies_a_linked_file)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	char *src = xasprintf("%s/src.txt", dir), *out = xasprintf("%s/out.txt", dir);
 	CHECK(fs_write_atomic(src, "old", 3, 0644) == 0);
 	CHECK(chmod(src, 0644) == 0 && link(src, out) == 0);
@@ -488,9 +485,7 @@ TEST(store_put_file_copies_a_linked_file)
 	free(p);
 	free(src);
 	free(out);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
 
 /* A put that cannot store (here: the fan-out cannot be made, the cas
@@ -498,8 +493,8 @@ TEST(store_put_file_copies_a_linked_file)
  * the first failure is the one kept. */
 TEST(store_failed_put_is_remembered)
 {
-	char *dir = test_tmpdir();
-	struct store *s = store_local_open(dir);
+	char *dir;
+	struct store *s = store_fixture(&dir);
 	CHECK(s->put_errno == 0);
 	char *cas = xasprintf("%s/cas", dir);
 	CHECK(fs_write_atomic(cas, "x", 1, 0644) == 0);
@@ -518,7 +513,5 @@ TEST(store_failed_put_is_remembered)
 	free(missing);
 	free(src);
 	free(cas);
-	s->ops->close(s);
-	fs_rm_rf(dir);
-	free(dir);
+	store_fixture_close(s, dir);
 }
