@@ -443,8 +443,8 @@ static int load(struct round *r)
 }
 
 /* Run the wanted actions, then prune, save the state and record the
- * no-op: r->rc and r->res filled. 0, or 2 when the cache cannot be
- * opened (said). */
+ * no-op: r->rc and r->res filled. 0, or 2 when the cache or the runner
+ * cannot be had (said). */
 static int execute(struct round *r)
 {
 	const struct opts *o = r->o;
@@ -459,6 +459,11 @@ static int execute(struct round *r)
 		return 2;
 	}
 	struct runner *runner = runner_local_new();
+	if (!runner) {
+		fprintf(stderr, "cairn: error: cannot start the local runner: %s\n", strerror(errno));
+		store->ops->close(store);
+		return 2;
+	}
 	if (o->events) {
 		r->events = user_path(w, o->events);
 		r->u.events = fopen(r->events, "w");
@@ -598,6 +603,8 @@ int cmd_build(const struct opts *o, enum build_mode mode)
 	} else {
 		/* a runner up front installs the signal handlers Ctrl-C needs */
 		struct runner *r = runner_local_new();
+		if (!r)
+			fatal("cannot start the local runner:");
 		r->free(r);
 		struct watcher *wt = watch_new();
 		if (!wt)

@@ -443,7 +443,7 @@ struct runner *runner_local_new(void)
 {
 	if (sigpipe_fds[0] < 0) {
 		if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
-			fatal("pipe:");
+			return NULL;
 		struct sigaction sa = {0};
 		sa.sa_handler = on_signal;
 		sigemptyset(&sa.sa_mask);
