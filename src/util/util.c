@@ -1,4 +1,5 @@
-/* util: checked allocation and the CLI's fatal errors. */
+/* util: checked allocation, the can't-happen aborts, and the CLI's fatal
+ * errors. */
 #include "util/util.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -8,10 +9,15 @@
 #include <unistd.h>
 #include <time.h>
 
+void die_internal(const char *what)
+{
+	fprintf(stderr, "cairn: %s\n", what);
+	abort();
+}
+
 static _Noreturn void oom(void)
 {
-	fputs("cairn: out of memory\n", stderr);
-	abort();
+	die_internal("out of memory");
 }
 
 void *xmalloc(size_t n)
