@@ -56,9 +56,7 @@ void key_compute(const struct action *a, const char *const *env,
 	buf_put_u32(&b, (unsigned)a->argc);
 	for (size_t i = 0; i < a->argc; i++)
 		put_str(&b, a->argv[i]);
-	size_t n = 0;
-	while (env[n])
-		n++;
+	size_t n = strv_len(env);
 	buf_put_u32(&b, (unsigned)n);
 	for (size_t i = 0; i < n; i++)
 		put_str(&b, env[i]);

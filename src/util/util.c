@@ -183,6 +183,22 @@ void strv_free(char **v)
 	free(v);
 }
 
+char **strv_dup(const char *const *v, size_t n)
+{
+	char **c = xcalloc(n + 1, sizeof *c);
+	for (size_t i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return c;
+}
+
+size_t strv_len(const char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
+}
+
 void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
 {
 	if (n > 1)

@@ -35,6 +35,11 @@ void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const vo
 
 /* Free a NULL-terminated array of strings and the strings. */
 void strv_free(char **v);
+/* A fresh NULL-terminated copy of the first n strings of v (strv_free
+ * frees it). */
+char **strv_dup(const char *const *v, size_t n);
+/* The number of strings before v's NULL; 0 when v is NULL. */
+size_t strv_len(const char *const *v);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
