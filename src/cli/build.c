@@ -356,149 +356,230 @@ static void *load_state(void *arg)
 	return NULL;
 }
 
-/* One round: configure, load the graph, run it, report. The exit code. */
-static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
-                      const struct pattern *pats, size_t npat)
+/* What the phases of one round share. round_begin fills the first part;
+ * the phases fill the rest; round_free frees it all, whichever phase
+ * ended the round. */
+struct round {
+	/* the request: not owned */
+	const struct opts *o;
+	enum build_mode mode;
+	struct ws *w;
+	const struct pattern *pats;
+	size_t npat;
+	/* owned by the round */
+	struct ui u;            /* the terminal; --events and --profile while executing */
+	struct cc_state cc;     /* the workspace's C compiler */
+	int sandbox;            /* actions run sandboxed */
+	char *props;            /* execution properties, part of every action key */
+	char *skey;             /* what the snapshot is for */
+	char *nkey;             /* what the no-op record is for; NULL but for a plain build */
+	int64_t start_ns;       /* wall clock at the start, for the no-op record */
+	struct noop_seen seen;  /* what the no-op check saw, when it said "look closer" */
+	struct graph g;         /* the action graph, once loaded */
+	struct buf deps;        /* the snapshot's dependency section */
+	struct state *st;       /* NULL for compdb */
+	int corrupt;            /* the state file was damaged: st starts afresh */
+	char *events, *profile; /* --events and --profile as paths, or NULL */
+	int rc;                 /* what sched_run returned */
+	struct sched_result res; /* what sched_run found */
+	struct err e;           /* a user error, until it is said */
+};
+
+/* The UI, the compiler, the sandbox choice and the keys: what the no-op
+ * check needs, and nothing more. */
+static void round_begin(struct round *r)
 {
-	int plan = mode == MODE_PLAN;
-	struct ui u = {.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose, .plan = plan,
-	               .test_output = o->test_output};
-	u.tty = isatty(1);
-	u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && u.tty);
+	const struct opts *o = r->o;
+	r->u = (struct ui){.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose,
+	                   .plan = r->mode == MODE_PLAN, .test_output = o->test_output};
+	r->u.tty = isatty(1);
+	r->u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && r->u.tty);
 	struct timespec start;
 	clock_gettime(CLOCK_REALTIME, &start);
-	struct cc_state cc;
-	cc_configure(&cc);
-	int sandbox = sandbox_wanted(o);
-	char *props = exec_props(sandbox);
-	/* a plain build may be a no-op that needs neither graph nor state */
-	char *skey = snapshot_key(w, pats, npat, mode == MODE_TEST, &cc.cfg), *nkey = NULL;
-	struct noop_seen seen = {0};
-	if (mode == MODE_BUILD) {
-		nkey = xasprintf("%s\nprops %s", skey, props);
-		size_t n;
-		if (!o->events && !o->profile && noop_check(".cairn/noop", nkey, cpu_count(), &n, &seen)) {
-			struct sched_counts c = {.total = n, .done = n, .cached = n};
-			ui_summary(&u, &c);
-			free(skey);
-			free(nkey);
-			free(props);
-			ui_free(&u);
-			cc_state_free(&cc);
-			return 0;
-		}
-	}
-	struct state *st = NULL;
-	struct graph g = {0};
-	struct buf deps = {0};
-	struct err e = {0};
-	int code = 0;
-	/* the state loads on a second thread while the graph loads */
+	r->start_ns = (int64_t)start.tv_sec * 1000000000 + start.tv_nsec;
+	cc_configure(&r->cc);
+	r->sandbox = sandbox_wanted(o);
+	r->props = exec_props(r->sandbox);
+	r->skey = snapshot_key(r->w, r->pats, r->npat, r->mode == MODE_TEST, &r->cc.cfg);
+	if (r->mode == MODE_BUILD)
+		r->nkey = xasprintf("%s\nprops %s", r->skey, r->props);
+}
+
+/* A plain build may be a no-op that needs neither graph nor state: 1 when
+ * the no-op record answered (the summary printed), else 0 and r->seen
+ * filled as noop_check fills it. */
+static int noop_fast_path(struct round *r)
+{
+	size_t n;
+	if (!r->nkey || r->o->events || r->o->profile ||
+	    !noop_check(".cairn/noop", r->nkey, cpu_count(), &n, &r->seen))
+		return 0;
+	struct sched_counts c = {.total = n, .done = n, .cached = n};
+	ui_summary(&r->u, &c);
+	return 1;
+}
+
+/* The graph, and the state (not for compdb) loaded on a second thread
+ * meanwhile. 0, or -1 when the build files are wrong (said). */
+static int load(struct round *r)
+{
+	int want_state = r->mode != MODE_COMPDB;
 	struct state_job sj = {0};
-	if (mode != MODE_COMPDB)
+	if (want_state)
 		sj.started = pthread_create(&sj.th, NULL, load_state, &sj) == 0;
-	int loaded = load_graph(w, pats, npat, mode == MODE_TEST, &cc.cfg, skey, seen.st != NULL,
-	                        &g, &deps, &e);
+	int loaded = load_graph(r->w, r->pats, r->npat, r->mode == MODE_TEST, &r->cc.cfg, r->skey,
+	                        r->seen.st != NULL, &r->g, &r->deps, &r->e);
 	if (sj.started)
 		pthread_join(sj.th, NULL);
-	else if (mode != MODE_COMPDB)
+	else if (want_state)
 		load_state(&sj);
-	st = sj.st;
+	r->st = sj.st;
+	r->corrupt = sj.corrupt;
 	if (loaded < 0) {
-		user_error(&e);
-		code = 2;
-		goto out;
+		user_error(&r->e);
+		return -1;
 	}
-	if (mode == MODE_COMPDB) {
-		code = write_compdb(w, &g);
-		goto out;
-	}
-	int corrupt = sj.corrupt;
-	if (corrupt)
+	return 0;
+}
+
+/* Run the wanted actions, then prune, save the state and record the
+ * no-op: r->rc and r->res filled. 0, or 2 when the cache or the runner
+ * cannot be had (said). */
+static int execute(struct round *r)
+{
+	const struct opts *o = r->o;
+	struct ws *w = r->w;
+	int plan = r->mode == MODE_PLAN;
+	if (r->corrupt)
 		warn(".cairn/state is damaged or from another version; starting afresh");
 	struct store *store = store_local_open(w->cache_dir);
 	if (!store) {
 		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w->cache_dir,
 		        strerror(errno));
-		code = 2;
-		goto out;
+		return 2;
 	}
-	char *events = o->events ? user_path(w, o->events) : NULL;
-	char *profile = o->profile ? user_path(w, o->profile) : NULL;
-	if (events) {
-		u.events = fopen(events, "w");
-		if (!u.events)
-			fatal("cannot write %s:", events);
-	}
-	if (profile)
-		u.trace = trace_new();
 	struct runner *runner = runner_local_new();
-	struct sched_observer obs = ui_observer(&u);
+	if (!runner) {
+		fprintf(stderr, "cairn: error: cannot start the local runner: %s\n", strerror(errno));
+		store->ops->close(store);
+		return 2;
+	}
+	if (o->events) {
+		r->events = user_path(w, o->events);
+		r->u.events = fopen(r->events, "w");
+		if (!r->u.events)
+			fatal("cannot write %s:", r->events);
+	}
+	if (o->profile) {
+		r->profile = user_path(w, o->profile);
+		r->u.trace = trace_new();
+	}
+	struct sched_observer obs = ui_observer(&r->u);
 	struct sched_env env = {
-		.g = &g, .st = st, .store = store, .fs = fsys_real(), .runner = runner, .obs = &obs,
+		.g = &r->g, .st = r->st, .store = store, .fs = fsys_real(), .runner = runner,
+		.obs = &obs,
 		.opts = {.jobs = o->jobs ? o->jobs : cpu_count(), .keep_going = o->keep_going,
-		         .plan = plan, .props = props, .stat_threads = 4, .sandbox = sandbox},
+		         .plan = plan, .props = r->props, .stat_threads = 4, .sandbox = r->sandbox},
 	};
-	struct sched_known known = {seen.st, seen.what};
-	if (noop_seen_fits(&seen, &g))
+	struct sched_known known = {r->seen.st, r->seen.what};
+	if (noop_seen_fits(&r->seen, &r->g))
 		env.known = &known;
-	struct sched_result res = {0};
-	int rc = sched_run(&env, &res, &e);
+	r->rc = sched_run(&env, &r->res, &r->e);
 	if (store->put_errno)
 		warn("cannot store results in the cache at %s: %s (they are not cached)",
 		     w->cache_dir, strerror(store->put_errno));
+	int ok = r->rc == 0 && !r->res.interrupted && !r->res.c.failed;
 	/* with the graph of the last successful build of this request (known),
 	 * that build pruned already */
-	if (rc == 0 && !res.interrupted && !res.c.failed && !plan && !env.known &&
-	    whole_workspace(pats, npat))
-		prune_outputs(st, &g, mode == MODE_TEST ? OUT_ACTION | OUT_TEST : OUT_ACTION);
-	int saved = state_save(st, ".cairn/state") == 0;
+	if (ok && !plan && !env.known && whole_workspace(r->pats, r->npat))
+		prune_outputs(r->st, &r->g, r->mode == MODE_TEST ? OUT_ACTION | OUT_TEST : OUT_ACTION);
+	int saved = state_save(r->st, ".cairn/state") == 0;
 	if (!saved)
 		warn("cannot save .cairn/state:");
-	if (nkey && saved && rc == 0 && !res.interrupted && !res.c.failed)
-		noop_record(".cairn/noop", nkey, &g, st, &deps,
-		            (int64_t)start.tv_sec * 1000000000 + start.tv_nsec);
-	if (rc < 0) {
-		user_error(&e);
-		code = 2;
-	} else if (res.interrupted) {
-		ui_clear(&u);
-		printf("cairn: interrupted\n");
-		code = 130;
-	} else if (res.c.failed) {
-		code = 1;
-	}
-	if (mode == MODE_TEST && !res.interrupted) {
-		tests_merge_xml(&g);
-		ui_test_summary(&u, &g);
-	}
-	if (plan) {
-		size_t would = res.c.total - res.c.cached - res.c.failed;
-		printf("cairn: plan: %zu actions: %zu would run, %zu up to date or cached\n",
-		       res.c.total, would, res.c.cached);
-	} else {
-		ui_summary(&u, &res.c);
-	}
-	if (u.events)
-		fclose(u.events);
-	if (u.trace && trace_write(u.trace, profile) < 0)
-		warn("cannot write %s:", profile);
-	free(events);
-	free(profile);
+	if (r->nkey && saved && ok)
+		noop_record(".cairn/noop", r->nkey, &r->g, r->st, &r->deps, r->start_ns);
 	runner->free(runner);
 	store->ops->close(store);
+	return 0;
+}
+
+/* What happened: errors, the tests' table, the summary line; then the
+ * --events file closed and the --profile written. The exit code. */
+static int report(struct round *r)
+{
+	int code = 0;
+	if (r->rc < 0) {
+		user_error(&r->e);
+		code = 2;
+	} else if (r->res.interrupted) {
+		ui_clear(&r->u);
+		printf("cairn: interrupted\n");
+		code = 130;
+	} else if (r->res.c.failed) {
+		code = 1;
+	}
+	if (r->mode == MODE_TEST && !r->res.interrupted) {
+		tests_merge_xml(&r->g);
+		ui_test_summary(&r->u, &r->g);
+	}
+	if (r->mode == MODE_PLAN) {
+		const struct sched_counts *c = &r->res.c;
+		printf("cairn: plan: %zu actions: %zu would run, %zu up to date or cached\n", c->total,
+		       c->total - c->cached - c->failed, c->cached);
+	} else {
+		ui_summary(&r->u, &r->res.c);
+	}
+	if (r->u.events) {
+		fclose(r->u.events);
+		r->u.events = NULL;
+	}
+	if (r->u.trace && trace_write(r->u.trace, r->profile) < 0)
+		warn("cannot write %s:", r->profile);
+	r->u.trace = NULL; /* trace_write freed it */
+	return code;
+}
+
+static void round_free(struct round *r)
+{
+	ui_free(&r->u);
+	cc_state_free(&r->cc);
+	graph_free(&r->g);
+	state_free(r->st);
+	buf_free(&r->deps);
+	noop_seen_free(&r->seen);
+	err_clear(&r->e);
+	free(r->props);
+	free(r->skey);
+	free(r->nkey);
+	free(r->events);
+	free(r->profile);
+}
+
+/* One round: configure, load the graph, run it, report. The exit code. */
+static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
+                      const struct pattern *pats, size_t npat)
+{
+	struct round r = {.o = o, .mode = mode, .w = w, .pats = pats, .npat = npat};
+	int code = 0;
+	round_begin(&r);
+	if (noop_fast_path(&r))
+		goto out;
+	if (load(&r) < 0) {
+		code = 2;
+		goto out;
+	}
+	if (mode == MODE_COMPDB) {
+		code = write_compdb(w, &r.g);
+		goto out;
+	}
+	code = execute(&r);
+	if (code != 0)
+		goto out;
+	code = report(&r);
 	if (mode == MODE_RUN && code == 0)
-		code = run_binary(w, &g, o);
+		code = run_binary(w, &r.g, o);
 out:
-	ui_free(&u);
-	cc_state_free(&cc);
-	graph_free(&g);
-	state_free(st);
-	buf_free(&deps);
-	noop_seen_free(&seen);
-	free(props);
-	free(skey);
-	free(nkey);
+	round_free(&r);
 	return code;
 }
 
@@ -522,6 +603,8 @@ int cmd_build(const struct opts *o, enum build_mode mode)
 	} else {
 		/* a runner up front installs the signal handlers Ctrl-C needs */
 		struct runner *r = runner_local_new();
+		if (!r)
+			fatal("cannot start the local runner:");
 		r->free(r);
 		struct watcher *wt = watch_new();
 		if (!wt)

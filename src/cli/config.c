@@ -33,14 +33,20 @@ static char *find_in_path(const char *name)
 
 /* SHA-256 of the path and what `path --version` prints, run through the
  * local runner like any action (a compiler wrapper that hangs must not
- * hang every command: 20 s at most). NULL when it fails. */
-static char *identify(const char *path)
+ * hang every command: 20 s at most). NULL when it fails; *why is then set
+ * when there was no runner to ask with (else the compiler did not answer). */
+static char *identify(const char *path, char **why)
 {
 	const char *argv[] = {path, "--version", NULL};
 	struct job j = {.argv = argv, .envp = (const char *const *)environ, .timeout_ms = 20000};
 	struct job_done d = {0};
 	struct err e = {0};
 	struct runner *r = runner_local_new();
+	if (!r) {
+		*why = xasprintf("cannot run the C compiler '%s': cannot start the local runner: %s",
+		                 path, strerror(errno));
+		return NULL;
+	}
 	int rc = runner_run(r, &j, &d, &e);
 	r->free(r);
 	err_clear(&e);
@@ -92,9 +98,11 @@ void cc_configure(struct cc_state *cs)
 		                      want ? "$CC" : "the default, cc");
 		goto done;
 	}
-	cs->id = identify(cs->path);
+	char *why = NULL;
+	cs->id = identify(cs->path, &why);
 	if (!cs->id) {
-		cs->error = xasprintf("the C compiler '%s' did not answer --version", cs->path);
+		cs->error = why ? why
+		                : xasprintf("the C compiler '%s' did not answer --version", cs->path);
 		free(cs->path);
 		cs->path = NULL;
 		goto done;

@@ -1,6 +1,6 @@
 /* key: the canonical encoding. All integers u32 little-endian, strings
  * length-prefixed, lists count-prefixed, in this order:
- *   "cairn-action-key" version(1)
+ *   "cairn-action-key" version (KEY_VERSION)
  *   argv: n, each string
  *   env:  n, each "K=V" (sorted by K)
  *   outputs: n, each path (sorted)
@@ -15,6 +15,9 @@
 #include "util/util.h"
 #include <stdlib.h>
 #include <string.h>
+
+/* 2: results must cover what their run read */
+#define KEY_VERSION 2
 
 static const char DEFAULT_PATH[] = "PATH=/usr/local/bin:/usr/bin:/bin";
 
@@ -52,13 +55,11 @@ void key_compute(const struct action *a, const char *const *env,
 {
 	struct buf b = {0};
 	put_str(&b, "cairn-action-key");
-	buf_put_u32(&b, 2); /* 2: results must cover what their run read */
+	buf_put_u32(&b, KEY_VERSION);
 	buf_put_u32(&b, (unsigned)a->argc);
 	for (size_t i = 0; i < a->argc; i++)
 		put_str(&b, a->argv[i]);
-	size_t n = 0;
-	while (env[n])
-		n++;
+	size_t n = strv_len(env);
 	buf_put_u32(&b, (unsigned)n);
 	for (size_t i = 0; i < n; i++)
 		put_str(&b, env[i]);

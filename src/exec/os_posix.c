@@ -1,7 +1,8 @@
-/* os_posix: the local runner. Each job is spawned with posix_spawn into a
- * process group of its own, stdin from /dev/null, stdout and stderr into
- * one pipe. A single poll() loop watches the pipes and a self-pipe that
- * the SIGCHLD/SIGINT/SIGTERM handlers write to.
+/* os_posix: the local runner. Each job is spawned into a process group
+ * of its own, stdin from /dev/null, stdout and stderr into one pipe: by
+ * posix_spawn, or sandboxed (sandbox_spawn, on the spawner's threads once
+ * the sandbox is up). A single poll() loop watches the pipes and a
+ * self-pipe that the SIGCHLD/SIGINT/SIGTERM handlers write to.
  *
  * A job ends when its main process exits, not when its pipe closes: what
  * is left in the pipe is drained, then the whole process group is killed,
@@ -88,64 +89,80 @@ static int spawn_threads(void)
 	return n > 4 ? 4 : n;
 }
 
-static int start_job(struct runner *r, const struct job *j, int direct, struct err *e)
+/* What a job execs: its program found in PATH, and its argv. For
+ * "/bin/sh -c CMD" where CMD needs no shell (shell_simple), CMD's own
+ * words, with its redirections done by whichever spawn path runs it. */
+struct launch {
+	char *prog;               /* argv[0] found in the job's PATH; owned */
+	const char *const *argv;  /* the job's argv, or sc.argv */
+	struct simple_cmd sc;     /* the shortcut's words and redirections (zero: none) */
+};
+
+static void launch_free(struct launch *l)
 {
-	struct local_runner *lr = (struct local_runner *)r;
-	/* "/bin/sh -c CMD" where CMD needs no shell: spawn it directly, with
-	 * its redirections as file actions. */
-	struct simple_cmd sc = {0};
-	char *prog = NULL;
-	const char *const *argv = j->argv;
-	if (direct && j->argv[0] && j->argv[1] && j->argv[2] && !j->argv[3] &&
-	    !strcmp(j->argv[0], "/bin/sh") && !strcmp(j->argv[1], "-c") &&
-	    shell_simple(j->argv[2], &sc)) {
-		prog = search_path(sc.argv[0], j->envp);
-		if (prog)
-			argv = (const char *const *)sc.argv;
+	free(l->prog);
+	simple_cmd_free(&l->sc);
+}
+
+/* Decide how j is exec'd: through the shortcut when direct and CMD is
+ * simple and its program is found, else as j's argv. 0, or -1 with *e
+ * set (the program is not found). */
+static int launch_prepare(const struct job *j, int direct, struct launch *l, struct err *e)
+{
+	const char *const *a = j->argv;
+	memset(l, 0, sizeof *l);
+	l->argv = a;
+	if (direct && a[0] && a[1] && a[2] && !a[3] && !strcmp(a[0], "/bin/sh") &&
+	    !strcmp(a[1], "-c") && shell_simple(a[2], &l->sc)) {
+		l->prog = search_path(l->sc.argv[0], j->envp);
+		if (l->prog)
+			l->argv = (const char *const *)l->sc.argv;
 		else
-			simple_cmd_free(&sc);
+			simple_cmd_free(&l->sc);
 	}
-	if (!prog)
-		prog = search_path(j->argv[0], j->envp);
-	if (!prog) {
+	if (!l->prog)
+		l->prog = search_path(a[0], j->envp);
+	if (!l->prog) {
 		errno = ENOENT;
-		return err_sys(e, "cannot run '%s'", j->argv[0]);
+		return err_sys(e, "cannot run '%s'", a[0]);
 	}
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		free(prog);
-		simple_cmd_free(&sc);
-		return err_sys(e, "pipe");
-	}
-	pid_t pid = 0;
-	int pending = 0;
-	if (j->sandbox && sandbox_ready() && spawner_start(spawn_threads()) == 0) {
-		/* the sandbox is up (the first spawn made it, on this thread):
-		 * the rest are set up on the spawner's threads */
-		spawner_submit(j->id, j->sandbox, prog, argv, j->envp, sc.in, sc.out, sc.append, p[1]);
-		free(prog);
-		simple_cmd_free(&sc);
-		pending = 1;
-		goto started;
-	}
-	if (j->sandbox) {
-		const char *why = NULL;
-		pid = sandbox_spawn(j->sandbox, prog, (char *const *)argv, (char *const *)j->envp, sc.in,
-		                    sc.out, sc.append, p[1], &why);
-		int fe = errno;
-		close(p[1]);
-		free(prog);
-		simple_cmd_free(&sc);
-		if (pid < 0) {
-			close(p[0]);
-			errno = fe;
-			if (why)
-				return err_input(e, NULL, "cannot sandbox actions: %s (run with "
-				                 "--sandbox=auto to fall back, or --sandbox=none)", why);
-			return err_sys(e, "cannot start a sandbox");
-		}
-		goto started;
-	}
+	return 0;
+}
+
+/* Spawn path 1, once the sandbox is up (the first sandboxed spawn made it,
+ * on this thread): queue the spawn for the spawner's threads, which close
+ * outfd. The pid comes later (take_spawned). */
+static void spawn_queued(const struct job *j, const struct launch *l, int outfd)
+{
+	spawner_submit(j->id, j->sandbox, l->prog, l->argv, j->envp, l->sc.in, l->sc.out,
+	               l->sc.append, outfd);
+}
+
+/* Spawn path 2: sandboxed, on this thread (the first sandboxed job, or no
+ * spawner). 0 with *pid, or -1 with *e set. */
+static int spawn_sandboxed(const struct job *j, const struct launch *l, int outfd, pid_t *pid,
+                           struct err *e)
+{
+	const char *why = NULL;
+	*pid = sandbox_spawn(j->sandbox, l->prog, (char *const *)l->argv, (char *const *)j->envp,
+	                     l->sc.in, l->sc.out, l->sc.append, outfd, &why);
+	if (*pid >= 0)
+		return 0;
+	if (why)
+		return err_input(e, NULL, "cannot sandbox actions: %s (run with --sandbox=auto to "
+		                 "fall back, or --sandbox=none)", why);
+	return err_sys(e, "cannot start a sandbox");
+}
+
+/* posix_spawn l into a process group of its own, with default signal
+ * dispositions and an empty mask; stdin from /dev/null (or the shortcut's
+ * <), stdout and stderr to outfd (or stdout to the shortcut's > or >>),
+ * nothing else inherited. 0 with *pid, or an error number as posix_spawn
+ * returns one. */
+static int spawn_posix_once(const struct launch *l, const char *const *envp, int outfd,
+                            pid_t *pid)
+{
+	const struct simple_cmd *sc = &l->sc;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t none, def;
@@ -155,29 +172,25 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 	sigaddset(&def, SIGTERM);
 	sigaddset(&def, SIGCHLD);
 	sigaddset(&def, SIGPIPE);
+	int rc = posix_spawn_file_actions_init(&fa);
+	if (rc)
+		return rc;
+	if ((rc = posix_spawnattr_init(&at)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
 	/* each call fails only for want of memory or on a bad argument: the
 	 * first error is kept, and nothing is spawned after one */
-	int rc = posix_spawn_file_actions_init(&fa);
-	if (!rc && (rc = posix_spawnattr_init(&at)) != 0)
-		posix_spawn_file_actions_destroy(&fa);
-	if (rc) {
-		close(p[0]);
-		close(p[1]);
-		free(prog);
-		simple_cmd_free(&sc);
-		errno = rc;
-		return err_sys(e, "cannot run '%s'", j->argv[0]);
-	}
-	rc = posix_spawn_file_actions_addopen(&fa, 0, sc.in ? sc.in : "/dev/null", O_RDONLY, 0);
-	if (!rc && sc.out)
-		rc = posix_spawn_file_actions_addopen(&fa, 1, sc.out,
+	rc = posix_spawn_file_actions_addopen(&fa, 0, sc->in ? sc->in : "/dev/null", O_RDONLY, 0);
+	if (!rc && sc->out)
+		rc = posix_spawn_file_actions_addopen(&fa, 1, sc->out,
 		                                      O_WRONLY | O_CREAT |
-		                                          (sc.append ? O_APPEND : O_TRUNC),
+		                                          (sc->append ? O_APPEND : O_TRUNC),
 		                                      0666);
 	else if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+		rc = posix_spawn_file_actions_adddup2(&fa, outfd, 1);
 	if (!rc)
-		rc = posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+		rc = posix_spawn_file_actions_adddup2(&fa, outfd, 2);
 	/* only stdin, stdout and stderr pass, not what cairn inherited */
 	if (!rc)
 		rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
@@ -191,22 +204,60 @@ static int start_job(struct runner *r, const struct job *j, int direct, struct e
 		rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
 		                                       POSIX_SPAWN_SETSIGDEF);
 	if (!rc)
-		rc = posix_spawn(&pid, prog, &fa, &at, (char *const *)argv, (char *const *)j->envp);
+		rc = posix_spawn(pid, l->prog, &fa, &at, (char *const *)l->argv, (char *const *)envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
-	close(p[1]);
-	free(prog);
-	int was_direct = argv != j->argv;
-	simple_cmd_free(&sc);
-	if (rc != 0) {
-		close(p[0]);
-		/* a redirection failed: let the shell run it and say why */
-		if (was_direct)
-			return start_job(r, j, 0, e);
-		errno = rc;
-		return err_sys(e, "cannot run '%s'", j->argv[0]);
+	return rc;
+}
+
+/* Spawn path 3: unsandboxed, by posix_spawn. A shortcut whose redirection
+ * fails (a missing < file, a > into a missing directory) runs again under
+ * the shell, which says why. 0 with *pid, or -1 with *e set. */
+static int spawn_posix(const struct job *j, struct launch *l, int outfd, pid_t *pid,
+                       struct err *e)
+{
+	int rc = spawn_posix_once(l, j->envp, outfd, pid);
+	if (rc && l->argv != j->argv) {
+		launch_free(l);
+		if (launch_prepare(j, 0, l, e) < 0)
+			return -1;
+		rc = spawn_posix_once(l, j->envp, outfd, pid);
 	}
-started:
+	if (!rc)
+		return 0;
+	errno = rc;
+	return err_sys(e, "cannot run '%s'", j->argv[0]);
+}
+
+/* Start j on one of the three spawn paths, its output into a fresh pipe
+ * that the poll loop reads. The sh -c shortcut is decided first, for all
+ * three. */
+static int lr_start(struct runner *r, const struct job *j, struct err *e)
+{
+	struct local_runner *lr = (struct local_runner *)r;
+	struct launch l;
+	if (launch_prepare(j, 1, &l, e) < 0)
+		return -1;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		launch_free(&l);
+		return err_sys(e, "pipe");
+	}
+	pid_t pid = 0;
+	int pending = 0, rc = 0;
+	if (j->sandbox && sandbox_ready() && spawner_start(spawn_threads()) == 0) {
+		spawn_queued(j, &l, p[1]); /* the spawner closes p[1] */
+		pending = 1;
+	} else {
+		rc = j->sandbox ? spawn_sandboxed(j, &l, p[1], &pid, e)
+		                : spawn_posix(j, &l, p[1], &pid, e);
+		close(p[1]);
+	}
+	launch_free(&l);
+	if (rc < 0) {
+		close(p[0]);
+		return -1;
+	}
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
 	struct ljob lj = {.id = j->id, .pid = pid, .pending = pending, .fd = p[0],
 	                  .start_ns = now_ns()};
@@ -234,11 +285,6 @@ static void take_spawned(struct local_runner *lr)
 			break;
 		}
 	}
-}
-
-static int lr_start(struct runner *r, const struct job *j, struct err *e)
-{
-	return start_job(r, j, 1, e);
 }
 
 static void drain(struct ljob *j)
@@ -397,7 +443,7 @@ struct runner *runner_local_new(void)
 {
 	if (sigpipe_fds[0] < 0) {
 		if (pipe2(sigpipe_fds, O_CLOEXEC | O_NONBLOCK) < 0)
-			fatal("pipe:");
+			return NULL;
 		struct sigaction sa = {0};
 		sa.sa_handler = on_signal;
 		sigemptyset(&sa.sa_mask);

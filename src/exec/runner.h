@@ -41,7 +41,9 @@ struct runner {
  * user interrupted; r's jobs are cancelled then). */
 int runner_run(struct runner *r, const struct job *j, struct job_done *d, struct err *e);
 
-/* The local runner: process groups, pipes, posix_spawn. */
+/* The local runner: process groups, pipes, posix_spawn. NULL with errno
+ * when the first call cannot make its signal self-pipe (no descriptors
+ * left). */
 struct runner *runner_local_new(void);
 /* Set once SIGINT or SIGTERM arrived (installed by runner_local_new). */
 int runner_interrupted(void);

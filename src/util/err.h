@@ -14,7 +14,7 @@ enum err_kind {
 };
 
 struct err {
-	enum err_kind kind;
+	enum err_kind kind; /* which tier; the unit tests check it (both exit 2) */
 	char *msg; /* the full text, without the trailing newline; owned */
 };
 

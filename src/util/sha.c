@@ -1,4 +1,6 @@
-/* sha: SHA-256 through OpenSSL. */
+/* sha: SHA-256 through OpenSSL. OpenSSL fails here only for want of
+ * memory or when built without SHA-256: die_internal, not an error a
+ * caller could handle. */
 #include "util/sha.h"
 #include "util/fs.h"
 #include "util/util.h"
@@ -12,7 +14,7 @@ struct sha_ctx *sha_new(void)
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
-		fatal("OpenSSL: cannot start SHA-256");
+		die_internal("OpenSSL: cannot start SHA-256");
 	return (struct sha_ctx *)c;
 }
 
@@ -35,13 +37,13 @@ void sha_buf(const void *p, size_t n, struct digest *d)
 	static _Thread_local EVP_MD_CTX *ctx;
 	static EVP_MD *md;
 	if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL)))
-		fatal("OpenSSL: no SHA-256");
+		die_internal("OpenSSL: no SHA-256");
 	if (!ctx && !(ctx = EVP_MD_CTX_new()))
-		fatal("OpenSSL: out of memory");
+		die_internal("OpenSSL: out of memory");
 	unsigned len = 32;
 	if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, p, n) ||
 	    !EVP_DigestFinal_ex(ctx, d->b, &len))
-		fatal("OpenSSL: SHA-256 failed");
+		die_internal("OpenSSL: SHA-256 failed");
 }
 
 int sha_file(const char *path, struct digest *d, uint64_t *size)

@@ -1,14 +1,10 @@
-/* str: the one string type (length + bytes, always NUL-terminated) and a
- * growable buffer built on it. */
+/* str: the growable buffer (length + bytes, NUL-terminated once anything
+ * is appended), the reader over bytes, and the framing every cairn file
+ * shares. */
 #ifndef CAIRN_STR_H
 #define CAIRN_STR_H
 #include <stddef.h>
 #include <stdarg.h>
-
-struct str {
-	size_t len; /* bytes, not counting the NUL */
-	char *s;    /* always NUL-terminated */
-};
 
 /* A growable buffer; buf.s is NULL until the first append. */
 struct buf {

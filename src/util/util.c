@@ -1,4 +1,5 @@
-/* util: checked allocation and the CLI's fatal errors. */
+/* util: checked allocation, the can't-happen aborts, and the CLI's fatal
+ * errors. */
 #include "util/util.h"
 #include <errno.h>
 #include <stdarg.h>
@@ -8,10 +9,15 @@
 #include <unistd.h>
 #include <time.h>
 
+void die_internal(const char *what)
+{
+	fprintf(stderr, "cairn: %s\n", what);
+	abort();
+}
+
 static _Noreturn void oom(void)
 {
-	fputs("cairn: out of memory\n", stderr);
-	abort();
+	die_internal("out of memory");
 }
 
 void *xmalloc(size_t n)
@@ -175,6 +181,22 @@ void strv_free(char **v)
 	for (char **p = v; *p; p++)
 		free(*p);
 	free(v);
+}
+
+char **strv_dup(const char *const *v, size_t n)
+{
+	char **c = xcalloc(n + 1, sizeof *c);
+	for (size_t i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return c;
+}
+
+size_t strv_len(const char *const *v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	return n;
 }
 
 void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))

@@ -1,4 +1,5 @@
-/* util: checked allocation, fatal errors for the CLI, small helpers. */
+/* util: checked allocation, the can't-happen aborts, fatal errors for the
+ * CLI, small helpers. */
 #ifndef CAIRN_UTIL_H
 #define CAIRN_UTIL_H
 #include <stddef.h>
@@ -19,6 +20,10 @@ void vec_reserve(void *vecp, size_t *cap, size_t n, size_t size);
 #define VEC_PUSH(v, len, cap, x) \
 	(vec_reserve(&(v), &(cap), (len) + 1, sizeof(*(v))), (v)[(len)++] = (x))
 
+/* Print "cairn: WHAT" and abort: for what cannot happen unless the process
+ * itself is broken (out of memory, a library that fails its contract), in
+ * any layer. Not for errors a request or the OS can cause. */
+_Noreturn void die_internal(const char *what);
 /* Print "cairn: error: MSG" (plus strerror(errno) when MSG ends in ':')
  * and exit 2. Only the CLI layer may call it. */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -30,6 +35,11 @@ void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const vo
 
 /* Free a NULL-terminated array of strings and the strings. */
 void strv_free(char **v);
+/* A fresh NULL-terminated copy of the first n strings of v (strv_free
+ * frees it). */
+char **strv_dup(const char *const *v, size_t n);
+/* The number of strings before v's NULL; 0 when v is NULL. */
+size_t strv_len(const char *const *v);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
