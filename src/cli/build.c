@@ -2,7 +2,7 @@
  * flows one way: patterns -> eval (targets, actions) -> graph check ->
  * sched (keys, store, runner) -> state. */
 #include "cli/cmds.h"
-#include "cli/noop.h"
+#include "exec/noop.h"
 #include "cli/ui.h"
 #include "exec/sandbox.h"
 #include "exec/sched.h"
@@ -209,7 +209,7 @@ static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int
 		} else {
 			size_t nseen;
 			const struct snap_dep *seen = eval_deps_seen(ev, &nseen);
-			if (snapshot_save(".cairn/graph", key, g, seen, nseen, deps) < 0)
+			if (snapshot_save(".cairn/graph", key, g, seen, nseen, deps, fsys_real()) < 0)
 				warn("cannot write .cairn/graph:");
 		}
 		eval_free(ev);
@@ -394,9 +394,7 @@ static void round_begin(struct round *r)
 	                   .plan = r->mode == MODE_PLAN, .test_output = o->test_output};
 	r->u.tty = isatty(1);
 	r->u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && r->u.tty);
-	struct timespec start;
-	clock_gettime(CLOCK_REALTIME, &start);
-	r->start_ns = (int64_t)start.tv_sec * 1000000000 + start.tv_nsec;
+	r->start_ns = fsys_real()->now(fsys_real());
 	cc_configure(&r->cc);
 	r->sandbox = sandbox_wanted(o);
 	r->props = exec_props(r->sandbox);
@@ -412,7 +410,7 @@ static int noop_fast_path(struct round *r)
 {
 	size_t n;
 	if (!r->nkey || r->o->events || r->o->profile ||
-	    !noop_check(".cairn/noop", r->nkey, cpu_count(), &n, &r->seen))
+	    !noop_check(".cairn/noop", r->nkey, cpu_count(), &n, &r->seen, fsys_real()))
 		return 0;
 	struct sched_counts c = {.total = n, .done = n, .cached = n};
 	ui_summary(&r->u, &c);
@@ -493,11 +491,11 @@ static int execute(struct round *r)
 	 * that build pruned already */
 	if (ok && !plan && !env.known && whole_workspace(r->pats, r->npat))
 		prune_outputs(r->st, &r->g, r->mode == MODE_TEST ? OUT_ACTION | OUT_TEST : OUT_ACTION);
-	int saved = state_save(r->st, ".cairn/state") == 0;
+	int saved = state_save(r->st, ".cairn/state", fsys_real()) == 0;
 	if (!saved)
 		warn("cannot save .cairn/state:");
 	if (r->nkey && saved && ok)
-		noop_record(".cairn/noop", r->nkey, &r->g, r->st, &r->deps, r->start_ns);
+		noop_record(".cairn/noop", r->nkey, &r->g, r->st, &r->deps, r->start_ns, fsys_real());
 	runner->free(runner);
 	store->ops->close(store);
 	return 0;

@@ -1,8 +1,8 @@
 /* files: see files.h. */
 #include "exec/files.h"
+#include "util/par.h"
 #include "util/util.h"
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,21 +30,19 @@ void files_free(struct files *fl)
 
 /* ---- the pre-stat ---- */
 
-struct prestat_job {
+struct prestat {
 	struct files *fl;
 	const uint32_t *ids; /* file ids to stat */
-	size_t n, step, first;
 };
 
-static void *prestat_run(void *arg)
+static void prestat_range(void *ctx, size_t lo, size_t hi)
 {
-	struct prestat_job *j = arg;
-	struct files *fl = j->fl;
-	for (size_t i = j->first; i < j->n; i += j->step) {
-		uint32_t id = j->ids[i];
+	struct prestat *p = ctx;
+	struct files *fl = p->fl;
+	for (size_t i = lo; i < hi; i++) {
+		uint32_t id = p->ids[i];
 		fl->pre_ok[id] = fl->fs->stat(fl->fs, fl->g->files[id]->path, &fl->pre[id]) == 0 ? 1 : 2;
 	}
-	return NULL;
 }
 
 void files_prestat(struct files *fl, const struct sched_known *known, int threads)
@@ -76,24 +74,8 @@ void files_prestat(struct files *fl, const struct sched_known *known, int thread
 			}
 		}
 	}
-	if (threads > 16)
-		threads = 16;
-	if ((size_t)threads > n / 256 + 1)
-		threads = (int)(n / 256 + 1);
-	pthread_t th[16];
-	struct prestat_job jobs[16];
-	int started = 0;
-	for (int t = 0; t < threads; t++) {
-		jobs[t] = (struct prestat_job){fl, ids, n, (size_t)threads, (size_t)t};
-		if (t > 0 && pthread_create(&th[t], NULL, prestat_run, &jobs[t]) == 0)
-			started |= 1 << t;
-		else if (t > 0)
-			prestat_run(&jobs[t]);
-	}
-	prestat_run(&jobs[0]);
-	for (int t = 1; t < threads; t++)
-		if (started & (1 << t))
-			pthread_join(th[t], NULL);
+	struct prestat p = {fl, ids};
+	par_for(n, threads, 256, prestat_range, &p, NULL, NULL);
 	free(ids);
 	free(mark);
 }

@@ -15,7 +15,7 @@
 #include "util/map.h"
 
 /* What is known of the files before the build, from the no-op check
- * (cli/noop.h), by file id: their stat data now, and how they compare with
+ * (exec/noop.h), by file id: their stat data now, and how they compare with
  * the last build of the same graph, in which every wanted action was up
  * to date. An action none of whose files changed, and whose producers are
  * all in that case too, is up to date without computing its key. */

@@ -36,8 +36,6 @@
 #include <unistd.h>
 
 static const char GR_MAGIC[8] = "CAIRNGR";
-#define RACY_NS 20000000 /* as the state's: a build file changed this close
-                            to the save could change again unseen */
 enum { GR_VERSION = 8 };
 
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d)
@@ -110,15 +108,13 @@ static void put_deps(struct buf *b, const struct snap_dep *deps, size_t ndeps, i
 static void put_graph(struct buf *b, const struct graph *g);
 
 int snapshot_save(const char *path, const char *key, const struct graph *g,
-                  const struct snap_dep *deps, size_t ndeps, struct buf *deps_out)
+                  const struct snap_dep *deps, size_t ndeps, struct buf *deps_out, struct fsys *fs)
 {
 	/* a build file changed within a timestamp tick of now could change
 	 * again unseen: no snapshot this time (the next run evaluates) */
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	int64_t now_ns = fs->now(fs);
 	for (size_t i = 0; i < ndeps; i++)
-		if (deps[i].kind == DEP_STAT && deps[i].st.mtime_ns >= now_ns - RACY_NS) {
+		if (deps[i].kind == DEP_STAT && deps[i].st.mtime_ns >= now_ns - FS_RACY_NS) {
 			unlink(path);
 			return 0;
 		}
@@ -158,7 +154,7 @@ static void put_deps(struct buf *b, const struct snap_dep *deps, size_t ndeps, i
 		    (k == 0 || !groupable(&deps[order[k - 1]]) ||
 		     parent_cmp(deps[order[k - 1]].path, d->path) != 0)) {
 			size_t n = 1;
-			int same = d->dir_ok && d->dir_st.mtime_ns < now_ns - RACY_NS;
+			int same = d->dir_ok && d->dir_st.mtime_ns < now_ns - FS_RACY_NS;
 			while (k + n < ndeps && groupable(&deps[order[k + n]]) &&
 			       parent_cmp(deps[order[k + n]].path, d->path) == 0) {
 				const struct snap_dep *o = &deps[order[k + n]];
@@ -183,7 +179,7 @@ static void put_deps(struct buf *b, const struct snap_dep *deps, size_t ndeps, i
 		} else if (d->kind != DEP_EXISTS) {
 			buf_putn(b, d->d.b, 32);
 			static const struct file_stat none;
-			stat_put(b, d->st.mtime_ns < now_ns - RACY_NS && !d->nodirstat ? &d->st : &none);
+			stat_put(b, d->st.mtime_ns < now_ns - FS_RACY_NS && !d->nodirstat ? &d->st : &none);
 		}
 	}
 	free(order);

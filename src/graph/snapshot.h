@@ -36,11 +36,11 @@ struct snap_dep {
 void snap_dep_probe(struct fsys *fs, struct snap_dep *d);
 
 /* Write g and its dependencies (temp + rename). A build file modified in
- * the last 20 ms could change again within the same timestamp tick: then
+ * the last FS_RACY_NS (by fs's clock) could change again within the same timestamp tick: then
  * no snapshot is kept. 0 or -1 with errno. When it is written and deps_out
  * is not NULL, the encoded dependency section is appended to deps_out. */
 int snapshot_save(const char *path, const char *key, const struct graph *g,
-                  const struct snap_dep *deps, size_t ndeps, struct buf *deps_out);
+                  const struct snap_dep *deps, size_t ndeps, struct buf *deps_out, struct fsys *fs);
 /* Load into an empty g when the file is for `key` and every dependency is
  * unchanged: 1 (and, when deps_out is not NULL, the encoded dependency
  * section appended to it). Otherwise 0, with g left empty (missing, stale,

@@ -22,7 +22,7 @@
  * version, or a trailer mismatch, in both: the state starts empty.
  *
  * Racy entries (as git calls them): a source whose mtime is within 20 ms
- * (STATE_RACY_NS; coarse kernel timestamp ticks are 4 ms)
+ * (FS_RACY_NS)
  * of the save may have been changed again in the same timestamp tick after
  * it was hashed, with its stat data unchanged; such an entry is hashed
  * again on the next run rather than trusted. */
@@ -178,15 +178,13 @@ out:
 	return s;
 }
 
-int state_save(struct state *s, const char *path)
+int state_save(struct state *s, const char *path, struct fsys *fs)
 {
 	if (!s->dirty)
 		return 0;
 	struct buf b = {0};
 	frame_begin(&b, ST_MAGIC, ST_VERSION);
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	buf_put_u64(&b, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec);
+	buf_put_u64(&b, (uint64_t)fs->now(fs));
 	/* forgotten records stay in the maps with a NULL value */
 	size_t nf = 0, na = 0;
 	for (size_t i = 0; i < s->files.cap; i++)
@@ -275,7 +273,7 @@ int state_digest_st(struct state *s, struct fsys *fs, const char *path,
 {
 	struct file_stat st = *stp;
 	struct file_rec *f = map_get(&s->files, path);
-	int racy = f && f->loaded && !f->ours && f->st.mtime_ns >= s->saved_ns - STATE_RACY_NS;
+	int racy = f && f->loaded && !f->ours && f->st.mtime_ns >= s->saved_ns - FS_RACY_NS;
 	if (f && stat_eq(&f->st, &st) && !racy) {
 		*d = f->d;
 		return 0;

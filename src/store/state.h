@@ -43,8 +43,9 @@ struct state;
 /* Load the state file; a missing, foreign or corrupt one gives an empty
  * state (*corrupt set when it existed but was unreadable). */
 struct state *state_load(const char *path, int *corrupt);
-/* Write it back: temp file + rename. 0 or -1 with errno. */
-int state_save(struct state *s, const char *path);
+/* Write it back: temp file + rename, stamped with fs's clock (a file
+ * modified within FS_RACY_NS of it is racy). 0 or -1 with errno. */
+int state_save(struct state *s, const char *path, struct fsys *fs);
 void state_free(struct state *s);
 
 /* The digest of a file, from the stat cache when its stat data is
@@ -68,9 +69,6 @@ void state_forget(struct state *s, const char *path);
 
 /* The stat cache's record of a file, or NULL. */
 const struct file_rec *state_file(struct state *s, const char *path);
-/* The window (ns) before a save in which a file's stat data is racy: it
- * could change again within one timestamp tick and keep its stat data. */
-enum { STATE_RACY_NS = 20000000 };
 
 struct act_rec *state_action(struct state *s, const char *id);
 /* Replace the record for r->id with a copy of r; frees r (a heap record,

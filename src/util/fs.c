@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void file_stat_from(const struct stat *s, struct file_stat *st)
@@ -54,9 +55,49 @@ static int real_hash(struct fsys *fs, const char *path, struct digest *d)
 	return sha_file(path, d, NULL);
 }
 
+static int real_read(struct fsys *fs, const char *path, struct buf *b)
+{
+	(void)fs;
+	return fs_read_all(path, b);
+}
+
+static int real_write(struct fsys *fs, const char *path, const void *p, size_t n, unsigned mode)
+{
+	(void)fs;
+	return fs_write_atomic(path, p, n, mode);
+}
+
+static int real_remove(struct fsys *fs, const char *path)
+{
+	(void)fs;
+	return fs_rm_rf(path);
+}
+
+static int real_mkdir_parent(struct fsys *fs, const char *path)
+{
+	(void)fs;
+	return fs_mkdir_parent(path);
+}
+
+static int real_sweep(struct fsys *fs, const char *dir, int (*keep)(void *ctx, const char *path),
+                      void *ctx)
+{
+	(void)fs;
+	return fs_sweep_temps(dir, keep, ctx) < 0 ? -1 : 0;
+}
+
+static int64_t real_now(struct fsys *fs)
+{
+	(void)fs;
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 struct fsys *fsys_real(void)
 {
-	static struct fsys real = {real_stat, real_hash};
+	static struct fsys real = {real_stat, real_hash, real_read, real_write, real_remove,
+	                           real_mkdir_parent, real_sweep, real_now};
 	return &real;
 }
 

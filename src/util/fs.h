@@ -15,12 +15,33 @@ struct file_stat {
 	uint32_t mode; /* st_mode */
 };
 
-/* The file system as the scheduler and the state see it. */
+/* A file modified this close to a moment (20 ms; coarse kernel timestamp
+ * ticks are 4 ms) may change again with the same stat data: the state,
+ * the snapshot and the no-op record trust no such file's stat data. */
+enum { FS_RACY_NS = 20000000 };
+
+/* The disk and the clock as the scheduler, the state, the snapshot and
+ * the no-op check see them, so that their unit tests run on a file
+ * system in memory with a clock they move. Every operation returns 0, or
+ * -1 with errno (ENOENT for a missing file), but now. */
 struct fsys {
-	/* lstat-like; 0, or -1 with errno (ENOENT for a missing file). */
+	/* lstat-like */
 	int (*stat)(struct fsys *fs, const char *path, struct file_stat *st);
-	/* SHA-256 of the contents; 0, or -1 with errno. */
+	/* SHA-256 of the contents */
 	int (*hash)(struct fsys *fs, const char *path, struct digest *d);
+	/* the whole of a regular file, appended to b */
+	int (*read)(struct fsys *fs, const char *path, struct buf *b);
+	/* write a whole file with mode by a temp file and a rename */
+	int (*write)(struct fsys *fs, const char *path, const void *p, size_t n, unsigned mode);
+	/* remove a file or a whole tree (a missing one is no error) */
+	int (*remove)(struct fsys *fs, const char *path);
+	/* make the directory holding path, and its parents */
+	int (*mkdir_parent)(struct fsys *fs, const char *path);
+	/* remove the temp files a killed process left in dir (fs_sweep_temps) */
+	int (*sweep)(struct fsys *fs, const char *dir, int (*keep)(void *ctx, const char *path),
+	             void *ctx);
+	/* the wall clock, in nanoseconds since the epoch */
+	int64_t (*now)(struct fsys *fs);
 };
 
 struct stat;

@@ -48,7 +48,7 @@ TEST(sched_chain_first_run_then_noop)
 	CHECK(r && r->ms == 7 && r->nins == 1);
 
 	/* second run, state saved and reloaded: nothing to do */
-	CHECK(state_save(f.st, ".cairn/state") == 0);
+	CHECK(state_save(f.st, ".cairn/state", fsys_real()) == 0);
 	state_free(f.st);
 	int corrupt;
 	f.st = state_load(".cairn/state", &corrupt);

@@ -204,7 +204,7 @@ static void save(struct snap_dep *deps, size_t n)
 {
 	struct graph g = {0};
 	build_graph(&g);
-	CHECK(snapshot_save(SNAP, KEY, &g, deps, n, NULL) == 0);
+	CHECK(snapshot_save(SNAP, KEY, &g, deps, n, NULL, fsys_real()) == 0);
 	graph_free(&g);
 }
 
@@ -330,7 +330,7 @@ TEST(snapshot_empty_graph_round_trip)
 	struct ws w;
 	ws_enter(&w);
 	struct graph g = {0};
-	CHECK(snapshot_save(SNAP, "", &g, NULL, 0, NULL) == 0);
+	CHECK(snapshot_save(SNAP, "", &g, NULL, 0, NULL, fsys_real()) == 0);
 	CHECK(snapshot_load(SNAP, "", fsys_real(), &g, NULL) == 1);
 	CHECK(g.nactions == 0 && g.nfiles == 0);
 	graph_free(&g);

@@ -152,7 +152,7 @@ TEST(state_save_load_round_trip)
 	state_set_action(s, make_rec("out/y", "k2", 5));
 	/* a later record replaces the earlier one */
 	state_set_action(s, make_rec("out/y", "k3", 6));
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 
 	s = state_load(path, &corrupt);
@@ -199,9 +199,9 @@ TEST(state_killed_between_renames_loads_the_old_one)
 	struct state *s = new_state(&dir, &path, &corrupt);
 	char *old = xasprintf("%s/state.old", dir);
 	state_set_action(s, make_rec("out/x", "k1", 1));
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_set_action(s, make_rec("out/x", "k2", 2));
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	/* both are there after a save: the new one is read */
 	CHECK(access(old, F_OK) == 0);
@@ -215,7 +215,7 @@ TEST(state_killed_between_renames_loads_the_old_one)
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 1);
 	/* and the next save puts things right */
 	state_set_action(s, make_rec("out/x", "k3", 3));
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	s = state_load(path, &corrupt);
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 3);
@@ -224,7 +224,7 @@ TEST(state_killed_between_renames_loads_the_old_one)
 	 * one before it too */
 	s = state_load(path, &corrupt);
 	state_set_action(s, make_rec("out/x", "k4", 4));
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	CHECK(fs_write_atomic(path, "CAIRNST", 7, 0644) == 0);
 	s = state_load(path, &corrupt);
@@ -261,7 +261,7 @@ TEST(state_damaged_file_loads_empty)
 	struct digest d;
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0);
 	state_set_action(s, make_rec("out/x", "k1", 10));
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	struct buf good = {0};
 	CHECK(fs_read_all(path, &good) == 0);
@@ -322,7 +322,7 @@ TEST(state_racy_entries_are_hashed_again)
 	sha_buf("int b;", 6, &out);
 	f.files[1].st.mtime_ns = f.files[0].st.mtime_ns;
 	state_remember(s, &f.base, "src/b.c", &out, OUT_ACTION);
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	s = state_load(path, &corrupt);
 	CHECK(corrupt == 0);
@@ -332,7 +332,7 @@ TEST(state_racy_entries_are_hashed_again)
 	/* an old mtime is never racy */
 	f.files[0].st.mtime_ns = 1000;
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == 3);
-	CHECK(state_save(s, path) == 0);
+	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	s = state_load(path, &corrupt);
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == 3);

@@ -12,7 +12,7 @@
  * (fixed by the request and the build files), the state's records (fixed
  * by the state file, which every change rewrites by rename) and the
  * contents of the files (fixed by their stat data, racy files aside: a
- * file cairn did not write, modified within STATE_RACY_NS of the build's
+ * file cairn did not write, modified within FS_RACY_NS of the build's
  * start, is recorded only once it has settled: its mtime that far in the
  * past, its stat data and digest still those the build used). Files an
  * action's depfile named without its declaring them are recorded too;
@@ -40,7 +40,7 @@ struct noop_seen {
  * record, another request, a damaged file: all just "look closer"); then
  * *seen is filled when only files changed (the caller frees it). */
 int noop_check(const char *path, const char *key, int threads, size_t *nactions,
-               struct noop_seen *seen);
+               struct noop_seen *seen, struct fsys *fs);
 /* Does seen number the files of g (loaded from .cairn/graph after the
  * check filled seen)? */
 int noop_seen_fits(const struct noop_seen *seen, const struct graph *g);
@@ -51,6 +51,6 @@ void noop_seen_free(struct noop_seen *seen);
  * kept, so no record). start_ns: wall-clock time the build started. With
  * nothing recordable, any old record is removed. */
 void noop_record(const char *path, const char *key, const struct graph *g, struct state *st,
-                 const struct buf *deps, int64_t start_ns);
+                 const struct buf *deps, int64_t start_ns, struct fsys *fs);
 
 #endif

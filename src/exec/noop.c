@@ -21,16 +21,16 @@
  * record as it was: whatever such a build changed (an output removed or
  * rewritten, the state saved) changes stat data the record holds, so it
  * no longer matches; a failure that changed nothing leaves it true. */
-#include "cli/noop.h"
+#include "exec/noop.h"
 #include "graph/snapshot.h"
 #include "util/fs.h"
 #include "util/map.h"
+#include "util/par.h"
 #include "util/sha.h"
 #include "util/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,7 +41,6 @@ static const char NO_MAGIC[8] = "CAIRNNO";
 enum { NO_VERSION = 3 };
 #define NO_ID UINT32_MAX /* a file that is not in the graph */
 enum { STAT_BYTES = 8 * 4 + 4 };
-#define MAX_THREADS 16
 
 /* A NUL-terminated string stored with its NUL, or NULL. */
 static const char *get_name(struct reader *rd)
@@ -72,25 +71,19 @@ struct check {
 	int changed;        /* set by any thread that saw a difference */
 };
 
-struct part {
-	struct check *c;
-	size_t lo, hi; /* the entries this thread stats */
-};
-
 /* Directories with this many entries are opened, and their entries
  * stat'ed relative to them (the kernel walks one name, not the path);
  * smaller ones would cost more in open and close than they save. */
 enum { OPEN_DIR_AT = 16 };
 
 /* Stat entries lo..hi. */
-static void *check_part(void *arg)
+static void check_part(void *ctx, size_t lo, size_t hi)
 {
-	struct part *p = arg;
-	struct check *c = p->c;
+	struct check *c = ctx;
 	int *fds = xcalloc(c->ndirs ? c->ndirs : 1, sizeof *fds); /* fd + 1 */
 	int changed = 0;
 	char path[4096];
-	for (size_t i = p->lo; i < p->hi; i++) {
+	for (size_t i = lo; i < hi; i++) {
 		struct entry *e = &c->e[i];
 		int fd = AT_FDCWD;
 		const char *name = e->name;
@@ -124,44 +117,32 @@ static void *check_part(void *arg)
 	free(fds);
 	if (changed)
 		__atomic_store_n(&c->changed, 1, __ATOMIC_RELAXED);
-	return NULL;
+}
+
+/* The snapshot's dependencies, checked beside the threads that stat. */
+struct deps_check {
+	struct fsys *fs;
+	const void *deps;
+	size_t len;
+	int ok;
+};
+
+static void check_deps(void *ctx)
+{
+	struct deps_check *d = ctx;
+	d->ok = snapshot_deps_unchanged(d->deps, d->len, d->fs);
 }
 
 /* Stat the files on `threads` threads while this one checks the
  * snapshot's dependencies (build files, listed directories). Sets
  * *deps_ok; returns whether the files are unchanged. */
-static int files_unchanged(struct check *c, int threads, const void *deps, size_t dlen,
-                           int *deps_ok)
+static int files_unchanged(struct fsys *fs, struct check *c, int threads, const void *deps,
+                           size_t dlen, int *deps_ok)
 {
-	if (threads < 1)
-		threads = 1;
-	if (threads > MAX_THREADS)
-		threads = MAX_THREADS;
-	if ((size_t)threads > c->n / 512 + 1)
-		threads = (int)(c->n / 512 + 1);
-	pthread_t th[MAX_THREADS];
-	struct part parts[MAX_THREADS];
-	int started[MAX_THREADS] = {0};
-	for (int t = 0; t < threads; t++) {
-		parts[t] = (struct part){c, c->n * (size_t)t / (size_t)threads,
-		                         c->n * (size_t)(t + 1) / (size_t)threads};
-		started[t] = pthread_create(&th[t], NULL, check_part, &parts[t]) == 0;
-	}
-	*deps_ok = snapshot_deps_unchanged(deps, dlen, fsys_real());
-	for (int t = 0; t < threads; t++) {
-		if (started[t])
-			pthread_join(th[t], NULL);
-		else
-			check_part(&parts[t]);
-	}
+	struct deps_check d = {fs, deps, dlen, 0};
+	par_for(c->n, threads, 512, check_part, c, check_deps, &d);
+	*deps_ok = d.ok;
 	return !c->changed;
-}
-
-/* stat data, as the state and the scheduler see files */
-static int identity(const char *path, struct file_stat *st)
-{
-	struct fsys *fs = fsys_real();
-	return fs->stat(fs, path, st);
 }
 
 int noop_seen_fits(const struct noop_seen *seen, const struct graph *g)
@@ -177,7 +158,7 @@ void noop_seen_free(struct noop_seen *seen)
 }
 
 int noop_check(const char *path, const char *key, int threads, size_t *nactions,
-               struct noop_seen *seen)
+               struct noop_seen *seen, struct fsys *fs)
 {
 	struct buf b = {0};
 	struct reader rd;
@@ -193,7 +174,7 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 		goto out;
 	struct file_stat want, now;
 	stat_get(&rd, &want);
-	if (rd.bad || identity(".cairn/state", &now) < 0 || !stat_eq(&want, &now))
+	if (rd.bad || fs->stat(fs, ".cairn/state", &now) < 0 || !stat_eq(&want, &now))
 		goto out;
 	struct file_stat graph;
 	stat_get(&rd, &graph);
@@ -229,14 +210,14 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 		goto out;
 	c.e = e;
 	int deps_ok;
-	ok = files_unchanged(&c, threads, deps, dlen, &deps_ok);
+	ok = files_unchanged(fs, &c, threads, deps, dlen, &deps_ok);
 	struct file_stat gnow;
 	if (!deps_ok || (!ok && undeclared)) {
 		/* the graph may be another; or some action keyed on files it does
 		 * not declare, which the scheduler's shortcut does not look at:
 		 * nothing to tell */
 		ok = 0;
-	} else if (!ok && identity(".cairn/graph", &gnow) == 0 && stat_eq(&gnow, &graph) &&
+	} else if (!ok && fs->stat(fs, ".cairn/graph", &gnow) == 0 && stat_eq(&gnow, &graph) &&
 	           ngraph <= gnow.size / 4) {
 		/* (each of the graph's files takes 4 bytes of it at least); the
 		 * lock on the workspace keeps .cairn/graph as it is until the
@@ -270,23 +251,21 @@ struct rec {
 /* A racy file (changed just before the build) whose content the build
  * used is still there, now that a change would show in its stat data:
  * same stat data, same digest, and its mtime a racy window in the past. */
-static int settled(const struct file_rec *f)
+static int settled(struct fsys *fs, const struct file_rec *f)
 {
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
 	struct file_stat now;
 	struct digest d;
-	struct fsys *fs = fsys_real();
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec >= f->st.mtime_ns + STATE_RACY_NS &&
+	return fs->now(fs) >= f->st.mtime_ns + FS_RACY_NS &&
 	       fs->stat(fs, f->path, &now) == 0 && stat_eq(&now, &f->st) &&
 	       fs->hash(fs, f->path, &d) == 0 && digest_eq(&d, &f->d);
 }
 
 /* The state's record of path, or NULL when it has none or it is racy. */
-static const struct file_rec *usable(struct state *st, const char *path, int64_t start_ns)
+static const struct file_rec *usable(struct fsys *fs, struct state *st, const char *path,
+                                     int64_t start_ns)
 {
 	const struct file_rec *f = state_file(st, path);
-	if (!f || (!f->ours && f->st.mtime_ns >= start_ns - STATE_RACY_NS && !settled(f)))
+	if (!f || (!f->ours && f->st.mtime_ns >= start_ns - FS_RACY_NS && !settled(fs, f)))
 		return NULL;
 	return f;
 }
@@ -296,8 +275,8 @@ static const struct file_rec *usable(struct state *st, const char *path, int64_t
  * *undeclared: some action keyed on a file its depfile named that it does
  * not declare (a warning outside the sandbox); such files are recorded
  * with NO_ID. */
-static struct rec *collect(const struct graph *g, struct state *st, int64_t start_ns, size_t *n,
-                           int *undeclared)
+static struct rec *collect(struct fsys *fs, const struct graph *g, struct state *st,
+                           int64_t start_ns, size_t *n, int *undeclared)
 {
 	unsigned char *seen = xcalloc(g->nfiles ? g->nfiles : 1, 1);
 	struct map extra = {0};
@@ -314,7 +293,7 @@ static struct rec *collect(const struct graph *g, struct state *st, int64_t star
 			if (seen[gf->id])
 				continue;
 			seen[gf->id] = 1;
-			const struct file_rec *f = usable(st, gf->path, start_ns);
+			const struct file_rec *f = usable(fs, st, gf->path, start_ns);
 			if (!f) {
 				ok = 0;
 				break;
@@ -327,7 +306,7 @@ static struct rec *collect(const struct graph *g, struct state *st, int64_t star
 			const char *p = ar->ins[k].path;
 			if (action_input_index(a, p) >= 0 || map_get(&extra, p))
 				continue;
-			const struct file_rec *f = usable(st, p, start_ns);
+			const struct file_rec *f = usable(fs, st, p, start_ns);
 			if (!f) {
 				ok = 0;
 				break;
@@ -349,14 +328,14 @@ static struct rec *collect(const struct graph *g, struct state *st, int64_t star
 }
 
 void noop_record(const char *path, const char *key, const struct graph *g, struct state *st,
-                 const struct buf *deps, int64_t start_ns)
+                 const struct buf *deps, int64_t start_ns, struct fsys *fs)
 {
 	size_t n = 0, nwanted = 0;
 	struct file_stat sid, gid;
 	struct rec *v = NULL;
 	int undeclared;
-	if (!deps->len || identity(".cairn/state", &sid) < 0 || identity(".cairn/graph", &gid) < 0 ||
-	    !(v = collect(g, st, start_ns, &n, &undeclared))) {
+	if (!deps->len || fs->stat(fs, ".cairn/state", &sid) < 0 || fs->stat(fs, ".cairn/graph", &gid) < 0 ||
+	    !(v = collect(fs, g, st, start_ns, &n, &undeclared))) {
 		unlink(path);
 		return;
 	}
