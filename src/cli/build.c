@@ -352,7 +352,7 @@ struct state_job {
 static void *load_state(void *arg)
 {
 	struct state_job *j = arg;
-	j->st = state_load(".cairn/state", &j->corrupt);
+	j->st = state_load(".cairn/state", fsys_real(), &j->corrupt);
 	return NULL;
 }
 

@@ -135,5 +135,5 @@ void files_sweep(struct files *fl, const char *path)
 		return;
 	}
 	map_put(&fl->swept, dir, dir);
-	fs_sweep_temps(dir, declared_output, (void *)fl->g);
+	fl->fs->sweep(fl->fs, dir, declared_output, (void *)fl->g);
 }

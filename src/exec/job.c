@@ -184,10 +184,11 @@ void job_leave_sandbox(const struct action *a, const char *sandbox_dir, struct j
 	buf_free(&why);
 }
 
-void job_write_test_outputs(const struct action *a, int attempts, const struct job_done *d)
+void job_write_test_outputs(const struct action *a, struct fsys *fs, int attempts,
+                            const struct job_done *d)
 {
 	double secs = (double)(d->end_ns - d->start_ns) / 1e9;
-	fs_write_atomic(a->outputs[0]->path, d->output, d->outlen, 0644);
+	fs->write(fs, a->outputs[0]->path, d->output, d->outlen, 0644);
 	struct buf x = {0};
 	int failed = d->exit_code != 0;
 	buf_puts(&x, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
@@ -213,7 +214,7 @@ void job_write_test_outputs(const struct action *a, int attempts, const struct j
 	buf_puts(&x, "]]></system-out>\n  </testcase>\n</testsuite>\n</testsuites>\n");
 	if (attempts > 1)
 		buf_printf(&x, "<!-- attempts: %d -->\n", attempts);
-	fs_write_atomic(a->outputs[1]->path, x.s, x.len, 0644);
+	fs->write(fs, a->outputs[1]->path, x.s, x.len, 0644);
 	buf_free(&x);
 }
 
@@ -226,18 +227,19 @@ int job_result(const struct action *a, struct store *store, struct files *fl,
 	struct buf why = {0};
 	for (size_t i = 0; i < a->noutputs && !why.len; i++) {
 		const char *p = a->outputs[i]->path;
-		struct stat st;
-		if (lstat(p, &st) < 0) {
+		struct file_stat st;
+		if (fl->fs->stat(fl->fs, p, &st) < 0) {
 			buf_printf(&why, "cairn: the action did not create its output '%s'\n", p);
-		} else if (!S_ISREG(st.st_mode)) {
+		} else if (!S_ISREG(st.mode)) {
 			buf_printf(&why, "cairn: output '%s' is not a regular file\n", p);
 		} else {
 			struct result_output *o = &res->outputs[i];
 			o->path = xstrdup(p);
-			o->mode = (st.st_mode & 0111) ? 0755 : 0644;
+			o->mode = (st.mode & 0111) ? 0755 : 0644;
+			o->size = st.size;
 			if (store->ops->put_file(store, p, &o->d, &o->size) < 0) {
 				/* the store is best effort: hash it ourselves */
-				if (sha_file(p, &o->d, &o->size) < 0)
+				if (fl->fs->hash(fl->fs, p, &o->d) < 0)
 					buf_printf(&why, "cairn: cannot read output '%s': %s\n", p, strerror(errno));
 			}
 			outd[i] = o->d;
@@ -258,10 +260,11 @@ int job_result(const struct action *a, struct store *store, struct files *fl,
 	return 0;
 }
 
-char **job_discovered(const struct action *a, const char *root, struct job_done *d, size_t *n)
+char **job_discovered(const struct action *a, struct fsys *fs, const char *root,
+                      struct job_done *d, size_t *n)
 {
 	struct buf text = {0};
-	if (fs_read_all(a->depfile, &text) < 0) {
+	if (fs->read(fs, a->depfile, &text) < 0) {
 		buf_free(&text);
 		return NULL;
 	}
@@ -293,7 +296,7 @@ int job_restore(const struct action *a, struct store *store, struct files *fl,
 			continue;
 		if (plan)
 			continue;
-		if (fs_mkdir_parent(p) < 0)
+		if (fl->fs->mkdir_parent(fl->fs, p) < 0)
 			return -1;
 		files_sweep(fl, p);
 		if (store->ops->get_file(store, &o->d, p, o->mode) < 0)

@@ -6,7 +6,9 @@
  *     action result its outputs make in the store (job_result);
  *   - or, from a cached result, its outputs restored (job_restore).
  * It never changes a node's status and never calls back into the
- * scheduler: it returns what happened, and the scheduler decides. */
+ * scheduler: it returns what happened, and the scheduler decides.
+ * Workspace files are reached through the build's fsys; the sandbox and
+ * a test's TEST_TMPDIR, which a real process uses, are on the real disk. */
 #ifndef CAIRN_JOB_H
 #define CAIRN_JOB_H
 #include "exec/files.h"
@@ -42,7 +44,8 @@ void job_prepend_output(struct job_done *d, struct buf *msg);
  * the undeclared workspace files it names. */
 void job_leave_sandbox(const struct action *a, const char *sandbox_dir, struct job_done *d);
 /* A test's .log and JUnit .xml (outputs[0] and [1], sorted by path). */
-void job_write_test_outputs(const struct action *a, int attempts, const struct job_done *d);
+void job_write_test_outputs(const struct action *a, struct fsys *fs, int attempts,
+                            const struct job_done *d);
 /* After a run that exited 0: its outputs into the store and the state,
  * res filled (outputs, log) and outd set. 0, or -1 when an output is
  * missing or not a regular file (then d says why and exits 1). */
@@ -51,7 +54,8 @@ int job_result(const struct action *a, struct store *store, struct files *fl,
 /* The files a's depfile names beyond its fixed inputs, sorted, in *n
  * (those no dependency declares are warned about in front of d's
  * output); NULL when it cannot be read. */
-char **job_discovered(const struct action *a, const char *root, struct job_done *d, size_t *n);
+char **job_discovered(const struct action *a, struct fsys *fs, const char *root,
+                      struct job_done *d, size_t *n);
 /* a's outputs from a cached result (with plan, only checked): 0 with
  * outd set, or -1 when the result does not fit or a blob cannot be had
  * (then run it). */

@@ -431,7 +431,10 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		if (r < 0 && !p && fs_not_regular(errno)) {
 			/* it became one since check_sources(), or is a symlink to one */
 			struct stat st;
-			return not_regular(a, f, stat(f->path, &st) == 0 ? (uint32_t)st.st_mode : 0, e);
+			struct file_stat fst;
+			uint32_t mode = stat(f->path, &st) == 0 ? (uint32_t)st.st_mode
+			                : env->fs->stat(env->fs, f->path, &fst) == 0 ? fst.mode : 0;
+			return not_regular(a, f, mode, e);
 		}
 		if (r < 0) {
 			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
@@ -494,7 +497,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	}
 	for (size_t i = 0; i < a->noutputs; i++) {
 		const char *p = a->outputs[i]->path;
-		if (fs_rm_rf(p) < 0 || fs_mkdir_parent(p) < 0)
+		if (env->fs->remove(env->fs, p) < 0 || env->fs->mkdir_parent(env->fs, p) < 0)
 			return err_sys(e, "cannot prepare output '%s'", p);
 		files_sweep(&s->fl, p);
 	}
@@ -543,7 +546,7 @@ static void collect(struct sched *s, struct job_done *d)
 			start(s, a); /* try again (a start that fails at once is done) */
 			return;
 		}
-		job_write_test_outputs(a, n->attempts, d);
+		job_write_test_outputs(a, env->fs, n->attempts, d);
 	}
 	struct action_result res;
 	if (d->exit_code != 0 || job_result(a, env->store, &s->fl, d, &res, n->outd) < 0) {
@@ -557,7 +560,7 @@ static void collect(struct sched *s, struct job_done *d)
 	if (a->depfile) {
 		/* key a on what its depfile says it read; unread, on every input */
 		size_t ndeps;
-		char **deps = job_discovered(a, s->root, d, &ndeps);
+		char **deps = job_discovered(a, env->fs, s->root, d, &ndeps);
 		if (deps && key_on(s, a, deps, ndeps) == 0) {
 			res.discovered = deps;
 			res.ndiscovered = ndeps;
@@ -593,7 +596,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	}
 	/* the state files a killed cairn was writing (.cairn/state.tmp.PID.N) */
 	if (!env->opts.plan)
-		fs_sweep_temps(".cairn", NULL, NULL);
+		env->fs->sweep(env->fs, ".cairn", NULL, NULL);
 
 	size_t jobs = env->opts.jobs > 0 ? (size_t)env->opts.jobs : 1;
 	for (;;) {

@@ -151,12 +151,12 @@ static void clear(struct state *s)
 	memset(s, 0, sizeof *s);
 }
 
-struct state *state_load(const char *path, int *corrupt)
+struct state *state_load(const char *path, struct fsys *fs, int *corrupt)
 {
 	struct state *s = xcalloc(1, sizeof *s);
 	struct buf b = {0};
 	*corrupt = 0;
-	int r = fs_read_all(path, &b);
+	int r = fs->read(fs, path, &b);
 	if (r == 0 && decode(s, &b) == 0)
 		goto out;
 	/* missing (killed between the two renames of state_save) or damaged:
@@ -165,7 +165,7 @@ struct state *state_load(const char *path, int *corrupt)
 	clear(s);
 	buf_reset(&b);
 	char *old = xasprintf("%s.old", path);
-	r = fs_read_all(old, &b);
+	r = fs->read(fs, old, &b);
 	free(old);
 	if (r == 0 && decode(s, &b) < 0) {
 		clear(s);
@@ -225,10 +225,10 @@ int state_save(struct state *s, const char *path, struct fsys *fs)
 	 * leaves the old one, which state_load reads (an older state is as
 	 * safe as any: every entry is checked against the file's stat data). */
 	char *old = xasprintf("%s.old", path);
-	unlink(old);
-	int rc = rename(path, old) < 0 && errno != ENOENT ? -1 : 0;
+	fs->remove(fs, old);
+	int rc = fs->rename(fs, path, old) < 0 && errno != ENOENT ? -1 : 0;
 	if (rc == 0)
-		rc = fs_write_atomic(path, b.s, b.len, 0644);
+		rc = fs->write(fs, path, b.s, b.len, 0644);
 	free(old);
 	buf_free(&b);
 	if (rc == 0)

@@ -42,7 +42,7 @@ struct state;
 
 /* Load the state file; a missing, foreign or corrupt one gives an empty
  * state (*corrupt set when it existed but was unreadable). */
-struct state *state_load(const char *path, int *corrupt);
+struct state *state_load(const char *path, struct fsys *fs, int *corrupt);
 /* Write it back: temp file + rename, stamped with fs's clock (a file
  * modified within FS_RACY_NS of it is racy). 0 or -1 with errno. */
 int state_save(struct state *s, const char *path, struct fsys *fs);

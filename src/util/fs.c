@@ -67,6 +67,12 @@ static int real_write(struct fsys *fs, const char *path, const void *p, size_t n
 	return fs_write_atomic(path, p, n, mode);
 }
 
+static int real_rename(struct fsys *fs, const char *from, const char *to)
+{
+	(void)fs;
+	return rename(from, to);
+}
+
 static int real_remove(struct fsys *fs, const char *path)
 {
 	(void)fs;
@@ -96,8 +102,8 @@ static int64_t real_now(struct fsys *fs)
 
 struct fsys *fsys_real(void)
 {
-	static struct fsys real = {real_stat, real_hash, real_read, real_write, real_remove,
-	                           real_mkdir_parent, real_sweep, real_now};
+	static struct fsys real = {real_stat, real_hash, real_read, real_write, real_rename,
+	                           real_remove, real_mkdir_parent, real_sweep, real_now};
 	return &real;
 }
 

@@ -33,6 +33,8 @@ struct fsys {
 	int (*read)(struct fsys *fs, const char *path, struct buf *b);
 	/* write a whole file with mode by a temp file and a rename */
 	int (*write)(struct fsys *fs, const char *path, const void *p, size_t n, unsigned mode);
+	/* rename(2) */
+	int (*rename)(struct fsys *fs, const char *from, const char *to);
 	/* remove a file or a whole tree (a missing one is no error) */
 	int (*remove)(struct fsys *fs, const char *path);
 	/* make the directory holding path, and its parents */

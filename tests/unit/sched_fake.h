@@ -7,11 +7,12 @@
  *   argv[0] "none"   exit 0, writes nothing
  *   argv[0] "nostart" start() itself fails
  * An argument "ms=N" makes the fake clock say the job took N ms (1 when
- * absent). The workspace is a fresh temp dir made the current directory,
- * with a real local store (.cairn/cache) and state. */
+ * absent). The workspace is a file system in memory (memfs.h) with a
+ * store in memory: no temporary directory, nothing on disk. */
 #ifndef CAIRN_SCHED_FAKE_H
 #define CAIRN_SCHED_FAKE_H
 #include "exec/sched.h"
+#include "memfs.h"
 
 enum { FX_MAX = 32 };
 
@@ -23,6 +24,7 @@ struct fake_runner {
 	struct job_done q[FX_MAX];   /* finished, not yet waited for */
 	size_t qhead, qlen;
 	uint64_t clock_ns;           /* the fake clock */
+	struct fsys *fs;             /* where it reads inputs and writes outputs */
 };
 
 /* What the observer saw, one entry per finished event. */
@@ -36,15 +38,14 @@ struct seen {
 };
 
 struct fx {
-	char *dir;                   /* the workspace; owned */
-	int oldcwd;                  /* fd of the directory to return to */
+	struct memfs mem;            /* the workspace */
 	struct graph g;
 	struct state *st;
 	struct store *store;
 	struct fake_runner run;
 	struct seen seen;            /* events of the last fx_run */
 	struct sched_result res;     /* result of the last fx_run */
-	struct fsys *fs;             /* the file system; NULL: the real one */
+	struct fsys *fs;             /* the file system; NULL: mem */
 	int stat_threads;            /* sched_opts.stat_threads for fx_run */
 	char *err;                   /* the error of the last fx_run, or NULL */
 };
@@ -70,9 +71,13 @@ const char *fx_why(struct fx *f, const char *label);
 const char *fx_output(struct fx *f, const char *label);
 /* The labels started in the last run, comma-separated (caller frees). */
 char *fx_order(struct fx *f);
-/* Write a file (making its directory). */
+/* Write a file of the open fixture's workspace. */
 void fx_put(const char *path, const char *text);
-/* CHECK that a file holds exactly text. */
+/* CHECK that a file of the open fixture's workspace holds exactly text. */
 void fx_check_file(const char *path, const char *text);
+/* Remove a file or a tree of the open fixture's workspace. */
+void fx_rm(const char *path);
+/* Is there a file at path in the open fixture's workspace? */
+int fx_exists(const char *path);
 
 #endif

@@ -88,11 +88,6 @@ static void pair(struct fx *f)
 	fx_check(f);
 }
 
-static int exists(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0;
-}
 
 TEST(sched_plan_fresh_runs_nothing)
 {
@@ -107,7 +102,7 @@ TEST(sched_plan_fresh_runs_nothing)
 	CHECK_STR(fx_why(&f, "//p:b"), "input will change: out/a");
 	CHECK_STR(fx_why(&f, "//p:d"), "new");
 	CHECK(f.res.c.executed == 0 && f.res.c.cached == 0 && f.res.c.done == 3);
-	CHECK(!exists("out/a") && !exists("out/b") && !exists("out/d"));
+	CHECK(!fx_exists("out/a") && !fx_exists("out/b") && !fx_exists("out/d"));
 	CHECK(state_action(f.st, "out/a") == NULL);
 	/* planning left nothing behind: a real run does all the work */
 	CHECK(fx_run(&f, 1, 0, 0) == 0);
@@ -149,12 +144,12 @@ TEST(sched_plan_does_not_restore)
 	fx_open(&f);
 	pair(&f);
 	CHECK(fx_run(&f, 1, 0, 0) == 0);
-	CHECK(fs_rm_rf("out") == 0);
+	fx_rm("out");
 	/* the store would answer: reported as cached, but nothing is written */
 	CHECK(fx_run(&f, 1, 0, 1) == 0);
 	CHECK(f.run.nstarted == 0);
 	CHECK(fx_status(&f, "//p:a") == AS_CACHED && fx_status(&f, "//p:b") == AS_CACHED);
-	CHECK(!exists("out/a") && !exists("out/b"));
+	CHECK(!fx_exists("out/a") && !fx_exists("out/b"));
 	CHECK(fx_run(&f, 1, 0, 0) == 0);
 	CHECK(f.run.nstarted == 0 && fx_status(&f, "//p:b") == AS_CACHED);
 	fx_check_file("out/b", "x");

@@ -48,10 +48,10 @@ TEST(sched_chain_first_run_then_noop)
 	CHECK(r && r->ms == 7 && r->nins == 1);
 
 	/* second run, state saved and reloaded: nothing to do */
-	CHECK(state_save(f.st, ".cairn/state", fsys_real()) == 0);
+	CHECK(state_save(f.st, ".cairn/state", &f.mem.base) == 0);
 	state_free(f.st);
 	int corrupt;
-	f.st = state_load(".cairn/state", &corrupt);
+	f.st = state_load(".cairn/state", &f.mem.base, &corrupt);
 	CHECK(corrupt == 0);
 	CHECK(fx_run(&f, 1, 0, 0) == 0);
 	CHECK(f.run.nstarted == 0);
@@ -66,7 +66,7 @@ TEST(sched_restores_deleted_outputs_from_store)
 	fx_open(&f);
 	chain(&f, "cat");
 	CHECK(fx_run(&f, 1, 0, 0) == 0);
-	CHECK(fs_rm_rf("out") == 0);
+	fx_rm("out");
 	CHECK(fx_run(&f, 1, 0, 0) == 0);
 	CHECK(f.run.nstarted == 0);
 	CHECK(fx_status(&f, "//p:a") == AS_CACHED && fx_status(&f, "//p:c") == AS_CACHED);
@@ -222,38 +222,17 @@ TEST(sched_action_without_output_or_start_fails)
 	fx_close(&f);
 }
 
-/* The real file system, counting the stat calls on one path. */
-struct counting_fs {
-	struct fsys base; /* first */
-	const char *path;
-	int nstat;
-};
-
-static int counting_stat(struct fsys *fs, const char *path, struct file_stat *st)
-{
-	struct counting_fs *c = (struct counting_fs *)fs;
-	if (!strcmp(path, c->path))
-		c->nstat++;
-	return fsys_real()->stat(fsys_real(), path, st);
-}
-
-static int counting_hash(struct fsys *fs, const char *path, struct digest *d)
-{
-	return fsys_real()->hash(fsys_real(), path, d);
-}
-
 TEST(sched_source_looked_up_once_per_run)
 {
 	struct fx f;
 	fx_open(&f);
-	struct counting_fs c = {{counting_stat, counting_hash}, "src.txt", 0};
-	f.fs = &c.base;
+	f.mem.count = "src.txt";
 	failing(&f); /* f, x and y all read src.txt */
 	CHECK(fx_run(&f, 1, 1, 0) == 0);
-	CHECK(c.nstat == 1);
-	c.nstat = 0;
+	CHECK(f.mem.nstat == 1);
+	f.mem.nstat = 0;
 	CHECK(fx_run(&f, 1, 1, 0) == 0);
-	CHECK(c.nstat == 1 && fx_status(&f, "//p:x") == AS_UPTODATE);
+	CHECK(f.mem.nstat == 1 && fx_status(&f, "//p:x") == AS_UPTODATE);
 	fx_close(&f);
 }
 
@@ -268,8 +247,8 @@ TEST(sched_source_that_is_not_a_file_is_an_input_error)
 		fx_open(&f);
 		f.stat_threads = threads;
 		fx_put("src.txt", "s");
-		CHECK(mkfifo("fifo.txt", 0644) == 0);
-		CHECK(mkdir("dir.txt", 0755) == 0);
+		memfs_mkfifo(&f.mem, "fifo.txt");
+		memfs_mkdir(&f.mem, "dir.txt");
 		fx_add(&f, "//p:ok", L("cat"), L("src.txt"), L("out/ok"));
 		fx_add(&f, "//p:f", L("cat"), L("fifo.txt"), L("out/f"));
 		fx_add(&f, "//p:d", L("cat"), L("dir.txt"), L("out/d"));
@@ -285,7 +264,6 @@ TEST(sched_source_that_is_not_a_file_is_an_input_error)
 		CHECK(fx_run(&f, 1, 1, 1) == -1);
 		CHECK(f.err && strstr(f.err, "source 'fifo.txt' is a FIFO"));
 		/* a directory */
-		CHECK(unlink("fifo.txt") == 0);
 		fx_put("fifo.txt", "now a file");
 		fx_want(&f, "out/d");
 		fx_check(&f);

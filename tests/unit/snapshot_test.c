@@ -247,11 +247,6 @@ static int count_stat(struct fsys *fs, const char *path, struct file_stat *st)
 	return fsys_real()->stat(fsys_real(), path, st);
 }
 
-static int count_hash(struct fsys *fs, const char *path, struct digest *d)
-{
-	return fsys_real()->hash(fsys_real(), path, d);
-}
-
 static int statted(const struct count_fs *c, const char *path)
 {
 	for (size_t i = 0; i < c->n; i++)
@@ -523,7 +518,8 @@ TEST(snapshot_exists_dir_shortcut_used)
 		note("pkg/missing2.lua", DEP_EXISTS),
 	};
 	save(deps, 3);
-	struct count_fs c = {{count_stat, count_hash}, {0}, 0};
+	struct count_fs c = {*fsys_real(), {0}, 0}; /* the real one, stat counted */
+	c.fs.stat = count_stat;
 	/* an unchanged directory: one stat for all its probes */
 	CHECK(load_with(&c.fs, KEY) == 1);
 	CHECK(statted(&c, "pkg"));

@@ -1,6 +1,7 @@
 /* Unit tests of the workspace state (state.c): save/load round trip,
  * damaged files loading as empty, and the stat cache seen through a fake
  * `struct fsys` that counts how often it hashes. */
+#include "memfs.h"
 #include "store/state.h"
 #include "test.h"
 #include <time.h>
@@ -97,7 +98,7 @@ TEST(state_digest_uses_stat_cache)
 	struct fake_fs f;
 	fake_init(&f);
 	int corrupt = 1;
-	struct state *s = state_load("/nonexistent/cairn/state", &corrupt);
+	struct state *s = state_load("/nonexistent/cairn/state", fsys_real(), &corrupt);
 	CHECK(corrupt == 0);
 	struct digest d1, d2, want;
 	CHECK(state_digest(s, &f.base, "src/a.c", &d1) == 0);
@@ -135,7 +136,7 @@ static struct state *new_state(char **dir, char **path, int *corrupt)
 {
 	*dir = test_tmpdir();
 	*path = xasprintf("%s/state", *dir);
-	return state_load(*path, corrupt);
+	return state_load(*path, fsys_real(), corrupt);
 }
 
 TEST(state_save_load_round_trip)
@@ -155,7 +156,7 @@ TEST(state_save_load_round_trip)
 	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(corrupt == 0);
 	struct act_rec *r = state_action(s, "out/x"), *want = make_rec("out/x", "k1", 1234);
 	CHECK(r != NULL);
@@ -205,35 +206,35 @@ TEST(state_killed_between_renames_loads_the_old_one)
 	state_free(s);
 	/* both are there after a save: the new one is read */
 	CHECK(access(old, F_OK) == 0);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 2);
 	state_free(s);
 	/* the kill: state.old is the previous save, state is gone */
 	CHECK(unlink(path) == 0);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(corrupt == 0);
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 1);
 	/* and the next save puts things right */
 	state_set_action(s, make_rec("out/x", "k3", 3));
 	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 3);
 	state_free(s);
 	/* a damaged state (cut short by a power loss, say) gives way to the
 	 * one before it too */
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	state_set_action(s, make_rec("out/x", "k4", 4));
 	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
 	CHECK(fs_write_atomic(path, "CAIRNST", 7, 0644) == 0);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(corrupt == 0);
 	CHECK(state_action(s, "out/x") && state_action(s, "out/x")->ms == 3);
 	state_free(s);
 	/* and when both are damaged, the state starts empty, said so */
 	CHECK(fs_write_atomic(old, "junk", 4, 0644) == 0);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(corrupt == 1 && state_action(s, "out/x") == NULL);
 	state_free(s);
 	fs_rm_rf(dir);
@@ -281,7 +282,7 @@ TEST(state_damaged_file_loads_empty)
 		CHECK(fs_write_atomic(bad, b.s, b.len, 0644) == 0);
 		buf_free(&b);
 		corrupt = 0;
-		s = state_load(bad, &corrupt);
+		s = state_load(bad, fsys_real(), &corrupt);
 		if (!corrupt)
 			fprintf(stderr, "  damage kind %d not reported\n", kind);
 		CHECK(corrupt == 1);
@@ -292,7 +293,7 @@ TEST(state_damaged_file_loads_empty)
 		state_free(s);
 	}
 	/* the good file still loads */
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(corrupt == 0 && state_action(s, "out/x") != NULL);
 	state_free(s);
 	buf_free(&good);
@@ -324,7 +325,7 @@ TEST(state_racy_entries_are_hashed_again)
 	state_remember(s, &f.base, "src/b.c", &out, OUT_ACTION);
 	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(corrupt == 0);
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == 2); /* racy */
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == 2); /* then trusted */
@@ -334,10 +335,45 @@ TEST(state_racy_entries_are_hashed_again)
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == 3);
 	CHECK(state_save(s, path, fsys_real()) == 0);
 	state_free(s);
-	s = state_load(path, &corrupt);
+	s = state_load(path, fsys_real(), &corrupt);
 	CHECK(state_digest(s, &f.base, "src/a.c", &d) == 0 && f.nhash == 3);
 	state_free(s);
 	fs_rm_rf(dir);
 	free(path);
 	free(dir);
+}
+
+/* The racy window by the clock alone, in memory: a file written within
+ * FS_RACY_NS of the save is hashed again after it; once the clock has
+ * moved past the window, a save trusts its stat data. */
+TEST(state_racy_window_follows_the_clock)
+{
+	struct memfs m;
+	memfs_init(&m);
+	int corrupt;
+	struct state *s = state_load("st", &m.base, &corrupt);
+	struct digest d;
+	memfs_put(&m, "a.c", "int a;"); /* its mtime: the clock now */
+	CHECK(state_digest(s, &m.base, "a.c", &d) == 0 && m.nhash == 1);
+	m.clock_ns += FS_RACY_NS - 1;   /* saved within the window */
+	CHECK(state_save(s, "st", &m.base) == 0);
+	state_free(s);
+	s = state_load("st", &m.base, &corrupt);
+	CHECK(corrupt == 0);
+	CHECK(state_digest(s, &m.base, "a.c", &d) == 0 && m.nhash == 2); /* racy */
+	m.clock_ns += FS_RACY_NS;       /* the next save is past it */
+	CHECK(state_save(s, "st", &m.base) == 0);
+	state_free(s);
+	s = state_load("st", &m.base, &corrupt);
+	CHECK(state_digest(s, &m.base, "a.c", &d) == 0 && m.nhash == 2); /* trusted */
+	/* a change with the same stat data is what the window guards
+	 * against: an edit in the same tick, then a save at that moment */
+	memfs_put(&m, "b.c", "1");
+	CHECK(state_digest(s, &m.base, "b.c", &d) == 0 && m.nhash == 3);
+	CHECK(state_save(s, "st", &m.base) == 0);
+	state_free(s);
+	s = state_load("st", &m.base, &corrupt);
+	CHECK(state_digest(s, &m.base, "b.c", &d) == 0 && m.nhash == 4); /* not trusted */
+	state_free(s);
+	memfs_free(&m);
 }
