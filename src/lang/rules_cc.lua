@@ -8,7 +8,7 @@
 --             compile actions' inputs
 --   defines, includes, linkopts   propagated to dependents, transitively
 --   libs      { archive = File, deps = { cc... } }: the link graph
--- copts stay with the target that declares them.
+-- copts and local_defines stay with the target that declares them.
 local I = ...
 local fmt, concat = string.format, table.concat
 local attr, make_rule, fail, fail_at = I.attr, I.make_rule, I.fail, I.fail_at
@@ -120,7 +120,8 @@ I.base.cc_library = make_rule({
   attrs = {
     srcs = attr.label_list {}, hdrs = attr.label_list {}, deps = attr.label_list {},
     copts = attr.string_list {}, defines = attr.string_list {},
-    includes = attr.string_list {}, linkopts = attr.string_list {},
+    local_defines = attr.string_list {}, includes = attr.string_list {},
+    linkopts = attr.string_list {},
   },
   impl = function(ctx)
     local t = I.current()
@@ -128,7 +129,8 @@ I.base.cc_library = make_rule({
     local srcs, private = split(t, ctx.files.srcs)
     local _, pub = split(t, ctx.files.hdrs)
     local hdrs = append(append(append({}, pub), private), info.hdrs)
-    local defines = append(append({}, ctx.attr.defines), info.defines)
+    local defines = append(append(append({}, ctx.attr.defines), info.defines),
+      ctx.attr.local_defines)
     local includes = append(pkg_dirs(t, ctx.attr.includes), info.includes)
     local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, includes)
     local archive
@@ -172,7 +174,8 @@ local function binary_impl(ctx)
     fail_at(t.loc, fmt("%s: a %s needs at least one C source in srcs", t.label, t.rule.kind))
   end
   local hdrs = append(append({}, private), info.hdrs)
-  local defines = append(append({}, ctx.attr.defines), info.defines)
+  local defines = append(append(append({}, ctx.attr.defines), info.defines),
+    ctx.attr.local_defines)
   local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, info.includes)
   local bin = ctx.declare_file(t.name)
   local archives = link_order(info.libs)
@@ -192,7 +195,8 @@ end
 
 local bin_attrs = {
   srcs = attr.label_list {}, deps = attr.label_list {}, copts = attr.string_list {},
-  defines = attr.string_list {}, linkopts = attr.string_list {},
+  defines = attr.string_list {}, local_defines = attr.string_list {},
+  linkopts = attr.string_list {},
 }
 I.base.cc_binary = make_rule({ attrs = bin_attrs, impl = binary_impl, executable = true },
   "cc_binary")

@@ -90,3 +90,90 @@ L
 	has "p/BUILD.lua:1: error: genrule //p:b: output 'b' clashes with target //p:b (p/BUILD.lua:1)"
 }
 
+# //lib: a library with a define for dependents and one for itself; //mid
+# uses it; //app uses mid. Each source checks what it must and must not see.
+local_defines_ws() {
+	ws
+	write lib/BUILD.lua <<'L'
+cc_library { name = "lib", srcs = { "lib.c" }, hdrs = { "lib.h" },
+  defines = { "LIB_PUBLIC=1" }, local_defines = { "LIB_LOCAL=2", "LIB_BOTH=3" } }
+L
+	write lib/lib.h <<'L'
+int lib_value(void);
+L
+	write lib/lib.c <<'L'
+#include "lib/lib.h"
+#if LIB_LOCAL != 2 || LIB_PUBLIC != 1
+#error a library's own sources see its local_defines and defines
+#endif
+int lib_value(void) { return LIB_LOCAL + LIB_BOTH; }
+L
+	write mid/BUILD.lua <<'L'
+cc_library { name = "mid", srcs = { "mid.c" }, hdrs = { "mid.h" }, deps = { "//lib" },
+  local_defines = { "MID_LOCAL=10" } }
+L
+	write mid/mid.h <<'L'
+int mid_value(void);
+L
+	write mid/mid.c <<'L'
+#include "lib/lib.h"
+#include "mid/mid.h"
+#if defined(LIB_LOCAL) || defined(LIB_BOTH)
+#error local_defines of a dependency must not reach its dependents
+#endif
+int mid_value(void) { return lib_value() + LIB_PUBLIC + MID_LOCAL; }
+L
+	write app/BUILD.lua <<'L'
+cc_binary { name = "app", srcs = { "main.c" }, deps = { "//mid" }, local_defines = { "APP_LOCAL=100" } }
+cc_test { name = "test", srcs = { "test.c" }, deps = { "//mid" }, local_defines = { "WANT=117" } }
+L
+	write app/main.c <<'L'
+#include <stdio.h>
+#include "mid/mid.h"
+#if defined(LIB_LOCAL) || defined(LIB_BOTH) || defined(MID_LOCAL)
+#error local_defines of a dependency must not reach its dependents
+#endif
+int main(void) { printf("%d\n", mid_value() + APP_LOCAL + LIB_PUBLIC); return 0; }
+L
+	write app/test.c <<'L'
+#include "mid/mid.h"
+#ifdef MID_LOCAL
+#error local_defines of a dependency must not reach its dependents
+#endif
+int main(void) { return mid_value() + 100 + LIB_PUBLIC == WANT ? 0 : 1; }
+L
+}
+
+test_local_defines_reach_only_the_targets_own_sources() {
+	local_defines_ws
+	run 0 cairn build
+	eq "$(./cairn-out/app/app)" 117
+	run 0 cairn test //app:test
+	row //app:test PASSED
+	# on the compile lines: the target's own, never a dependent's
+	run 0 cairn compdb
+	python3 - <<'P'
+import json
+db = {e["file"]: e["arguments"] for e in json.load(open("compile_commands.json"))}
+assert "-DLIB_LOCAL=2" in db["lib/lib.c"] and "-DLIB_PUBLIC=1" in db["lib/lib.c"]
+for f in ("mid/mid.c", "app/main.c", "app/test.c"):
+    assert "-DLIB_PUBLIC=1" in db[f], f
+    assert not any(a.startswith("-DLIB_LOCAL") or a.startswith("-DLIB_BOTH") for a in db[f]), f
+assert "-DMID_LOCAL=10" in db["mid/mid.c"] and "-DMID_LOCAL=10" not in db["app/main.c"]
+assert "-DAPP_LOCAL=100" in db["app/main.c"] and "-DAPP_LOCAL=100" not in db["app/test.c"]
+P
+	# a change to local_defines rebuilds the target's own objects only
+	sed -i 's/MID_LOCAL=10/MID_LOCAL=20/' mid/BUILD.lua
+	run 0 cairn build --explain
+	has "explain: //mid:mid CC: command changed"
+	lacks "//lib:lib CC"
+	lacks "//app:app CC"
+	eq "$(./cairn-out/app/app)" 127
+	# and it is checked as a list of strings
+	write mid/BUILD.lua <<'L'
+cc_library { name = "mid", srcs = { "mid.c" }, local_defines = "MID_LOCAL=10" }
+L
+	run 2 cairn build
+	has "mid/BUILD.lua:1: error: cc_library //mid:mid: attribute 'local_defines' must be a list of strings, got string"
+}
+
