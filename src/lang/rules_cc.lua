@@ -176,7 +176,8 @@ local function binary_impl(ctx)
   local hdrs = append(append({}, private), info.hdrs)
   local defines = append(append(append({}, ctx.attr.defines), info.defines),
     ctx.attr.local_defines)
-  local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, info.includes)
+  local includes = append(pkg_dirs(t, ctx.attr.includes), info.includes)
+  local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, includes)
   local bin = ctx.declare_file(t.name)
   local archives = link_order(info.libs)
   local argv = { compiler(t), "-o", bin.path }
@@ -196,7 +197,7 @@ end
 local bin_attrs = {
   srcs = attr.label_list {}, deps = attr.label_list {}, copts = attr.string_list {},
   defines = attr.string_list {}, local_defines = attr.string_list {},
-  linkopts = attr.string_list {},
+  includes = attr.string_list {}, linkopts = attr.string_list {},
 }
 I.base.cc_binary = make_rule({ attrs = bin_attrs, impl = binary_impl, executable = true },
   "cc_binary")

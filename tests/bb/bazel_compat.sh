@@ -177,3 +177,37 @@ L
 	has "mid/BUILD.lua:1: error: cc_library //mid:mid: attribute 'local_defines' must be a list of strings, got string"
 }
 
+test_includes_on_binary_and_test() {
+	ws
+	write app/BUILD.lua <<'L'
+cc_binary { name = "app", srcs = { "main.c", "inc/app.h" }, includes = { "inc" } }
+cc_test { name = "test", srcs = { "test.c", "inc/app.h", "gen/gen.h" }, includes = { "inc", "gen" } }
+L
+	write app/inc/app.h <<'L'
+#define APP_VALUE 42
+L
+	write app/gen/gen.h <<'L'
+#define GEN_VALUE 1
+L
+	write app/main.c <<'L'
+#include <stdio.h>
+#include <app.h>
+int main(void) { printf("%d\n", APP_VALUE); return 0; }
+L
+	write app/test.c <<'L'
+#include "app.h"
+#include "gen.h"
+int main(void) { return APP_VALUE + GEN_VALUE == 43 ? 0 : 1; }
+L
+	run 0 cairn build
+	eq "$(./cairn-out/app/app)" 42
+	run 0 cairn test
+	row //app:test PASSED
+	# a binary's includes stay inside its package, as a library's
+	write app/BUILD.lua <<'L'
+cc_binary { name = "app", srcs = { "main.c" }, includes = { "../inc" } }
+L
+	run 2 cairn build
+	has "app/BUILD.lua:1: error: //app:app: includes must stay inside the package: '../inc'"
+}
+
