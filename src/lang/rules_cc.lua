@@ -54,6 +54,29 @@ local function dedup(list)
   return out
 end
 
+-- The name of each source's object, without ".o", under _objs/NAME/ of
+-- the target: unique within the target, and readable. A file of the
+-- target's package keeps its path from the package ("sub/a.c": "sub/a");
+-- a file of another package its path from the workspace root, under
+-- _root ("//lib:x.c": "_root/lib/x"), so that sources of the same base
+-- name from different packages do not meet. Should two still meet (a.c
+-- and a.cc, a directory of the package named _root), the later one in
+-- srcs keeps its extension, and then takes a number (".2").
+local function object_stems(t, srcs)
+  local stems, taken = {}, {}
+  local own = t.pkg == "" and "" or t.pkg .. "/"
+  for _, f in ipairs(srcs) do
+    local rel = f.short_path
+    if rel:sub(1, #own) == own then rel = rel:sub(#own + 1) else rel = "_root/" .. rel end
+    local stem = rel:gsub("%.[^./]+$", "")
+    if taken[stem] then stem = rel end
+    local n, try = 1, stem
+    while taken[try] do n = n + 1; try = stem .. "." .. n end
+    taken[try], stems[f] = true, try
+  end
+  return stems
+end
+
 -- Compile each source of the target; returns the object files.
 local function compile(ctx, t, srcs, hdrs, info, copts, defines, includes)
   local cc = compiler(t)
@@ -64,15 +87,9 @@ local function compile(ctx, t, srcs, hdrs, info, copts, defines, includes)
     flags[#flags + 1] = "-Icairn-out/" .. d
   end
   for _, d in ipairs(dedup(defines)) do flags[#flags + 1] = "-D" .. d end
+  local stems = object_stems(t, srcs)
   for _, f in ipairs(srcs) do
-    local base = f.short_path
-    if f.is_source then
-      base = f.path
-      if t.pkg ~= "" then base = f.path:sub(#t.pkg + 2) end
-    else
-      base = f.short_path:sub(#t.pkg + (t.pkg == "" and 1 or 2))
-    end
-    local stem = base:gsub("%.[^./]+$", "")
+    local stem = stems[f]
     local obj = ctx.declare_file("_objs/" .. t.name .. "/" .. stem .. ".o")
     local dep = ctx.declare_file("_objs/" .. t.name .. "/" .. stem .. ".d")
     local argv = { cc }

@@ -211,3 +211,98 @@ L
 	has "app/BUILD.lua:1: error: //app:app: includes must stay inside the package: '../inc'"
 }
 
+# //tools:t compiles sources of its own package and of others, three of
+# them named util.c, one generated in another package.
+other_packages_ws() {
+	ws
+	write lib/BUILD.lua <<'L'
+genrule { name = "gen", outs = { "gen.c" }, cmd = "echo 'int gen(void) { return 64; }' > $@" }
+L
+	write lib/strtoofft.c <<'L'
+int strtoofft(void) { return 1; }
+L
+	write lib/util.c <<'L'
+int lib_util(void) { return 2; }
+L
+	write other/BUILD.lua <<'L'
+filegroup { name = "srcs", srcs = { "util.c" } }
+L
+	write other/util.c <<'L'
+int other_util(void) { return 4; }
+L
+	write tools/BUILD.lua <<'L'
+cc_binary { name = "t", srcs = { "main.c", "util.c", "sub/util.c", "//lib:strtoofft.c",
+  "//lib:util.c", "//other:srcs", "//lib:gen.c" } }
+L
+	write tools/util.c <<'L'
+int own_util(void) { return 8; }
+L
+	write tools/sub/util.c <<'L'
+int sub_util(void) { return 16; }
+L
+	write tools/main.c <<'L'
+#include <stdio.h>
+int strtoofft(void), lib_util(void), other_util(void), own_util(void), sub_util(void), gen(void);
+int main(void)
+{
+	printf("%d\n", strtoofft() + lib_util() + other_util() + own_util() + sub_util() + gen());
+	return 0;
+}
+L
+}
+
+test_sources_from_other_packages_get_their_own_objects() {
+	other_packages_ws
+	run 0 cairn build -v
+	eq "$(./cairn-out/tools/t)" 95
+	# named by the path from the package, or from the root for another
+	# package's: never cut, never the same for two sources
+	for o in main util sub/util _root/lib/strtoofft _root/lib/util _root/other/util _root/lib/gen; do
+		has "-o cairn-out/tools/_objs/t/$o.o"
+		[ -f "cairn-out/tools/_objs/t/$o.o" ]
+	done
+	run 0 cairn build
+	summary 0 9 0
+	# the root package names every source by its path from the root
+	write BUILD.lua <<'L'
+cc_binary { name = "r", srcs = { "//tools:main.c", "//tools:util.c", "//tools:sub/util.c",
+  "//lib:strtoofft.c", "//lib:util.c", "//other:util.c", "//lib:gen.c" } }
+L
+	run 0 cairn build //:r -v
+	eq "$(./cairn-out/r)" 95
+	for o in tools/main tools/util tools/sub/util lib/strtoofft lib/util other/util lib/gen; do
+		has "-o cairn-out/_objs/r/$o.o"
+	done
+}
+
+test_sources_whose_object_names_meet_stay_apart() {
+	ws
+	# a.c and a.cc; a directory of the package named like the prefix of
+	# another package's sources
+	write lib/BUILD.lua <<'L'
+filegroup { name = "x", srcs = { "x.c" } }
+L
+	write lib/x.c <<'L'
+int lib_x(void) { return 1; }
+L
+	write p/BUILD.lua <<'L'
+cc_binary { name = "b", srcs = { "main.c", "a.c", "a.cc", "_root/lib/x.c", "//lib:x" } }
+L
+	write p/a.c <<'L'
+int a_c(void) { return 2; }
+L
+	write p/a.cc <<'L'
+extern "C" int a_cc(void) { return 4; }
+L
+	write p/_root/lib/x.c <<'L'
+int own_x(void) { return 8; }
+L
+	write p/main.c <<'L'
+#include <stdio.h>
+int lib_x(void), a_c(void), a_cc(void), own_x(void);
+int main(void) { printf("%d\n", lib_x() + a_c() + a_cc() + own_x()); return 0; }
+L
+	run 0 cairn build -v
+	eq "$(./cairn-out/p/b)" 15
+	for o in main a a.cc _root/lib/x _root/lib/x.c; do has "-o cairn-out/p/_objs/b/$o.o"; done
+}
