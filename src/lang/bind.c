@@ -145,9 +145,10 @@ static void put_text(struct buf *b, const char *s, size_t n)
 	buf_putn(b, s, n);
 }
 
-/* The user-facing text of an error into b (see the top of the file). */
-static void format_error(lua_State *L, struct eval *ev, const char *where, const char *msg,
-                         size_t len, int context, struct buf *b)
+/* The user-facing text of a message into b (see the top of the file):
+ * what is "error" or "warning". */
+static void format_msg(lua_State *L, struct eval *ev, const char *what, const char *where,
+                       const char *msg, size_t len, int context, struct buf *b)
 {
 	int from_stack = 0;
 	if (where)
@@ -156,12 +157,18 @@ static void format_error(lua_State *L, struct eval *ev, const char *where, const
 		buf_puts(b, ": ");
 		from_stack = 1;
 	}
-	buf_puts(b, "error: ");
+	buf_printf(b, "%s: ", what);
 	put_text(b, msg, len);
 	if (from_stack || where)
 		chain(L, b, from_stack, where != NULL && context);
 	if (context && ev && ev->context)
 		buf_printf(b, "\n  %s", ev->context);
+}
+
+static void format_error(lua_State *L, struct eval *ev, const char *where, const char *msg,
+                         size_t len, int context, struct buf *b)
+{
+	format_msg(L, ev, "error", where, msg, len, context, b);
 }
 
 static void push_formatted(lua_State *L, const char *where, const char *msg, size_t len,
@@ -300,6 +307,19 @@ static int c_print(lua_State *L)
 		buf_puts(&b, "?");
 	buf_puts(&b, ": ");
 	put_text(&b, msg, len);
+	fprintf(stderr, "%s\n", b.s);
+	buf_free(&b);
+	return 0;
+}
+
+/* A warning at the innermost user frame, with the chain that led there
+ * (as an error shows it), on stderr; evaluation goes on. */
+static int c_warn(lua_State *L)
+{
+	size_t len;
+	const char *msg = luaL_checklstring(L, 1, &len);
+	struct buf b = {0};
+	format_msg(L, self(L), "warning", NULL, msg, len, 0, &b);
 	fprintf(stderr, "%s\n", b.s);
 	buf_free(&b);
 	return 0;
@@ -560,7 +580,7 @@ void bind_push(lua_State *L, struct eval *ev, const char *root_name, const struc
 {
 	static const luaL_Reg fns[] = {
 		{"fail", c_fail}, {"fail_at", c_fail_at}, {"where", c_where},
-		{"print", c_print}, {"set_context", c_set_context},
+		{"print", c_print}, {"warn", c_warn}, {"set_context", c_set_context},
 		{"set_memory_limit", c_set_memory_limit},
 		{"parse_label", c_parse_label}, {"check_name", c_check_name},
 		{"check_pkg", c_check_pkg}, {"exists", c_exists},

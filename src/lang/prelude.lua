@@ -337,7 +337,12 @@ local function instantiate(r, args)
     if a.attr_kind == "output_list" then
       for _, o in ipairs(t.attrs[k] or {}) do
         local other = p.targets[o] or p.outputs[o]
-        if other then
+        if o == t.name and not p.outputs[o] then
+          -- as Bazel: a label names a rule before a file, so :x is the
+          -- rule (all its outputs), wherever a label is resolved
+          C.warn(fmt("%s: target '%s' is both a rule and a file; %s names the rule "
+            .. "(please choose another name for the rule)", kind, o, t.label))
+        elseif other then
           fail(fmt("%s: output '%s' clashes with target %s (%s)", kind, o, other.label, other.loc))
         end
         p.outputs[o] = t
@@ -471,7 +476,9 @@ local in_progress = {}
 
 local analyze
 
--- Providers of the thing a label names, seen from target `from`.
+-- Providers of the thing a label names, seen from target `from`. A rule
+-- comes before a file: a genrule x with an output x is named by :x here,
+-- on the command line (match) and in query alike.
 local function resolve(l, from)
   local p = get_package(l.pkg)
   local lstr = label_of(l.pkg, l.name)

@@ -8,7 +8,7 @@
 --             compile actions' inputs
 --   defines, includes, linkopts   propagated to dependents, transitively
 --   libs      { archive = File, deps = { cc... } }: the link graph
--- copts stay with the target that declares them.
+-- copts and local_defines stay with the target that declares them.
 local I = ...
 local fmt, concat = string.format, table.concat
 local attr, make_rule, fail, fail_at = I.attr, I.make_rule, I.fail, I.fail_at
@@ -54,6 +54,29 @@ local function dedup(list)
   return out
 end
 
+-- The name of each source's object, without ".o", under _objs/NAME/ of
+-- the target: unique within the target, and readable. A file of the
+-- target's package keeps its path from the package ("sub/a.c": "sub/a");
+-- a file of another package its path from the workspace root, under
+-- _root ("//lib:x.c": "_root/lib/x"), so that sources of the same base
+-- name from different packages do not meet. Should two still meet (a.c
+-- and a.cc, a directory of the package named _root), the later one in
+-- srcs keeps its extension, and then takes a number (".2").
+local function object_stems(t, srcs)
+  local stems, taken = {}, {}
+  local own = t.pkg == "" and "" or t.pkg .. "/"
+  for _, f in ipairs(srcs) do
+    local rel = f.short_path
+    if rel:sub(1, #own) == own then rel = rel:sub(#own + 1) else rel = "_root/" .. rel end
+    local stem = rel:gsub("%.[^./]+$", "")
+    if taken[stem] then stem = rel end
+    local n, try = 1, stem
+    while taken[try] do n = n + 1; try = stem .. "." .. n end
+    taken[try], stems[f] = true, try
+  end
+  return stems
+end
+
 -- Compile each source of the target; returns the object files.
 local function compile(ctx, t, srcs, hdrs, info, copts, defines, includes)
   local cc = compiler(t)
@@ -64,15 +87,9 @@ local function compile(ctx, t, srcs, hdrs, info, copts, defines, includes)
     flags[#flags + 1] = "-Icairn-out/" .. d
   end
   for _, d in ipairs(dedup(defines)) do flags[#flags + 1] = "-D" .. d end
+  local stems = object_stems(t, srcs)
   for _, f in ipairs(srcs) do
-    local base = f.short_path
-    if f.is_source then
-      base = f.path
-      if t.pkg ~= "" then base = f.path:sub(#t.pkg + 2) end
-    else
-      base = f.short_path:sub(#t.pkg + (t.pkg == "" and 1 or 2))
-    end
-    local stem = base:gsub("%.[^./]+$", "")
+    local stem = stems[f]
     local obj = ctx.declare_file("_objs/" .. t.name .. "/" .. stem .. ".o")
     local dep = ctx.declare_file("_objs/" .. t.name .. "/" .. stem .. ".d")
     local argv = { cc }
@@ -120,7 +137,8 @@ I.base.cc_library = make_rule({
   attrs = {
     srcs = attr.label_list {}, hdrs = attr.label_list {}, deps = attr.label_list {},
     copts = attr.string_list {}, defines = attr.string_list {},
-    includes = attr.string_list {}, linkopts = attr.string_list {},
+    local_defines = attr.string_list {}, includes = attr.string_list {},
+    linkopts = attr.string_list {},
   },
   impl = function(ctx)
     local t = I.current()
@@ -128,7 +146,8 @@ I.base.cc_library = make_rule({
     local srcs, private = split(t, ctx.files.srcs)
     local _, pub = split(t, ctx.files.hdrs)
     local hdrs = append(append(append({}, pub), private), info.hdrs)
-    local defines = append(append({}, ctx.attr.defines), info.defines)
+    local defines = append(append(append({}, ctx.attr.defines), info.defines),
+      ctx.attr.local_defines)
     local includes = append(pkg_dirs(t, ctx.attr.includes), info.includes)
     local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, includes)
     local archive
@@ -172,8 +191,10 @@ local function binary_impl(ctx)
     fail_at(t.loc, fmt("%s: a %s needs at least one C source in srcs", t.label, t.rule.kind))
   end
   local hdrs = append(append({}, private), info.hdrs)
-  local defines = append(append({}, ctx.attr.defines), info.defines)
-  local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, info.includes)
+  local defines = append(append(append({}, ctx.attr.defines), info.defines),
+    ctx.attr.local_defines)
+  local includes = append(pkg_dirs(t, ctx.attr.includes), info.includes)
+  local objs = compile(ctx, t, srcs, hdrs, info, ctx.attr.copts, defines, includes)
   local bin = ctx.declare_file(t.name)
   local archives = link_order(info.libs)
   local argv = { compiler(t), "-o", bin.path }
@@ -192,7 +213,8 @@ end
 
 local bin_attrs = {
   srcs = attr.label_list {}, deps = attr.label_list {}, copts = attr.string_list {},
-  defines = attr.string_list {}, linkopts = attr.string_list {},
+  defines = attr.string_list {}, local_defines = attr.string_list {},
+  includes = attr.string_list {}, linkopts = attr.string_list {},
 }
 I.base.cc_binary = make_rule({ attrs = bin_attrs, impl = binary_impl, executable = true },
   "cc_binary")
