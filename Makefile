@@ -36,14 +36,16 @@ UNIT_OBJS := $(UNIT_SRCS:%.c=$(B)/%.o)
 
 all: cairn
 
+# Replaced by a rename, never written in place: a cairn that runs (build
+# --watch) keeps its old file, where cp over it fails with "Text file busy".
 cairn: $(B)/cairn
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/cairn: $(LIB_OBJS) $(MAIN_OBJ)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 cairn-hooks: $(B)/cairn-hooks
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/cairn-hooks: $(filter-out $(HOOK_SRCS:%.c=$(B)/%.o),$(LIB_OBJS)) $(HOOK_OBJS) $(MAIN_OBJ)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
@@ -66,8 +68,9 @@ unit: $(B)/tests/unit/run
 	@mkdir -p build/tests/unit
 	@[ "$(B)" = build ] || cp $(B)/tests/unit/run build/tests/unit/run
 
-# The whole suite: installs what is missing, builds, runs unit and black-box tests.
-test: deps
+# The whole suite: builds, runs unit and black-box tests. It installs no
+# packages: `scripts/deps.sh && make test` on a new machine.
+test:
 	$(MAKE) cairn cairn-hooks unit
 	ASAN_OPTIONS=detect_leaks=1 tests/run.sh
 
@@ -84,7 +87,7 @@ bench: cairn
 	bench/run.sh --cairn $(CURDIR)/cairn
 
 clean:
-	rm -rf build build-san cairn cairn-hooks
+	rm -rf build build-san cairn cairn-hooks cairn.tmp cairn-hooks.tmp
 
 .PHONY: all test unit deps setup bench clean cairn cairn-hooks
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)
