@@ -1,10 +1,14 @@
-# cairn: a plain Makefile. `make`, `make test`, `make SANITIZE=address,undefined test`.
+# cairn: a plain Makefile. `make`, `make test`, `make SANITIZE=address,undefined test`,
+# `make install PREFIX=/usr/local` (DESTDIR honoured).
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -std=c17 -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wwrite-strings -Wno-unused-parameter
 CPPFLAGS_ALL := -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) $(CPPFLAGS)
 LIBS    := -llua5.4 -lcrypto -lm
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
 # Sanitized objects live in their own directory, so a plain build is never
 # mistaken for a sanitized one; SANFLAGS survive a CFLAGS given on the
 # command line.
@@ -74,6 +78,23 @@ test:
 	$(MAKE) cairn cairn-hooks unit
 	ASAN_OPTIONS=detect_leaks=1 tests/run.sh
 
+# make install: cairn (built if needed) to $(DESTDIR)$(BINDIR), its man page
+# to $(DESTDIR)$(MANDIR)/man1. install-only installs the ./cairn that is
+# there and builds nothing: the test suite installs with it, so that a
+# sanitized cairn is never rebuilt plain under the running suite.
+define install_files
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(MANDIR)/man1"
+	install -m 0755 cairn "$(DESTDIR)$(BINDIR)/cairn"
+	install -m 0644 docs/cairn.1 "$(DESTDIR)$(MANDIR)/man1/cairn.1"
+endef
+
+install: cairn
+	$(install_files)
+
+install-only:
+	@test -x cairn || { echo "no ./cairn to install: run make first" >&2; exit 1; }
+	$(install_files)
+
 # Installs the Debian packages cairn needs to build and test (idempotent).
 deps:
 	@scripts/deps.sh
@@ -89,5 +110,5 @@ bench: cairn
 clean:
 	rm -rf build build-san cairn cairn-hooks cairn.tmp cairn-hooks.tmp
 
-.PHONY: all test unit deps setup bench clean cairn cairn-hooks
+.PHONY: all test unit deps setup bench clean cairn cairn-hooks install install-only
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)

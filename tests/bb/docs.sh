@@ -209,3 +209,91 @@ $ exit 3
 	printf '<!-- example: x -->\n```lua file=p/BUILD.lua\ngenrule { name = "y", outs = { "y.txt" }, cmd = "exit 1" }\n```\n```console\n$ cairn build\n...\n```\n' > fake/docs/fails.md
 	! examples fails.md
 }
+
+# make, run from the repository top or with its Makefile, without what the
+# make that runs the suite passes down (its jobserver, SANITIZE=...).
+top_make() { env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory "$@"; }
+
+# man_text PAGE: the man page as plain text, one paragraph a line.
+man_text() { groff -man -Tascii -P-cbou -rLL=1000n -rHY=0 "$1" 2>&1; }
+
+test_man_page_renders() {
+	if ! command -v groff >/dev/null; then
+		echo "no groff here (Debian: groff-base): docs/cairn.1 not rendered" >&2
+		grep -q '^\.TH CAIRN 1 ' "$top/docs/cairn.1"
+		return
+	fi
+	run 0 groff -man -Tutf8 -ww -z "$top/docs/cairn.1"
+	eq "$out" ""
+	if command -v man >/dev/null; then
+		run 0 env MANWIDTH=80 man -l "$top/docs/cairn.1"
+		has "cairn build [FLAGS] [PATTERN...]"
+	fi
+}
+
+# The man page and docs/commands.md name every command and every flag that
+# cairn --help lists.
+test_man_page_and_manual_name_every_command_and_flag() {
+	command -v groff >/dev/null || return 0
+	run 0 cairn --help
+	local help=$out man cmds flags c f
+	man=$(man_text "$top/docs/cairn.1")
+	cmds=$(printf '%s\n' "$help" | sed -n 's/^  \([a-z]*\) .*/\1/p')
+	flags=$(printf '%s\n' "$help" | grep -oE -- '(^|[ ,/([])--?[a-z][a-z_-]*' | sed 's/^[] ,/([]//' | sort -u)
+	[ "$(printf '%s\n' "$cmds" | wc -l)" -ge 8 ]
+	[ "$(printf '%s\n' "$flags" | wc -l)" -ge 12 ]
+	for c in $cmds; do
+		out=$man; has "cairn $c"
+		grep -q "^## .*\`cairn $c[ \`]" "$top/docs/commands.md" ||
+			{ echo "docs/commands.md has no section on cairn $c" >&2; return 1; }
+	done
+	for f in $flags; do
+		out=$man; has "$f"
+		grep -q "^| .*\`$f[ \`]" "$top/docs/commands.md" ||
+			{ echo "the flags of docs/commands.md lack $f" >&2; return 1; }
+	done
+}
+
+# make install-only PREFIX=... (and DESTDIR=...): the binary that is there
+# and the man page, nothing rebuilt; make install is the same after make.
+test_make_install() {
+	local before
+	before=$(stat -c '%i %Y' "$top/cairn")
+	run 0 top_make -C "$top" install-only PREFIX="$PWD/prefix"
+	eq "$(stat -c '%i %Y' "$top/cairn")" "$before"
+	cmp "$PWD/prefix/bin/cairn" "$top/cairn"
+	cmp "$PWD/prefix/share/man/man1/cairn.1" "$top/docs/cairn.1"
+	[ -x "$PWD/prefix/bin/cairn" ]
+	eq "$(stat -c %a "$PWD/prefix/share/man/man1/cairn.1")" 644
+	run 0 "$PWD/prefix/bin/cairn" --version
+	has "cairn "
+	if command -v man >/dev/null; then
+		run 0 env MANPATH="$PWD/prefix/share/man" man -w cairn
+		eq "$out" "$PWD/prefix/share/man/man1/cairn.1"
+	fi
+	run 0 top_make -C "$top" install-only DESTDIR="$PWD/stage" PREFIX=/opt/cairn
+	[ -x "$PWD/stage/opt/cairn/bin/cairn" ]
+	[ -f "$PWD/stage/opt/cairn/share/man/man1/cairn.1" ]
+	# make install is make's cairn (the rename below), then the same
+	run 0 top_make -C "$top" -n install PREFIX="$PWD/prefix2"
+	has "mv -f cairn.tmp cairn"
+	has "install -m 0755 cairn \"$PWD/prefix2/bin/cairn\""
+	has "install -m 0644 docs/cairn.1 \"$PWD/prefix2/share/man/man1/cairn.1\""
+}
+
+# make replaces ./cairn by a rename: a cairn that runs (here a copy of
+# sleep standing in for a cairn build --watch) does not make it fail with
+# "Text file busy". Run on a scratch directory with the repository's
+# Makefile; -o keeps make from looking at the objects behind B/cairn.
+test_make_replaces_cairn_by_rename() {
+	mkdir -p fake
+	cp "$(command -v sleep)" cairn
+	./cairn 60 &
+	local pid=$!
+	printf '#!/bin/sh\necho new\n' > fake/cairn
+	chmod +x fake/cairn
+	run 0 top_make -f "$top/Makefile" -o fake/cairn B=fake cairn
+	kill "$pid"
+	eq "$(./cairn)" new
+	[ ! -e cairn.tmp ]
+}
