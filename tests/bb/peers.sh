@@ -191,8 +191,11 @@ test_faultproxy_stops_by_itself() {
 
 test_peers_die_with_their_test() {
 	# a test shell killed outright (no EXIT trap) still takes its peers
-	# with it: the parent-death signal reaches each
-	bash -c '
+	# with it: the parent-death signal reaches each (its PEERS_DIR stays:
+	# this test makes and removes it)
+	local dead
+	dead=$(mktemp -d "${TMPDIR:-/tmp}/cairn-peers.XXXXXX")
+	PEERS_DIR=$dead bash -c '
 		source "$TESTS/peers/nginx_cache.sh"; source "$TESTS/peers/faultproxy.sh"
 		nginx_cache_start; faultproxy_start "$NGINX_CACHE_PORT"
 		echo "$NGINX_CACHE_PID $FAULTPROXY_PID" > pids
@@ -201,6 +204,7 @@ test_peers_die_with_their_test() {
 	for pid in $(cat pids); do
 		while pgrep -g "$pid" >/dev/null; do [ $((SECONDS - t0)) -lt 20 ]; sleep 0.2; done
 	done
+	rm -rf "$dead"
 	# and a normal exit stops them through the trap, at once
 	bash -c '
 		source "$TESTS/peers/nginx_cache.sh"; source "$TESTS/peers/faultproxy.sh"
