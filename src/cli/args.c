@@ -52,9 +52,9 @@ void usage(void)
 	      "       --sandbox strict|auto|none (default strict),\n"
 	      "       --remote_cache URL, --remote_executor URL,\n"
 	      "       --remote_instance_name NAME, --remote_header NAME=VALUE,\n"
-	      "       --remote_timeout SECONDS, --[no]remote_upload_local_results,\n"
-	      "       --remote_download all|toplevel, --announce_rc,\n"
-	      "       --nohome_rc, --noworkspace_rc (command line only)\n",
+	      "       --remote_timeout SECONDS, --remote_upload_local_results[=false],\n"
+	      "       --noremote_upload_local_results, --remote_download all|toplevel,\n"
+	      "       --announce_rc, --nohome_rc, --noworkspace_rc (command line only)\n",
 	      stderr);
 }
 
