@@ -40,17 +40,8 @@ static char *default_cache_dir(void)
 	return xasprintf("%s/.cache/cairn", h);
 }
 
-void ws_open(struct ws *w, const struct opts *o, int lock)
+char *ws_find_root(const char *cwd)
 {
-	memset(w, 0, sizeof *w);
-	w->lock_fd = -1;
-	char cwd[PATH_MAX];
-	if (!getcwd(cwd, sizeof cwd))
-		fatal("getcwd:");
-	char *cache = o->cache_dir ? (o->cache_dir[0] == '/' ? xstrdup(o->cache_dir)
-	                                                     : xasprintf("%s/%s", cwd, o->cache_dir))
-	                           : default_cache_dir();
-	w->cache_dir = cache;
 	char *dir = xstrdup(cwd);
 	for (;;) {
 		char *f = xasprintf("%s/WORKSPACE.lua", dir);
@@ -58,14 +49,32 @@ void ws_open(struct ws *w, const struct opts *o, int lock)
 		int found = stat(f, &st) == 0;
 		free(f);
 		if (found)
-			break;
+			return dir;
 		char *slash = strrchr(dir, '/');
 		if (!slash || slash == dir) {
 			free(dir);
-			fatal("not in a workspace: no WORKSPACE.lua in %s or above", cwd);
+			return NULL;
 		}
 		*slash = 0;
 	}
+}
+
+void ws_open(struct ws *w, const struct opts *o, int lock)
+{
+	memset(w, 0, sizeof *w);
+	w->lock_fd = -1;
+	/* main found both before it read the .cairnrc files */
+	char buf[PATH_MAX];
+	const char *cwd = o->cwd;
+	if (!cwd && !(cwd = getcwd(buf, sizeof buf)))
+		fatal("getcwd:");
+	char *cache = o->cache_dir ? (o->cache_dir[0] == '/' ? xstrdup(o->cache_dir)
+	                                                     : xasprintf("%s/%s", cwd, o->cache_dir))
+	                           : default_cache_dir();
+	w->cache_dir = cache;
+	char *dir = o->cwd ? (o->root ? xstrdup(o->root) : NULL) : ws_find_root(cwd);
+	if (!dir)
+		fatal("not in a workspace: no WORKSPACE.lua in %s or above", cwd);
 	w->root = dir;
 	size_t n = strlen(dir);
 	w->rel = xstrdup(cwd[n] == '/' ? cwd + n + 1 : "");

@@ -13,7 +13,10 @@ struct ws {
 	int lock_fd;     /* flock on .cairn/lock, or -1 */
 };
 
-/* Find the root above the cwd, chdir there, make .cairn/ and lock it.
+/* The workspace root: cwd or the nearest directory above it that holds
+ * WORKSPACE.lua (a fresh string), or NULL. */
+char *ws_find_root(const char *cwd);
+/* Find the root above the cwd (o->root, when o->cwd is set), chdir there, make .cairn/ and lock it.
  * Exits 2 (with a message) outside a workspace. */
 void ws_open(struct ws *w, const struct opts *o, int lock);
 void ws_close(struct ws *w);

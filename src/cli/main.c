@@ -1,8 +1,12 @@
-/* main: parse the command line and hand over to a command. */
+/* main: parse the command line, apply the .cairnrc files under it, and
+ * hand over to a command. */
 #include "cli/args.h"
 #include "cli/cmds.h"
+#include "util/util.h"
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int main(int argc, char **argv)
 {
@@ -10,6 +14,19 @@ int main(int argc, char **argv)
 	if (args_parse(argc, argv, &o) < 0) {
 		args_free(&o);
 		return 2;
+	}
+	if (!o.version && !o.help) {
+		/* the workspace's .cairnrc is at its root: find it once, here,
+		 * and ws_open takes it from o */
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof cwd))
+			fatal("getcwd:");
+		o.cwd = xstrdup(cwd);
+		o.root = ws_find_root(cwd);
+		if (args_rc(argc, argv, &o) < 0) {
+			args_free(&o);
+			return 2;
+		}
 	}
 	int code = 0;
 	if (o.version) {
