@@ -84,7 +84,14 @@ $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
 
 .SECONDARY: $(GEN_SRCS) $(GEN_HDRS)
-$(B)/src/remote/reapi.o $(UNIT_OBJS) $(GEN_OBJS): | $(GEN_HDRS)
+$(B)/src/remote/reapi.o $(UNIT_OBJS) $(B)/bench/reapi_bench.o $(GEN_OBJS): | $(GEN_HDRS)
+
+# The micro-benchmark of the REAPI key (bench/reapi_bench.c).
+$(B)/bench/reapi_bench: $(B)/bench/reapi_bench.o $(LIB_OBJS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+bench-reapi: $(B)/bench/reapi_bench
+	$(B)/bench/reapi_bench
 
 # The Lua prelude is embedded with .incbin; make must know about it.
 $(B)/src/lang/prelude.o: src/lang/prelude.lua src/lang/rules_cc.lua
@@ -131,5 +138,6 @@ bench: cairn
 clean:
 	rm -rf build build-san cairn cairn-hooks cairn.tmp cairn-hooks.tmp
 
-.PHONY: all test unit deps setup bench clean cairn cairn-hooks install install-only
--include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(HOOK_OBJS:.o=.d)
+.PHONY: all test unit deps setup bench bench-reapi clean cairn cairn-hooks install install-only
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) \
+	$(B)/bench/reapi_bench.d
