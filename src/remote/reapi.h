@@ -77,10 +77,10 @@ struct reapi_builder *reapi_builder_new(void);
 void reapi_builder_free(struct reapi_builder *b);
 
 /* Encode s's Command, input root and Action into *out. An input or output
- * path that is empty, absolute, or has an empty, "." or ".." segment, an
- * input that is both a file and a directory, a path or an environment
- * variable given twice, an env entry or property without '=': -1 and *e
- * (ERR_INPUT); *out is then undefined. */
+ * path that is empty, absolute, or has an empty, "." or ".." segment; an
+ * input path given twice, or both a file and a directory; an environment
+ * variable set twice; an env entry or property without '=': -1 and *e
+ * (ERR_INPUT), and *out holds nothing. */
 int reapi_build(struct reapi_builder *b, const struct reapi_spec *s, struct reapi_action *out,
                 struct err *e);
 
