@@ -1,4 +1,4 @@
-/* reapi_bench: what the REAPI action key costs (remote/reapi.c), beside
+/* reapi_bench: what the REAPI action key costs (reapi/reapi.c), beside
  * today's key (exec/key.c) on the same actions.
  *   make bench-reapi    (or build/bench/reapi_bench [ROUNDS])
  * Two shapes: 10,000 compile-like actions of 20 inputs each (a source, a
@@ -7,7 +7,7 @@
  * only the key is timed, in CPU time of the thread (steadier than wall
  * time on a shared machine). Each figure is the best of ROUNDS (default 5). */
 #include "exec/key.h"
-#include "remote/reapi.h"
+#include "reapi/reapi.h"
 #include "util/util.h"
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the REAPI messages and digests (remote/reapi.c): the bytes
+/* Unit tests of the REAPI messages and digests (reapi/reapi.c): the bytes
  * of a Command, a tree of Directory messages and an Action are the
  * protocol's, the order things are given in does not matter, nested and
  * empty input roots, the executable bit, and the paths refused.
@@ -11,7 +11,7 @@
  *     --encode=build.bazel.remote.execution.v2.Command \
  *     build/bazel/remote/execution/v2/remote_execution.proto < cmd.txt
  * with the text form written above each constant. */
-#include "remote/reapi.h"
+#include "reapi/reapi.h"
 #include "test.h"
 #include "util/util.h"
 #include <stdlib.h>

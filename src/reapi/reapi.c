@@ -1,4 +1,4 @@
-/* reapi: an action as REAPI v2 messages (src/remote/proto/, compiled by
+/* reapi: an action as REAPI v2 messages (src/reapi/proto/, compiled by
  * protoc-c at build time) and their digests.
  *
  * The canonical form. A digest is the SHA-256 of a message's binary
@@ -34,7 +34,7 @@
  * headers of the same dependencies): a small direct-mapped memo of
  * encoded Directory messages, compared in full, gives a repeated
  * directory its digest without hashing it again. */
-#include "remote/reapi.h"
+#include "reapi/reapi.h"
 #include "util/util.h"
 #include "duration.pb-c.h"
 #include "remote_execution.pb-c.h"
