@@ -38,7 +38,7 @@ int decide_inputs(struct decision *dc, const struct action *a, const struct dige
 	dc->kin = xcalloc(a->ninputs + ndisc + 1, sizeof *dc->kin);
 	for (size_t i = 0; i < a->ninputs; i++)
 		if (!disc || !a->prunable[i])
-			dc->kin[dc->nkin++] = (struct key_input){a->inputs[i]->path, ind[i]};
+			dc->kin[dc->nkin++] = (struct key_input){.path = a->inputs[i]->path, .d = ind[i]};
 	if (!disc)
 		return 0;
 	dc->kin_own = xcalloc(ndisc + 1, sizeof *dc->kin_own);
@@ -63,8 +63,19 @@ int decide_inputs(struct decision *dc, const struct action *a, const struct dige
 }
 
 void decide_key(struct decision *dc, const struct action *a, const char *const *env,
-                const char *props)
+                const char *props, decide_meta_fn meta, void *ctx)
 {
+	for (size_t i = 0; i < dc->nkin; i++) {
+		struct key_input *k = &dc->kin[i];
+		k->size = 0;
+		k->exec = 0;
+		if (meta && meta(ctx, k->path, &k->size, &k->exec) < 0) {
+			/* unknown: size 0, not executable (the digest still
+			 * decides what the key covers) */
+			k->size = 0;
+			k->exec = 0;
+		}
+	}
 	key_compute(a, env, dc->kin, dc->nkin, props, &dc->key, &dc->cmd);
 }
 
@@ -167,6 +178,7 @@ void decide_copy(struct decision *dst, const struct decision *src)
 	dst->kin_own = xcalloc(src->nkin + 1, sizeof *dst->kin_own);
 	for (size_t i = 0; i < src->nkin; i++) {
 		dst->kin_own[i] = xstrdup(src->kin[i].path);
-		dst->kin[i] = (struct key_input){dst->kin_own[i], src->kin[i].d};
+		dst->kin[i] = src->kin[i];
+		dst->kin[i].path = dst->kin_own[i];
 	}
 }

@@ -34,10 +34,16 @@ typedef int (*decide_digest_fn)(void *ctx, const char *path, struct digest *d);
  * input). */
 int decide_inputs(struct decision *dc, const struct action *a, const struct digest *ind,
                   char *const *disc, size_t ndisc, decide_digest_fn digest, void *ctx);
+/* The size and executable bit of a file among an action's key inputs
+ * (its digest is known already). 0, or -1 with errno. */
+typedef int (*decide_meta_fn)(void *ctx, const char *path, uint64_t *size, int *exec);
+
 /* dc's key and command digest from its inputs, a's effective environment
- * (key_env) and the execution properties. */
+ * (key_env) and the execution properties; meta (NULL: sizes 0, nothing
+ * executable) tells each input's size and executable bit, which the key
+ * covers with its digest. */
 void decide_key(struct decision *dc, const struct action *a, const char *const *env,
-                const char *props);
+                const char *props, decide_meta_fn meta, void *ctx);
 /* Why a must run, given its last record (NULL: never ran) and whether
  * its outputs are all on disk. Fresh string. */
 char *decide_reason(const struct decision *dc, const struct action *a, const struct act_rec *r,

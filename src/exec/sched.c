@@ -364,6 +364,30 @@ static int digest_of(void *ctx, const char *path, struct digest *d)
 	return state_digest(s->env->st, s->env->fs, path, d);
 }
 
+/* decide_meta_fn from the state's stat data (the file's own, through a
+ * symlink), or the file system's. */
+static int meta_of(void *ctx, const char *path, uint64_t *size, int *exec)
+{
+	struct sched *s = ctx;
+	const struct file_rec *f = state_file(s->env->st, path);
+	struct file_stat fst;
+	const struct file_stat *st = f ? &f->st : NULL;
+	if (!st || S_ISLNK(st->mode)) {
+		struct stat real;
+		if (st && stat(path, &real) == 0) {
+			file_stat_from(&real, &fst);
+			st = &fst;
+		} else if (!st) {
+			if (s->env->fs->stat(s->env->fs, path, &fst) < 0)
+				return -1;
+			st = &fst;
+		}
+	}
+	*size = st->size;
+	*exec = (st->mode & 0100) != 0;
+	return 0;
+}
+
 /* Key a on its fixed inputs and those disc names: 0. With disc NULL, or
  * when one of disc cannot be read, on every input: -1. */
 static int key_on(struct sched *s, struct action *a, char *const *disc, size_t ndisc)
@@ -372,7 +396,7 @@ static int key_on(struct sched *s, struct action *a, char *const *disc, size_t n
 	int rc = disc ? decide_inputs(&n->dc, a, n->ind, disc, ndisc, digest_of, s) : -1;
 	if (rc < 0)
 		decide_inputs(&n->dc, a, n->ind, NULL, 0, NULL, NULL);
-	decide_key(&n->dc, a, n->env, s->env->opts.props);
+	decide_key(&n->dc, a, n->env, s->env->opts.props, meta_of, s);
 	return rc;
 }
 
@@ -477,7 +501,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 		struct decision narrow = {0}; /* the key its run read: remembered */
 		if (ok && a->depfile && res.discovered && !env->opts.plan &&
 		    decide_inputs(&narrow, a, n->ind, res.discovered, res.ndiscovered, digest_of, s) == 0) {
-			decide_key(&narrow, a, n->env, env->opts.props);
+			decide_key(&narrow, a, n->env, env->opts.props, meta_of, s);
 			decide_free(&n->dc);
 			n->dc = narrow;
 		}

@@ -64,8 +64,8 @@ TEST(decide_inputs_every_or_fixed_plus_discovered)
 	CHECK(some.nkin == 2);
 	CHECK_STR(some.kin[0].path, "other.h"); /* sorted; x.h left out */
 	CHECK_STR(some.kin[1].path, "x.c");
-	decide_key(&all, f.a, f.env, "p");
-	decide_key(&some, f.a, f.env, "p");
+	decide_key(&all, f.a, f.env, "p", NULL, NULL);
+	decide_key(&some, f.a, f.env, "p", NULL, NULL);
 	CHECK(!digest_eq(&all.key, &some.key));
 	CHECK(digest_eq(&all.cmd, &some.cmd)); /* the command is the same */
 	char *missing[] = {gone, NULL};
@@ -82,7 +82,7 @@ TEST(decide_reason_names_what_changed)
 	dfx_open(&f);
 	struct decision dc = {0};
 	decide_inputs(&dc, f.a, f.ind, NULL, 0, NULL, NULL);
-	decide_key(&dc, f.a, f.env, "p");
+	decide_key(&dc, f.a, f.env, "p", NULL, NULL);
 	struct digest outd[2] = {0};
 	char *why = decide_reason(&dc, f.a, NULL, 1);
 	CHECK_STR(why, "new");
@@ -96,11 +96,11 @@ TEST(decide_reason_names_what_changed)
 	free(why);
 	sha_buf("h2", 2, &f.ind[1]);
 	decide_inputs(&dc, f.a, f.ind, NULL, 0, NULL, NULL);
-	decide_key(&dc, f.a, f.env, "p");
+	decide_key(&dc, f.a, f.env, "p", NULL, NULL);
 	why = decide_reason(&dc, f.a, r, 1);
 	CHECK_STR(why, "input changed: x.h");
 	free(why);
-	decide_key(&dc, f.a, f.env, "q");
+	decide_key(&dc, f.a, f.env, "q", NULL, NULL);
 	why = decide_reason(&dc, f.a, r, 1);
 	CHECK_STR(why, "command changed");
 	free(why);

@@ -2,9 +2,11 @@
  * changes the key, the order a rule lists things in does not, the command
  * digest ignores inputs, and key_env's default PATH. */
 #include "exec/key.h"
+#include "reapi/reapi.h"
 #include "test.h"
 #include "util/str.h"
 #include "util/util.h"
+#include <stdio.h>
 #include <stdlib.h>
 
 #define L(...) ((const char *[]){__VA_ARGS__, NULL})
@@ -17,6 +19,8 @@ struct kspec {
 	const char *props;
 	unsigned flags;
 	const char *bump;
+	const char *exec;   /* an input whose executable bit is set, or NULL */
+	uint64_t size;      /* every input's size (1 when 0) */
 };
 
 static size_t count(const char **v)
@@ -56,6 +60,8 @@ static void key_of(const struct kspec *k, struct digest *key, struct digest *cmd
 		                    k->bump && !strcmp(k->bump, a->inputs[i]->path) ? "!" : "");
 		in[i].path = a->inputs[i]->path;
 		sha_buf(t, strlen(t), &in[i].d);
+		in[i].size = k->size ? k->size : 1;
+		in[i].exec = k->exec && !strcmp(k->exec, a->inputs[i]->path);
 		free(t);
 	}
 	const char **env = key_env(a);
@@ -126,6 +132,45 @@ TEST(key_changes_with_every_part)
 	compare("input added", &k, 0, 1);
 	k = base(), k.in = L("x.c");
 	compare("input removed", &k, 0, 1);
+	k = base(), k.exec = "x.c";
+	compare("input executable", &k, 0, 1);
+	k = base(), k.size = 2;
+	compare("input size", &k, 0, 1);
+}
+
+/* The key is REAPI's Action digest: what reapi_build makes of the same
+ * action, with the properties (and the flags) as platform properties and
+ * the key's version as the salt; the command digest is the Command's. A
+ * REAPI cache or executor names the action by the same digest. */
+TEST(key_is_the_reapi_action_digest)
+{
+	struct kspec k = base();
+	k.props = "platform=linux-x86_64;sandbox=none";
+	k.flags = ACT_NETWORK;
+	k.exec = "x.c";
+	struct digest key, cmd;
+	key_of(&k, &key, &cmd);
+	struct digest dc, dh;
+	sha_buf("x.c", 3, &dc);
+	sha_buf("x.h", 3, &dh);
+	struct reapi_input in[] = {{"x.h", {dh, 1}, 0}, {"x.c", {dc, 1}, 1}};
+	const char *env[] = {"CC=gcc", "LANG=C", "PATH=/usr/local/bin:/usr/bin:/bin"};
+	char flags[32];
+	snprintf(flags, sizeof flags, "cairn-flags=%u", (unsigned)ACT_NETWORK);
+	const char *props[] = {"sandbox=none", flags, "platform=linux-x86_64"};
+	const char *outs[] = {"x.o"};
+	static const char salt[] = "cairn-action-key 3";
+	struct reapi_spec s = {.argv = base_argv, .argc = 3, .env = env, .nenv = 3,
+	                       .outputs = outs, .noutputs = 1, .props = props, .nprops = 3,
+	                       .in = in, .nin = 2, .salt = salt, .salt_len = sizeof salt - 1};
+	struct reapi_builder *b = reapi_builder_new();
+	struct reapi_action out;
+	struct err e = {0};
+	CHECK(reapi_build(b, &s, &out, &e) == 0);
+	CHECK(digest_eq(&out.action.hash, &key));
+	CHECK(digest_eq(&out.command.hash, &cmd));
+	reapi_builder_free(b);
+	err_clear(&e);
 }
 
 TEST(key_ignores_listing_order)
