@@ -194,8 +194,9 @@ genrule { name = "y", outs = { "y.tmp.$dead.2" }, cmd = "echo y > \$@" }
 L
 	echo one > p/in.txt
 	run 0 cairn build
-	sleep 60 &
+	sleep 59.25 &
 	live=$!
+	trap 'kill $live 2>/dev/null' EXIT
 	# what a cairn killed between writing and renaming leaves
 	echo torn > cairn-out/p/x.txt.tmp.$dead.1
 	echo torn > cairn-out/p/other.txt.tmp.$dead.7

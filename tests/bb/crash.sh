@@ -86,13 +86,13 @@ L
 test_background_process_does_not_hang_build() {
 	ws
 	write BUILD.lua <<'L'
-genrule { name = "bg", outs = { "bg.txt" }, cmd = "(sleep 60 &) ; echo ok > $@" }
+genrule { name = "bg", outs = { "bg.txt" }, cmd = "(sleep 61.25 &) ; echo ok > $@" }
 L
 	start=$(date +%s)
 	run 0 cairn build
 	[ $(( $(date +%s) - start )) -lt 20 ]
 	sleep 0.2
-	! pgrep -f "sleep 60" >/dev/null
+	! pgrep -f "sleep 61.25" >/dev/null
 }
 
 test_corrupt_state_is_ignored_and_rebuilt() {
