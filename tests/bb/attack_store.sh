@@ -196,7 +196,7 @@ L
 	run 0 cairn build
 	sleep 59.25 &
 	live=$!
-	trap 'kill $live 2>/dev/null' EXIT
+	trap 'kill $live 2>/dev/null || true' EXIT
 	# what a cairn killed between writing and renaming leaves
 	echo torn > cairn-out/p/x.txt.tmp.$dead.1
 	echo torn > cairn-out/p/other.txt.tmp.$dead.7
