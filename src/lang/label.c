@@ -19,20 +19,6 @@ static int path_chars_ok(const char *s, int allow_space)
 	return 1;
 }
 
-/* Components separated by '/' are non-empty and neither "." nor "..". */
-static int components_ok(const char *s)
-{
-	const char *p = s;
-	for (;;) {
-		const char *e = strchr(p, '/');
-		size_t n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (!e)
-			return 1;
-		p = e + 1;
-	}
-}
 
 int label_check_pkg(const char *pkg, const char **why)
 {
@@ -42,7 +28,7 @@ int label_check_pkg(const char *pkg, const char **why)
 		*why = "package name has a character that is not allowed";
 		return -1;
 	}
-	if (!components_ok(pkg)) {
+	if (!path_components_ok(pkg)) {
 		*why = "package name has an empty, '.' or '..' component";
 		return -1;
 	}
@@ -59,7 +45,7 @@ int label_check_name(const char *name, const char **why)
 		*why = "target name has a character that is not allowed";
 		return -1;
 	}
-	if (!components_ok(name)) {
+	if (!path_components_ok(name)) {
 		*why = "target name has an empty, '.' or '..' component";
 		return -1;
 	}

@@ -232,21 +232,6 @@ static struct reapi_digest put_msg(struct reapi_builder *b, const ProtobufCMessa
 	return d;
 }
 
-/* A relative path in canonical form: segments non-empty, none "." or "..". */
-static int path_ok(const char *p)
-{
-	if (!*p)
-		return 0;
-	for (;;) {
-		const char *s = strchr(p, '/');
-		size_t n = s ? (size_t)(s - p) : strlen(p);
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		if (!s)
-			return 1;
-		p = s + 1;
-	}
-}
 
 /* Tree order: bytes, with '/' below every other byte, so that within a
  * directory its entries come by name, and everything under a directory is
@@ -342,7 +327,7 @@ static int put_command(struct reapi_builder *b, const struct reapi_spec *s, pb_p
 	char **out = sc_alloc(&b->sc, (s->noutputs + 1) * sizeof *out);
 	size_t nout = 0;
 	for (size_t i = 0; i < s->noutputs; i++) {
-		if (!path_ok(s->outputs[i]))
+		if (!path_components_ok(s->outputs[i]))
 			return err_input(e, NULL, "output path '%s' is not a relative path in canonical form",
 			                 s->outputs[i]);
 		out[i] = (char *)s->outputs[i];
@@ -404,7 +389,7 @@ static int put_input_root(struct reapi_builder *b, const struct reapi_spec *s,
 	vec_reserve(&b->sorted, &b->sortcap, n + 1, sizeof *b->sorted);
 	int sorted = 1;
 	for (size_t i = 0; i < n; i++) {
-		if (!path_ok(s->in[i].path))
+		if (!path_components_ok(s->in[i].path))
 			return err_input(e, NULL, "input path '%s' is not a relative path in canonical form",
 			                 s->in[i].path);
 		b->sorted[i] = &s->in[i];

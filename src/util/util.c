@@ -204,3 +204,16 @@ void xqsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const vo
 	if (n > 1)
 		qsort(base, n, size, cmp);
 }
+
+int path_components_ok(const char *p)
+{
+	for (;;) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (!e)
+			return 1;
+		p = e + 1;
+	}
+}

@@ -41,6 +41,10 @@ char **strv_dup(const char *const *v, size_t n);
 /* The number of strings before v's NULL; 0 when v is NULL. */
 size_t strv_len(const char *const *v);
 
+/* Is p a relative path whose '/'-separated components are all non-empty
+ * and neither "." nor ".."? ("" is not.) */
+int path_components_ok(const char *p);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 /* Processors online, at least 1. */
