@@ -222,3 +222,17 @@ test_grpc_cache_is_refused_for_now() {
 	run 2 cairn build --remote_cache=https://127.0.0.1:1
 	has "https remote caches are not supported yet"
 }
+
+test_stalled_server_times_out_and_builds_locally() {
+	nginx_cache_start
+	two_rules
+	# a server that accepts and never answers: each try waits
+	# --remote_timeout, three tries, then the build goes on locally
+	faultproxy_start "$NGINX_CACHE_PORT" "stall"
+	local t0=$SECONDS
+	run 0 cairn build --remote_cache="http://127.0.0.1:$FAULTPROXY_PORT" --remote_timeout=1
+	remote_summary 2 0 0 0
+	warnings 1
+	has "timed out after 1000 ms; building locally"
+	[ $((SECONDS - t0)) -lt 20 ]
+}
