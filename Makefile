@@ -35,7 +35,7 @@ LIB_SRCS := \
 	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \
 	src/store/cas.c src/store/ac.c src/store/state.c src/store/gc.c \
 	src/exec/noop.c src/exec/os_posix.c src/exec/runner.c src/exec/files.c src/exec/decide.c src/exec/job.c src/exec/sched.c src/exec/key.c src/exec/shell.c src/exec/depfile.c src/exec/watch.c src/exec/sandbox_linux.c src/exec/spawner.c \
-	src/reapi/reapi.c src/remote/url.c \
+	src/reapi/reapi.c src/remote/url.c src/remote/http.c src/remote/result.c src/remote/http_store.c \
 	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(GEN_OBJS)
 MAIN_OBJ := $(B)/src/cli/main.o
@@ -84,7 +84,7 @@ $(B)/gen/%.o: $(B)/gen/%.c
 	$(CC) $(CPPFLAGS_ALL) $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP -c -o $@ $<
 
 .SECONDARY: $(GEN_SRCS) $(GEN_HDRS)
-$(B)/src/reapi/reapi.o $(UNIT_OBJS) $(B)/bench/reapi_bench.o $(GEN_OBJS): | $(GEN_HDRS)
+$(B)/src/reapi/reapi.o $(B)/src/remote/result.o $(UNIT_OBJS) $(B)/bench/reapi_bench.o $(GEN_OBJS): | $(GEN_HDRS)
 
 # The micro-benchmark of the REAPI key (bench/reapi_bench.c).
 $(B)/bench/reapi_bench: $(B)/bench/reapi_bench.o $(LIB_OBJS)

@@ -13,6 +13,7 @@
 #include "util/str.h"
 #include "store/state.h"
 #include "store/store.h"
+#include "remote/http_store.h"
 #include "util/fs.h"
 #include "util/util.h"
 #include <dirent.h>
@@ -402,6 +403,7 @@ static void round_begin(struct round *r)
 	r->u = (struct ui){.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose,
 	                   .plan = r->mode == MODE_PLAN, .test_output = o->test_output};
 	r->u.tty = isatty(1);
+	r->u.remote = o->remote_cache.host && o->remote_cache.scheme == URL_HTTP;
 	r->u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && r->u.tty);
 	r->start_ns = fsys_real()->now(fsys_real());
 	cc_configure(&r->cc);
@@ -449,6 +451,41 @@ static int load(struct round *r)
 	return 0;
 }
 
+/* The local store, behind the remote cache when one is given: NULL when
+ * it cannot be had (said, and *code the exit code). A remote cache that
+ * cairn cannot speak yet (grpc, grpcs, https) is refused, unless there is
+ * nothing to build: a build of nothing never contacts it. */
+static struct store *open_store(struct round *r, int *code)
+{
+	const struct opts *o = r->o;
+	const struct url *u = &o->remote_cache;
+	*code = 2;
+	if (u->host && u->scheme != URL_HTTP && r->g.nactions > 0) {
+		fprintf(stderr, "cairn: error: --remote_cache: %s remote caches are not supported yet\n",
+		        url_scheme_name(u->scheme));
+		return NULL;
+	}
+	struct store *local = store_local_open(r->w->cache_dir);
+	if (!local) {
+		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", r->w->cache_dir,
+		        strerror(errno));
+		return NULL;
+	}
+	if (!u->host || u->scheme != URL_HTTP)
+		return local;
+	char **hv = xcalloc(o->nremote_headers + 1, sizeof *hv);
+	for (size_t i = 0; i < o->nremote_headers; i++)
+		hv[i] = xasprintf("%s: %s", o->remote_headers[i].name, o->remote_headers[i].value);
+	struct http_store_opts ho = {
+		.url = u, .headers = (const char *const *)hv, .nheaders = o->nremote_headers,
+		.timeout_ms = o->remote_timeout > 0 ? o->remote_timeout * 1000 : 60000,
+		.upload = o->remote_upload_local_results,
+	};
+	struct store *s = http_store_open(local, &ho);
+	strv_free(hv);
+	return s;
+}
+
 /* Run the wanted actions, then prune, save the state and record the
  * no-op: r->rc and r->res filled. 0, or 2 when the cache or the runner
  * cannot be had (said). */
@@ -459,12 +496,10 @@ static int execute(struct round *r)
 	int plan = r->mode == MODE_PLAN;
 	if (r->corrupt)
 		warn(".cairn/state is damaged or from another version; starting afresh");
-	struct store *store = store_local_open(w->cache_dir);
-	if (!store) {
-		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w->cache_dir,
-		        strerror(errno));
-		return 2;
-	}
+	int code;
+	struct store *store = open_store(r, &code);
+	if (!store)
+		return code;
 	struct runner *runner = runner_local_new();
 	if (!runner) {
 		fprintf(stderr, "cairn: error: cannot start the local runner: %s\n", strerror(errno));
@@ -495,6 +530,13 @@ static int execute(struct round *r)
 	if (store->put_errno)
 		warn("cannot store results in the cache at %s: %s (they are not cached)",
 		     w->cache_dir, strerror(store->put_errno));
+	if (r->u.remote) {
+		r->u.remote_hits = http_store_hits(store);
+		char *why = http_store_why(store);
+		if (why)
+			warn("remote cache %s; building locally", why);
+		free(why);
+	}
 	int ok = r->rc == 0 && !r->res.interrupted && !r->res.c.failed;
 	/* with the graph of the last successful build of this request (known),
 	 * that build pruned already */

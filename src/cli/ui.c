@@ -163,14 +163,20 @@ void ui_summary(struct ui *u, const struct sched_counts *c)
 {
 	ui_clear(u);
 	uint64_t ms = (now_ns() - u->t0) / 1000000;
-	printf("cairn: %zu actions: %zu executed, %zu cached, %zu failed in %.2f s\n", c->total,
-	       c->executed, c->cached, c->failed, (double)ms / 1000.0);
+	char remote[48] = "";
+	if (u->remote)
+		snprintf(remote, sizeof remote, " (%zu remote)", u->remote_hits);
+	printf("cairn: %zu actions: %zu executed, %zu cached%s, %zu failed in %.2f s\n", c->total,
+	       c->executed, c->cached, remote, c->failed, (double)ms / 1000.0);
 	fflush(stdout);
 	if (u->events) {
 		fprintf(u->events,
 		        "{\"type\":\"summary\",\"total\":%zu,\"executed\":%zu,\"cached\":%zu,"
-		        "\"failed\":%zu,\"ms\":%llu}\n",
+		        "\"failed\":%zu,\"ms\":%llu",
 		        c->total, c->executed, c->cached, c->failed, (unsigned long long)ms);
+		if (u->remote)
+			fprintf(u->events, ",\"remote_cached\":%zu", u->remote_hits);
+		fputs("}\n", u->events);
 		fflush(u->events);
 	}
 }

@@ -18,6 +18,8 @@ struct ui {
 	const char *test_output; /* --test_output, NULL = errors */
 	struct test_row *rows;   /* one per test action finished */
 	size_t nrows, caprows;
+	int remote;         /* a remote cache is in use: the summary counts its hits */
+	size_t remote_hits; /* actions cached from the remote cache */
 };
 
 /* A test action's outcome, for the summary table. */
@@ -32,7 +34,8 @@ struct test_row {
 struct sched_observer ui_observer(struct ui *u);
 /* Clear the status line before other output. */
 void ui_clear(struct ui *u);
-/* The last line: "cairn: N actions: E executed, C cached, F failed in T s". */
+/* The last line: "cairn: N actions: E executed, C cached, F failed in T s",
+ * "C cached (H remote)" when a remote cache is in use. */
 void ui_summary(struct ui *u, const struct sched_counts *c);
 void ui_free(struct ui *u);
 /* tests.c: note a finished test action (and its --events line). */

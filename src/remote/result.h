@@ -1,0 +1,18 @@
+/* result: cairn's action result as REAPI's ActionResult, the value a
+ * remote action cache keeps under an Action digest. */
+#ifndef CAIRN_RESULT_H
+#define CAIRN_RESULT_H
+#include "store/store.h"
+#include "util/str.h"
+#include <stddef.h>
+
+/* Append r, encoded as an ActionResult, to b. The discovered inputs have
+ * no field in the protocol and are left out (see result.c). */
+void result_encode(const struct action_result *r, struct buf *b);
+/* Decode an ActionResult into *r (owned by the caller: action_result_free).
+ * 0, or -1 with *why (a static string) when the bytes are no ActionResult
+ * or one cairn cannot take: an output path that is absolute or climbs out,
+ * a digest that is not SHA-256, inlined bytes, a separate stderr. */
+int result_decode(const void *p, size_t n, struct action_result *r, const char **why);
+
+#endif
