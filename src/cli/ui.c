@@ -19,6 +19,16 @@ static const char *status_name(enum act_status s)
 	}
 }
 
+/* Where an action's result came from, for --events: it ran here (all
+ * actions run locally today), or came from the local store or a remote
+ * cache. */
+static const char *where_name(const struct sched_event *ev)
+{
+	if (ev->status == AS_CACHED || ev->status == AS_UPTODATE)
+		return ev->remote_hit ? "remote-cache" : "local-cache";
+	return "local";
+}
+
 char *ui_command(const struct action *a)
 {
 	struct buf b = {0};
@@ -81,6 +91,9 @@ static void on_finished(void *ctx, const struct sched_event *ev)
 	    (ran || ev->status == AS_WOULD_RUN)) {
 		ui_clear(u);
 		printf("%s%s %s: %s\n", u->plan ? "" : "explain: ", a->label, a->mnemonic, ev->reason);
+	} else if (u->explain && ev->status == AS_CACHED && ev->remote_hit) {
+		ui_clear(u);
+		printf("explain: %s %s: remote cache hit\n", a->label, a->mnemonic);
 	}
 	int is_test = (a->flags & ACT_TEST) != 0;
 	if (is_test)
@@ -133,8 +146,9 @@ static void on_finished(void *ctx, const struct sched_event *ev)
 		json_str(&b, a->label);
 		buf_puts(&b, ",\"mnemonic\":");
 		json_str(&b, a->mnemonic);
-		buf_printf(&b, ",\"status\":\"%s\",\"key\":\"%s\",\"ms\":%llu", status_name(ev->status),
-		           hex, (unsigned long long)((ev->end_ns - ev->start_ns) / 1000000));
+		buf_printf(&b, ",\"status\":\"%s\",\"where\":\"%s\",\"key\":\"%s\",\"ms\":%llu",
+		           status_name(ev->status), where_name(ev), hex,
+		           (unsigned long long)((ev->end_ns - ev->start_ns) / 1000000));
 		if (ev->reason) {
 			buf_puts(&b, ",\"reason\":");
 			json_str(&b, ev->reason);

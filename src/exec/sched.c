@@ -46,6 +46,7 @@ struct node {
 	char *sandbox;           /* its sandbox dir while it runs, or NULL */
 	int timed_out;           /* the last run passed its timeout */
 	int same;                /* up to date with nothing changed (sched_known) */
+	int remote_hit;          /* restored from a remote cache's result */
 };
 
 struct sched {
@@ -271,6 +272,7 @@ static void notify(struct sched *s, struct action *a, const struct job_done *d)
 	struct sched_event ev = {
 		.a = a, .status = n->status, .reason = n->reason, .key = n->dc.key,
 		.counts = &s->c, .attempts = n->attempts, .timed_out = n->timed_out,
+		.remote_hit = n->remote_hit,
 	};
 	if (d) {
 		ev.start_ns = d->start_ns;
@@ -505,6 +507,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 			decide_free(&n->dc);
 			n->dc = narrow;
 		}
+		n->remote_hit = ok && res.remote;
 		action_result_free(&res);
 		if (ok) {
 			if (!env->opts.plan)

@@ -41,6 +41,7 @@ struct sched_event {
 	int exit_code;
 	int attempts;              /* runs it took (flaky tests: up to 3) */
 	int timed_out;             /* the last run passed its timeout */
+	int remote_hit;            /* AS_CACHED from a remote cache */
 	const struct sched_counts *counts;
 };
 

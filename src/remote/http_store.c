@@ -176,6 +176,7 @@ static int remote_get(struct http_store *s, const struct digest *key, struct act
 		return 0;
 	}
 	s->hits++;
+	r->remote = 1;
 	return 1;
 }
 

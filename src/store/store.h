@@ -25,6 +25,8 @@ struct action_result {
 	char **discovered;         /* inputs the action reported reading (its
 	                              depfile), sorted; owned; may be NULL */
 	size_t ndiscovered;
+	int remote;                /* set by get_result: the hit came from a
+	                              remote cache, not the local store */
 };
 
 struct store;

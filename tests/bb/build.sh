@@ -282,7 +282,8 @@ import json
 ev = [json.loads(l) for l in open("ev.json")]
 acts = [e for e in ev if e["type"] == "action"]
 assert len(acts) == 4, acts
-assert all(a["status"] == "executed" and len(a["key"]) == 64 for a in acts), acts
+assert all(a["status"] == "executed" and a["where"] == "local" and len(a["key"]) == 64
+           for a in acts), acts
 assert {a["label"] for a in acts} == {"//a:gen", "//a:side", "//b:use", "//c:top"}
 assert ev[-1]["type"] == "summary" and ev[-1]["executed"] == 4, ev[-1]
 tr = json.load(open("prof.json"))
@@ -294,6 +295,7 @@ P
 import json
 ev = [json.loads(l) for l in open("ev2.json")]
 assert [e["status"] for e in ev if e["type"] == "action"] == ["cached"] * 4
+assert [e["where"] for e in ev if e["type"] == "action"] == ["local-cache"] * 4
 '
 }
 

@@ -71,9 +71,15 @@ test_populates_nginx_then_an_empty_cache_builds_from_it() {
 	# a second workspace with an empty local cache: all from nginx
 	local top=$PWD
 	fresh two
-	run 0 cairn build --remote_cache="$NGINX_CACHE_URL"
+	run 0 cairn build --remote_cache="$NGINX_CACHE_URL" --explain --events ev.json
+	has "explain: //a:gen Genrule: remote cache hit"
 	remote_summary 0 2 2 0
 	warnings 0
+	python3 -c '
+import json
+ev = [json.loads(l) for l in open("ev.json")]
+assert [e["where"] for e in ev if e["type"] == "action"] == ["remote-cache"] * 2, ev
+' 
 	cmp cairn-out/a/gen.txt "$top/cairn-out/a/gen.txt"
 	cmp cairn-out/a/tool.sh "$top/cairn-out/a/tool.sh"
 	test -x cairn-out/a/tool.sh
@@ -83,7 +89,8 @@ test_populates_nginx_then_an_empty_cache_builds_from_it() {
 	rm -rf cairn-out .cairn
 	local before
 	before=$(wc -l < "$NGINX_CACHE_ACCESS_LOG")
-	run 0 cairn build --remote_cache="$NGINX_CACHE_URL"
+	run 0 cairn build --remote_cache="$NGINX_CACHE_URL" --explain
+	lacks "remote cache hit"
 	remote_summary 0 2 0 0
 	eq "$(wc -l < "$NGINX_CACHE_ACCESS_LOG")" "$before"
 	# a prefix keeps its own entries
