@@ -71,21 +71,6 @@ void result_encode(const struct action_result *r, struct buf *b)
 	free(files);
 }
 
-/* A relative path of non-empty segments, none "." or "..". */
-static int path_ok(const char *p)
-{
-	if (!*p || *p == '/')
-		return 0;
-	for (const char *s = p;;) {
-		const char *e = strchr(s, '/');
-		size_t len = e ? (size_t)(e - s) : strlen(s);
-		if (len == 0 || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
-			return 0;
-		if (!e)
-			return 1;
-		s = e + 1;
-	}
-}
 
 static int get_digest(const Digest *m, struct digest *d, uint64_t *size)
 {
@@ -119,7 +104,7 @@ int result_decode(const void *p, size_t n, struct action_result *r, const char *
 	for (size_t i = 0; i < m->n_output_files && !*why; i++) {
 		const OutputFile *f = m->output_files[i];
 		struct result_output *o = &r->outputs[i];
-		if (!path_ok(f->path))
+		if (!path_components_ok(f->path))
 			*why = "an output path that is not relative and canonical";
 		else if (get_digest(f->digest, &o->d, &o->size) < 0)
 			*why = "a bad output digest";
