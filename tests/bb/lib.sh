@@ -36,14 +36,17 @@ lacks() {
 	case $out in *"$1"*) printf 'output has: %s\n--- output:\n%s\n' "$1" "$out" >&2; return 1 ;; esac
 }
 
-# summary E C F: the last line says E executed, C cached, F failed.
+# summary E C F [H]: the last line says E executed, C cached, F failed
+# (with H: C cached, H of them from a remote cache).
 summary() {
-	local last
+	local last cached=$2
+	[ $# -lt 4 ] || cached="$2 cached ($4 remote)"
+	[ $# -ge 4 ] || cached="$2 cached"
 	last=$(printf '%s\n' "$out" | tail -n 1)
 	case $last in
-	"cairn: "*" actions: $1 executed, $2 cached, $3 failed in "*" s") return 0 ;;
+	"cairn: "*" actions: $1 executed, $cached, $3 failed in "*" s") return 0 ;;
 	esac
-	printf 'summary wanted %s executed, %s cached, %s failed; got: %s\n' "$1" "$2" "$3" "$last" >&2
+	printf 'summary wanted %s executed, %s, %s failed; got: %s\n' "$1" "$cached" "$3" "$last" >&2
 	return 1
 }
 
