@@ -13,7 +13,7 @@
 #include "util/str.h"
 #include "store/state.h"
 #include "store/store.h"
-#include "remote/http_store.h"
+#include "remote/remote.h"
 #include "util/fs.h"
 #include "util/util.h"
 #include <dirent.h>
@@ -403,7 +403,6 @@ static void round_begin(struct round *r)
 	r->u = (struct ui){.t0 = now_ns(), .explain = o->explain, .verbose = o->verbose,
 	                   .plan = r->mode == MODE_PLAN, .test_output = o->test_output};
 	r->u.tty = isatty(1);
-	r->u.remote = o->remote_cache.host && o->remote_cache.scheme == URL_HTTP;
 	r->u.color = o->color == COLOR_ALWAYS || (o->color == COLOR_AUTO && r->u.tty);
 	r->start_ns = fsys_real()->now(fsys_real());
 	cc_configure(&r->cc);
@@ -451,39 +450,39 @@ static int load(struct round *r)
 	return 0;
 }
 
-/* The local store, behind the remote cache when one is given: NULL when
- * it cannot be had (said, and *code the exit code). A remote cache that
- * cairn cannot speak yet (grpc, grpcs, https) is refused, unless there is
- * nothing to build: a build of nothing never contacts it. */
-static struct store *open_store(struct round *r, int *code)
+/* The remote the flags name (cache, executor), or NULL when none (or
+ * when there is nothing to build: a build of nothing never contacts it).
+ * On a failure to set it up, said, *code = 2. */
+static struct remote *open_remote(struct round *r, int *code)
 {
 	const struct opts *o = r->o;
-	const struct url *u = &o->remote_cache;
-	*code = 2;
-	if (u->host && u->scheme != URL_HTTP && r->g.nactions > 0) {
-		fprintf(stderr, "cairn: error: --remote_cache: %s remote caches are not supported yet\n",
-		        url_scheme_name(u->scheme));
+	*code = 0;
+	if ((!o->remote_cache.host && !o->remote_executor.host) || r->g.nactions == 0)
+		return NULL;
+	if (o->remote_cache.host && o->remote_cache.scheme == URL_HTTPS) {
+		fprintf(stderr, "cairn: error: --remote_cache: https remote caches are not supported yet\n");
+		*code = 2;
 		return NULL;
 	}
-	struct store *local = store_local_open(r->w->cache_dir);
-	if (!local) {
-		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", r->w->cache_dir,
-		        strerror(errno));
-		return NULL;
-	}
-	if (!u->host || u->scheme != URL_HTTP)
-		return local;
 	char **hv = xcalloc(o->nremote_headers + 1, sizeof *hv);
 	for (size_t i = 0; i < o->nremote_headers; i++)
 		hv[i] = xasprintf("%s: %s", o->remote_headers[i].name, o->remote_headers[i].value);
-	struct http_store_opts ho = {
-		.url = u, .headers = (const char *const *)hv, .nheaders = o->nremote_headers,
+	struct remote_cfg cfg = {
+		.cache = &o->remote_cache, .executor = &o->remote_executor,
+		.instance = o->remote_instance_name, .headers = (const char *const *)hv,
+		.nheaders = o->nremote_headers,
 		.timeout_ms = o->remote_timeout > 0 ? o->remote_timeout * 1000 : 60000,
-		.upload = o->remote_upload_local_results,
+		.upload = o->remote_upload_local_results, .tool_version = CAIRN_VERSION,
 	};
-	struct store *s = http_store_open(local, &ho);
+	char *why = NULL;
+	struct remote *rm = remote_open(&cfg, &why);
 	strv_free(hv);
-	return s;
+	if (!rm) {
+		fprintf(stderr, "cairn: error: %s\n", why);
+		free(why);
+		*code = 2;
+	}
+	return rm;
 }
 
 /* Run the wanted actions, then prune, save the state and record the
@@ -497,15 +496,29 @@ static int execute(struct round *r)
 	if (r->corrupt)
 		warn(".cairn/state is damaged or from another version; starting afresh");
 	int code;
-	struct store *store = open_store(r, &code);
-	if (!store)
+	struct remote *rm = open_remote(r, &code);
+	if (code)
 		return code;
+	struct store *store = store_local_open(w->cache_dir);
+	if (!store) {
+		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w->cache_dir,
+		        strerror(errno));
+		remote_close(rm);
+		return 2;
+	}
 	struct runner *runner = runner_local_new();
 	if (!runner) {
 		fprintf(stderr, "cairn: error: cannot start the local runner: %s\n", strerror(errno));
 		store->ops->close(store);
+		remote_close(rm);
 		return 2;
 	}
+	if (rm) {
+		store = remote_store(rm, store);
+		runner = remote_runner(rm, runner);
+	}
+	r->u.remote = rm != NULL;
+	r->u.remote_exec = rm && remote_executes(rm);
 	if (o->events) {
 		r->events = user_path(w, o->events);
 		r->u.events = fopen(r->events, "w");
@@ -521,7 +534,8 @@ static int execute(struct round *r)
 		.g = &r->g, .st = r->st, .store = store, .fs = fsys_real(), .runner = runner,
 		.obs = &obs,
 		.opts = {.jobs = o->jobs ? o->jobs : cpu_count(), .keep_going = o->keep_going,
-		         .plan = plan, .props = r->props, .stat_threads = 4, .sandbox = r->sandbox},
+		         .plan = plan, .props = r->props, .stat_threads = 4, .sandbox = r->sandbox,
+		         .remote = r->u.remote_exec},
 	};
 	struct sched_known known = {r->seen.st, r->seen.what};
 	if (noop_seen_fits(&r->seen, &r->g))
@@ -530,12 +544,15 @@ static int execute(struct round *r)
 	if (store->put_errno)
 		warn("cannot store results in the cache at %s: %s (they are not cached)",
 		     w->cache_dir, strerror(store->put_errno));
-	if (r->u.remote) {
-		r->u.remote_hits = http_store_hits(store);
-		char *why = http_store_why(store);
-		if (why)
-			warn("remote cache %s; building locally", why);
-		free(why);
+	if (rm) {
+		struct remote_stats rs;
+		remote_stats(rm, &rs);
+		r->u.remote_hits = rs.cache_hits;
+		r->u.rpcs = rs.rpcs;
+		r->u.bytes_in = rs.bytes_in;
+		if (rs.why)
+			warn("remote %s %s; building locally", remote_executes(rm) ? "executor" : "cache", rs.why);
+		free(rs.why);
 	}
 	int ok = r->rc == 0 && !r->res.interrupted && !r->res.c.failed;
 	/* with the graph of the last successful build of this request (known),
@@ -549,6 +566,7 @@ static int execute(struct round *r)
 		noop_record(".cairn/noop", r->nkey, &r->g, r->st, &r->deps, r->start_ns, fsys_real());
 	runner->free(runner);
 	store->ops->close(store);
+	remote_close(rm);
 	return 0;
 }
 

@@ -26,7 +26,7 @@ static const char *where_name(const struct sched_event *ev)
 {
 	if (ev->status == AS_CACHED || ev->status == AS_UPTODATE)
 		return ev->remote_hit ? "remote-cache" : "local-cache";
-	return "local";
+	return ev->remote_run ? "remote" : "local";
 }
 
 char *ui_command(const struct action *a)
@@ -177,11 +177,13 @@ void ui_summary(struct ui *u, const struct sched_counts *c)
 {
 	ui_clear(u);
 	uint64_t ms = (now_ns() - u->t0) / 1000000;
-	char remote[48] = "";
+	char remote[48] = "", rexec[48] = "";
 	if (u->remote)
 		snprintf(remote, sizeof remote, " (%zu remote)", u->remote_hits);
-	printf("cairn: %zu actions: %zu executed, %zu cached%s, %zu failed in %.2f s\n", c->total,
-	       c->executed, c->cached, remote, c->failed, (double)ms / 1000.0);
+	if (u->remote_exec)
+		snprintf(rexec, sizeof rexec, " (%zu remote)", c->remote_executed);
+	printf("cairn: %zu actions: %zu executed%s, %zu cached%s, %zu failed in %.2f s\n", c->total,
+	       c->executed, rexec, c->cached, remote, c->failed, (double)ms / 1000.0);
 	fflush(stdout);
 	if (u->events) {
 		fprintf(u->events,
@@ -189,7 +191,9 @@ void ui_summary(struct ui *u, const struct sched_counts *c)
 		        "\"failed\":%zu,\"ms\":%llu",
 		        c->total, c->executed, c->cached, c->failed, (unsigned long long)ms);
 		if (u->remote)
-			fprintf(u->events, ",\"remote_cached\":%zu", u->remote_hits);
+			fprintf(u->events,
+			        ",\"remote_cached\":%zu,\"remote_executed\":%zu,\"rpcs\":%zu,\"bytes_down\":%llu",
+			        u->remote_hits, c->remote_executed, u->rpcs, u->bytes_in);
 		fputs("}\n", u->events);
 		fflush(u->events);
 	}

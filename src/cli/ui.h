@@ -18,8 +18,11 @@ struct ui {
 	const char *test_output; /* --test_output, NULL = errors */
 	struct test_row *rows;   /* one per test action finished */
 	size_t nrows, caprows;
-	int remote;         /* a remote cache is in use: the summary counts its hits */
+	int remote;         /* a remote is in use: the summary counts its hits */
+	int remote_exec;    /* and it executes: the summary counts remote runs */
 	size_t remote_hits; /* actions cached from the remote cache */
+	size_t rpcs;        /* calls made to the remote */
+	unsigned long long bytes_in; /* bytes received from it */
 };
 
 /* A test action's outcome, for the summary table. */

@@ -91,11 +91,13 @@ static struct {
 	size_t capouts, capprops, capin;
 	char *propbuf;
 	size_t cappropbuf;
+	char flags[32];
 } kx;
 
-void key_compute(const struct action *a, const char *const *env,
-                 const struct key_input *in, size_t nin, const char *props,
-                 struct digest *key, struct digest *cmd)
+static const char salt[] = "cairn-action-key 3";
+
+void key_spec(const struct action *a, const char *const *env, const struct key_input *in,
+              size_t nin, const char *props, struct reapi_spec *s)
 {
 	if (!kx.b)
 		kx.b = reapi_builder_new();
@@ -117,20 +119,28 @@ void key_compute(const struct action *a, const char *const *env,
 		if (!semi)
 			break;
 	}
-	char flags[32];
-	if (a->flags) {
-		snprintf(flags, sizeof flags, "cairn-flags=%u", a->flags);
-		kx.props[np++] = flags;
+	/* where it may run is no part of what it computes */
+	unsigned flags = a->flags & ~(unsigned)ACT_NO_REMOTE;
+	if (flags) {
+		snprintf(kx.flags, sizeof kx.flags, "cairn-flags=%u", flags);
+		kx.props[np++] = kx.flags;
 	}
 	vec_reserve(&kx.in, &kx.capin, nin + 1, sizeof *kx.in);
 	for (size_t i = 0; i < nin; i++)
 		kx.in[i] = (struct reapi_input){in[i].path, {in[i].d, in[i].size}, in[i].exec};
-	static const char salt[] = "cairn-action-key 3";
-	struct reapi_spec s = {
+	*s = (struct reapi_spec){
 		.argv = a->argv, .argc = a->argc, .env = env, .nenv = strv_len(env),
 		.outputs = kx.outs, .noutputs = a->noutputs, .props = kx.props, .nprops = np,
 		.in = kx.in, .nin = nin, .salt = salt, .salt_len = sizeof salt - 1,
 	};
+}
+
+void key_compute(const struct action *a, const char *const *env,
+                 const struct key_input *in, size_t nin, const char *props,
+                 struct digest *key, struct digest *cmd)
+{
+	struct reapi_spec s;
+	key_spec(a, env, in, nin, props, &s);
 	struct reapi_action out;
 	struct err e = {0};
 	if (reapi_build(kx.b, &s, &out, &e) < 0) {

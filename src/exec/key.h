@@ -34,4 +34,11 @@ void key_compute(const struct action *a, const char *const *env,
                  const struct key_input *in, size_t nin, const char *props,
                  struct digest *key, struct digest *cmd);
 
+/* What key_compute would build, as a spec for reapi_build (a remote
+ * executor needs the messages themselves). Valid until the next call of
+ * either; not thread-safe. */
+struct reapi_spec;
+void key_spec(const struct action *a, const char *const *env, const struct key_input *in,
+              size_t nin, const char *props, struct reapi_spec *s);
+
 #endif

@@ -43,6 +43,7 @@ struct local_runner {
 	size_t njobs, cap;
 	struct pollfd *pfds;
 	size_t cappfds;
+	int watch_fd;    /* runner_local_watch's, or -1 */
 };
 
 static int sigpipe_fds[2] = {-1, -1};
@@ -356,15 +357,16 @@ static int lr_wait(struct runner *r, struct job_done *d)
 				return 1;
 			}
 		}
-		if (lr->njobs == 0) {
+		if (lr->njobs == 0 && lr->watch_fd < 0) {
 			errno = ECHILD;
 			return -1;
 		}
-		vec_reserve(&lr->pfds, &lr->cappfds, lr->njobs + 2, sizeof *lr->pfds);
+		vec_reserve(&lr->pfds, &lr->cappfds, lr->njobs + 3, sizeof *lr->pfds);
 		size_t n = 0;
 		lr->pfds[n++] = (struct pollfd){.fd = sigpipe_fds[0], .events = POLLIN};
-		/* (-1 when there is no spawner: poll ignores it) */
+		/* (-1 when there is no spawner or nothing watched: poll ignores it) */
 		lr->pfds[n++] = (struct pollfd){.fd = spawner_fd(), .events = POLLIN};
+		lr->pfds[n++] = (struct pollfd){.fd = lr->watch_fd, .events = POLLIN};
 		for (size_t i = 0; i < lr->njobs; i++)
 			if (lr->jobs[i].fd >= 0)
 				lr->pfds[n++] = (struct pollfd){.fd = lr->jobs[i].fd, .events = POLLIN};
@@ -392,7 +394,9 @@ static int lr_wait(struct runner *r, struct job_done *d)
 			while (read(sigpipe_fds[0], tmp, sizeof tmp) > 0) {
 			}
 		}
-		for (size_t k = 2; k < n; k++) {
+		if (lr->pfds[2].revents)
+			return 2;
+		for (size_t k = 3; k < n; k++) {
 			if (!lr->pfds[k].revents)
 				continue;
 			for (size_t i = 0; i < lr->njobs; i++)
@@ -458,5 +462,11 @@ struct runner *runner_local_new(void)
 	lr->base.wait = lr_wait;
 	lr->base.cancel = lr_cancel;
 	lr->base.free = lr_free;
+	lr->watch_fd = -1;
 	return &lr->base;
+}
+
+void runner_local_watch(struct runner *r, int fd)
+{
+	((struct local_runner *)r)->watch_fd = fd;
 }

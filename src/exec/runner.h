@@ -4,6 +4,7 @@
 #ifndef CAIRN_RUNNER_H
 #define CAIRN_RUNNER_H
 #include "exec/sandbox.h"
+#include "reapi/reapi.h"
 #include "util/err.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,8 @@ struct job {
 	const char *const *envp;  /* NULL-terminated: the whole environment */
 	uint64_t timeout_ms;      /* kill the job's process group after this; 0: never */
 	const struct sandbox_spec *sandbox; /* run it in this sandbox, or NULL */
+	const struct reapi_spec *remote; /* what it is in REAPI's terms: it may
+	                                  * run remotely (NULL: only here) */
 };
 
 struct job_done {
@@ -23,6 +26,7 @@ struct job_done {
 	size_t outlen;
 	uint64_t start_ns, end_ns;
 	int timed_out;            /* killed because it ran past its timeout */
+	int remote;               /* it ran on a remote executor */
 };
 
 struct runner {
@@ -45,6 +49,9 @@ int runner_run(struct runner *r, const struct job *j, struct job_done *d, struct
  * when the first call cannot make its signal self-pipe (no descriptors
  * left). */
 struct runner *runner_local_new(void);
+/* Also watch fd: wait() returns 2 as soon as it is readable (even with no
+ * job running). -1: stop watching. For a runner that wraps this one. */
+void runner_local_watch(struct runner *r, int fd);
 /* Set once SIGINT or SIGTERM arrived (installed by runner_local_new). */
 int runner_interrupted(void);
 /* The read end of the signal self-pipe, for other poll() loops. */

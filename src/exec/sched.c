@@ -280,6 +280,7 @@ static void notify(struct sched *s, struct action *a, const struct job_done *d)
 		ev.output = d->output;
 		ev.outlen = d->outlen;
 		ev.exit_code = d->exit_code;
+		ev.remote_run = d->remote;
 	}
 	o->finished(o->ctx, &ev);
 }
@@ -303,6 +304,8 @@ static void done(struct sched *s, struct action *a, enum act_status st, const st
 	s->c.done++;
 	if (st == AS_EXECUTED)
 		s->c.executed++;
+	if (st == AS_EXECUTED && d && d->remote)
+		s->c.remote_executed++;
 	else if (st == AS_CACHED || st == AS_UPTODATE)
 		s->c.cached++;
 	else if (st == AS_FAILED)
@@ -412,6 +415,28 @@ static int outputs_present(struct sched *s, const struct action *a)
 	return 1;
 }
 
+/* a in REAPI's terms, for a remote executor: all its declared inputs (an
+ * action with a depfile sends every header it may read; its key stays
+ * the narrow one). 0 when it must run here. */
+static int remote_spec(struct sched *s, struct action *a, struct reapi_spec *rs,
+                       struct key_input **kin)
+{
+	struct node *n = &s->n[a->id];
+	*kin = NULL;
+	if (!s->env->opts.remote || (a->flags & (ACT_NO_REMOTE | ACT_TEST | ACT_NETWORK)) || !n->ind)
+		return 0;
+	*kin = xcalloc(a->ninputs + 1, sizeof **kin);
+	for (size_t i = 0; i < a->ninputs; i++) {
+		struct key_input *k = &(*kin)[i];
+		k->path = a->inputs[i]->path;
+		k->d = n->ind[i];
+		if (meta_of(s, k->path, &k->size, &k->exec) < 0)
+			return 0;
+	}
+	key_spec(a, n->env, *kin, a->ninputs, s->env->opts.props, rs);
+	return 1;
+}
+
 /* Hand a to the runner: 0 when started, 1 when it failed at once. */
 static int start(struct sched *s, struct action *a)
 {
@@ -419,8 +444,13 @@ static int start(struct sched *s, struct action *a)
 	struct job_start js;
 	free(n->sandbox);
 	job_make(&js, &s->site, a, n->env, &n->sandbox);
+	struct reapi_spec rs;
+	struct key_input *kin;
+	if (remote_spec(s, a, &rs, &kin))
+		js.j.remote = &rs;
 	struct err e = {0};
 	int rc = s->env->runner->start(s->env->runner, &js.j, &e);
+	free(kin);
 	job_release(&js);
 	if (rc < 0) {
 		/* could not start: the action fails, the build goes on */

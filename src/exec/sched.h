@@ -27,6 +27,7 @@ enum act_status {
 
 struct sched_counts {
 	size_t total, done, executed, cached, failed, running;
+	size_t remote_executed;    /* of executed: ran on a remote executor */
 };
 
 /* One action's outcome, as observers see it. */
@@ -42,6 +43,7 @@ struct sched_event {
 	int attempts;              /* runs it took (flaky tests: up to 3) */
 	int timed_out;             /* the last run passed its timeout */
 	int remote_hit;            /* AS_CACHED from a remote cache */
+	int remote_run;            /* AS_EXECUTED (or failed) on a remote executor */
 	const struct sched_counts *counts;
 };
 
@@ -60,6 +62,9 @@ struct sched_opts {
 	                       many threads (the fsys must be thread-safe) */
 	int sandbox;        /* run actions in the namespace sandbox (sandbox.h)
 	                       but those tagged no-sandbox */
+	int remote;         /* the runner may run jobs remotely: give each a
+	                       REAPI spec, but tests and those tagged no-remote,
+	                       local or requires-network */
 };
 
 struct sched_env {

@@ -26,6 +26,8 @@ enum action_flags {
 	ACT_NETWORK = 2,          /* tags = { "requires-network" } */
 	ACT_TEST = 4,             /* runs a test: outputs are its .log and .xml */
 	ACT_FLAKY = 8,            /* a test that may be retried (flaky = true) */
+	ACT_NO_REMOTE = 16,       /* tags = { "no-remote" } or { "local" }: runs
+	                             here even with a remote executor */
 };
 
 /* A test target `cairn test` runs: its shards are the actions writing

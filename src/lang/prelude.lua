@@ -290,6 +290,7 @@ local function tag_flags(tags, flags)
   for _, tg in ipairs(tags or {}) do
     if tg == "no-sandbox" then flags = flags | 1 end
     if tg == "requires-network" then flags = flags | 2 end
+    if tg == "no-remote" or tg == "local" then flags = flags | 16 end
   end
   return flags
 end

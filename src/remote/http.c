@@ -19,6 +19,7 @@
  * Sockets are non-blocking and written with MSG_NOSIGNAL: a server that
  * goes away is an error return, never a SIGPIPE. */
 #include "remote/http.h"
+#include "remote/net.h"
 #include "util/util.h"
 #include <errno.h>
 #include <netdb.h>
@@ -36,7 +37,7 @@ enum { RBUF = 65536, MAX_LINE = 8192, MAX_HEADERS = 100 };
 
 struct http {
 	char *host;        /* owned */
-	char port[8];      /* decimal */
+	int port;
 	struct buf head;   /* "Host: ...\r\n" and the extra headers, preformatted */
 	int timeout_ms;    /* for each wait */
 	int fd;            /* the kept connection, or -1 */
@@ -51,7 +52,7 @@ struct http *http_new(const char *host, int port, const char *const *headers, si
 {
 	struct http *h = xcalloc(1, sizeof *h);
 	h->host = xstrdup(host);
-	snprintf(h->port, sizeof h->port, "%d", port);
+	h->port = port;
 	int v6 = strchr(host, ':') != NULL;
 	buf_printf(&h->head, "Host: %s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
 	if (port != 80)
@@ -87,66 +88,15 @@ void http_free(struct http *h)
 	free(h);
 }
 
-/* Wait until fd is ready for ev. 0, or -1 with *why. */
 static int wait_fd(struct http *h, short ev, char **why)
 {
-	struct pollfd p = {.fd = h->fd, .events = ev};
-	for (;;) {
-		int n = poll(&p, 1, h->timeout_ms);
-		if (n > 0)
-			return 0;
-		if (n == 0) {
-			*why = xasprintf("timed out after %d ms", h->timeout_ms);
-			return -1;
-		}
-		if (errno != EINTR) {
-			*why = xasprintf("poll: %s", strerror(errno));
-			return -1;
-		}
-	}
+	return net_wait(h->fd, ev, h->timeout_ms, why);
 }
 
 static int connect_to(struct http *h, char **why)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
-	int rc = getaddrinfo(h->host, h->port, &hints, &res);
-	if (rc != 0) {
-		*why = xasprintf("cannot resolve %s: %s", h->host, gai_strerror(rc));
-		return -1;
-	}
-	int err = 0;
-	char *twhy = NULL;
-	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		h->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		               ai->ai_protocol);
-		if (h->fd < 0) {
-			err = errno;
-			continue;
-		}
-		if (connect(h->fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			err = errno;
-			drop_conn(h);
-			continue;
-		}
-		free(twhy);
-		twhy = NULL;
-		socklen_t len = sizeof err;
-		if (wait_fd(h, POLLOUT, &twhy) < 0 ||
-		    getsockopt(h->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
-			drop_conn(h);
-			continue;
-		}
-		int one = 1;
-		setsockopt(h->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		break;
-	}
-	freeaddrinfo(res);
-	if (h->fd >= 0) {
-		free(twhy);
-		return 0;
-	}
-	*why = twhy ? twhy : xasprintf("cannot connect: %s", strerror(err ? err : ECONNREFUSED));
-	return -1;
+	h->fd = net_connect(h->host, h->port, h->timeout_ms, why);
+	return h->fd < 0 ? -1 : 0;
 }
 
 static int send_all(struct http *h, const void *p, size_t n, char **why)

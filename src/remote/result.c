@@ -80,7 +80,8 @@ static int get_digest(const Digest *m, struct digest *d, uint64_t *size)
 	return 0;
 }
 
-int result_decode(const void *p, size_t n, struct action_result *r, const char **why)
+int result_decode(const void *p, size_t n, struct action_result *r, struct result_stderr *err,
+                  const char **why)
 {
 	memset(r, 0, sizeof *r);
 	ActionResult *m = build__bazel__remote__execution__v2__action_result__unpack(NULL, n, p);
@@ -91,8 +92,12 @@ int result_decode(const void *p, size_t n, struct action_result *r, const char *
 	*why = NULL;
 	if (m->stdout_raw.len || m->stderr_raw.len)
 		*why = "inlined stdout or stderr";
-	else if (m->stderr_digest && m->stderr_digest->size_bytes != 0)
+	else if (m->stderr_digest && m->stderr_digest->size_bytes != 0 && !err)
 		*why = "a separate stderr";
+	else if (err && m->stderr_digest && get_digest(m->stderr_digest, &err->d, &err->size) < 0)
+		*why = "a bad stderr digest";
+	else if (err && !m->stderr_digest)
+		err->size = 0;
 	r->exit_code = m->exit_code;
 	if (!*why && m->stdout_digest) {
 		if (get_digest(m->stdout_digest, &r->log, &r->log_size) < 0)

@@ -214,10 +214,8 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$po
 	eq "$(wc -l < reqs)" 3
 }
 
-test_grpc_cache_is_refused_for_now() {
+test_https_cache_is_refused_for_now() {
 	two_rules
-	run 2 cairn build --remote_cache=grpc://127.0.0.1:1
-	has "cairn: error: --remote_cache: grpc remote caches are not supported yet"
 	run 2 cairn build --remote_cache=https://127.0.0.1:1
 	has "https remote caches are not supported yet"
 }

@@ -77,7 +77,7 @@ TEST(result_round_trip)
 	struct buf b = {0};
 	result_encode(&r, &b);
 	const char *why = "unset";
-	CHECK(result_decode(b.s, b.len, &back, &why) == 0);
+	CHECK(result_decode(b.s, b.len, &back, NULL, &why) == 0);
 	CHECK(why == NULL);
 	CHECK(back.noutputs == 2 && back.exit_code == 0);
 	if (back.noutputs == 2) {
@@ -99,7 +99,7 @@ TEST(result_decode_empty_message_is_an_empty_result)
 {
 	struct action_result r;
 	const char *why;
-	CHECK(result_decode("", 0, &r, &why) == 0);
+	CHECK(result_decode("", 0, &r, NULL, &why) == 0);
 	CHECK(r.noutputs == 0 && r.exit_code == 0 && r.log_size == 0);
 	struct digest empty;
 	sha_buf("", 0, &empty);
@@ -125,7 +125,7 @@ static void refused(void (*f)(Build__Bazel__Remote__Execution__V2__ActionResult 
 	uint8_t *p = xmalloc(n + 1);
 	build__bazel__remote__execution__v2__action_result__pack(m, p);
 	const char *why = NULL;
-	CHECK(result_decode(p, n, &r, &why) == -1);
+	CHECK(result_decode(p, n, &r, NULL, &why) == -1);
 	CHECK_STR(why, want);
 	CHECK(r.outputs == NULL && r.noutputs == 0);
 	free(p);
@@ -178,6 +178,6 @@ TEST(result_decode_refuses_what_cairn_must_not_take)
 	refused(inlined, "inlined stdout or stderr");
 	const char *why;
 	struct action_result r;
-	CHECK(result_decode("\xff\xff\xff", 3, &r, &why) == -1);
+	CHECK(result_decode("\xff\xff\xff", 3, &r, NULL, &why) == -1);
 	CHECK_STR(why, "not an ActionResult");
 }
