@@ -473,6 +473,7 @@ static struct remote *open_remote(struct round *r, int *code)
 		.nheaders = o->nremote_headers,
 		.timeout_ms = o->remote_timeout > 0 ? o->remote_timeout * 1000 : 60000,
 		.upload = o->remote_upload_local_results, .tool_version = CAIRN_VERSION,
+		.download_toplevel = o->remote_download == DOWNLOAD_TOPLEVEL,
 	};
 	char *why = NULL;
 	struct remote *rm = remote_open(&cfg, &why);
@@ -483,6 +484,14 @@ static struct remote *open_remote(struct round *r, int *code)
 		*code = 2;
 	}
 	return rm;
+}
+
+/* -j unset: the processors here, or with a remote executor, which has
+ * the workers, many more (as Bazel's users set --jobs for one). */
+static int default_jobs(const struct round *r)
+{
+	int n = cpu_count();
+	return r->u.remote_exec ? (n * 16 > 64 ? n * 16 : 64) : n;
 }
 
 /* Run the wanted actions, then prune, save the state and record the
@@ -533,9 +542,10 @@ static int execute(struct round *r)
 	struct sched_env env = {
 		.g = &r->g, .st = r->st, .store = store, .fs = fsys_real(), .runner = runner,
 		.obs = &obs,
-		.opts = {.jobs = o->jobs ? o->jobs : cpu_count(), .keep_going = o->keep_going,
+		.opts = {.jobs = o->jobs ? o->jobs : default_jobs(r), .keep_going = o->keep_going,
 		         .plan = plan, .props = r->props, .stat_threads = 4, .sandbox = r->sandbox,
-		         .remote = r->u.remote_exec},
+		         .remote = r->u.remote_exec,
+		         .download_toplevel = r->u.remote && o->remote_download == DOWNLOAD_TOPLEVEL},
 	};
 	struct sched_known known = {r->seen.st, r->seen.what};
 	if (noop_seen_fits(&r->seen, &r->g))

@@ -22,6 +22,7 @@
 #include "exec/files.h"
 #include "exec/job.h"
 #include "util/fs.h"
+#include "util/map.h"
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
@@ -47,6 +48,10 @@ struct node {
 	int timed_out;           /* the last run passed its timeout */
 	int same;                /* up to date with nothing changed (sched_known) */
 	int remote_hit;          /* restored from a remote cache's result */
+	int top;                 /* writes a file the user asked for */
+	struct result_output *lazy; /* its outputs, left remote (toplevel
+	                              downloads): fetched when a local run
+	                              needs them; paths not owned */
 };
 
 struct sched {
@@ -63,6 +68,8 @@ struct sched {
 	char *sandbox_state;     /* <root>/.cairn/sandbox */
 	int stop;                /* start nothing new */
 	int interrupted;
+	struct map lazy;         /* output path -> its struct result_output,
+	                            for outputs left remote */
 };
 
 /* ---- the ready heap ---- */
@@ -150,6 +157,9 @@ static void setup(struct sched *s)
 			}
 		}
 	}
+	for (size_t i = 0; i < g->nrequested; i++)
+		if (g->requested[i]->producer)
+			s->n[g->requested[i]->producer->id].top = 1;
 	s->deps = xcalloc(nedges ? nedges : 1, sizeof *s->deps);
 	uint32_t off = 0;
 	for (size_t i = 0; i < na; i++) {
@@ -374,6 +384,12 @@ static int digest_of(void *ctx, const char *path, struct digest *d)
 static int meta_of(void *ctx, const char *path, uint64_t *size, int *exec)
 {
 	struct sched *s = ctx;
+	const struct result_output *lz = map_get(&s->lazy, path);
+	if (lz) {
+		*size = lz->size;
+		*exec = (lz->mode & 0100) != 0;
+		return 0;
+	}
 	const struct file_rec *f = state_file(s->env->st, path);
 	struct file_stat fst;
 	const struct file_stat *st = f ? &f->st : NULL;
@@ -437,16 +453,45 @@ static int remote_spec(struct sched *s, struct action *a, struct reapi_spec *rs,
 	return 1;
 }
 
+/* Outputs a dependent will run on here, left remote until now: fetched
+ * (verified) into the workspace. 0, or -1 with *why (static). */
+static int fetch_inputs(struct sched *s, struct action *a, const char **why)
+{
+	for (size_t i = 0; i < a->ninputs; i++) {
+		const struct action *p = a->inputs[i]->producer;
+		struct result_output *o;
+		if (!p || !(o = map_get(&s->lazy, a->inputs[i]->path)))
+			continue;
+		if (s->env->fs->mkdir_parent(s->env->fs, o->path) < 0 ||
+		    s->env->store->ops->get_file(s->env->store, &o->d, o->path, o->mode) < 0) {
+			*why = "cannot fetch an input left in the remote cache";
+			return -1;
+		}
+		state_remember(s->env->st, s->env->fs, o->path, &o->d, OUT_ACTION);
+		map_put(&s->lazy, o->path, NULL);
+	}
+	return 0;
+}
+
 /* Hand a to the runner: 0 when started, 1 when it failed at once. */
 static int start(struct sched *s, struct action *a)
 {
 	struct node *n = &s->n[a->id];
+	struct reapi_spec rs;
+	struct key_input *kin;
+	int remote = remote_spec(s, a, &rs, &kin);
+	const char *fwhy;
+	if (s->lazy.len && !remote && fetch_inputs(s, a, &fwhy) < 0) {
+		free(kin);
+		char *msg = xasprintf("%s\n", fwhy);
+		fail(s, a, msg, 1);
+		free(msg);
+		return 1;
+	}
 	struct job_start js;
 	free(n->sandbox);
 	job_make(&js, &s->site, a, n->env, &n->sandbox);
-	struct reapi_spec rs;
-	struct key_input *kin;
-	if (remote_spec(s, a, &rs, &kin))
+	if (remote)
 		js.j.remote = &rs;
 	struct err e = {0};
 	int rc = s->env->runner->start(s->env->runner, &js.j, &e);
@@ -464,6 +509,20 @@ static int start(struct sched *s, struct action *a)
 	if (s->env->obs && s->env->obs->started)
 		s->env->obs->started(s->env->obs->ctx, a, &s->c);
 	return 0;
+}
+
+/* a's outputs stay in the remote cache (toplevel downloads): remembered,
+ * so that a dependent that runs here fetches them first, and keys see
+ * their size and mode. */
+static void leave_remote(struct sched *s, struct action *a, const struct action_result *res)
+{
+	struct node *n = &s->n[a->id];
+	n->lazy = xcalloc(a->noutputs, sizeof *n->lazy);
+	for (size_t i = 0; i < a->noutputs; i++) {
+		n->lazy[i] = res->outputs[i];
+		n->lazy[i].path = (char *)a->outputs[i]->path;
+		map_put(&s->lazy, a->outputs[i]->path, &n->lazy[i]);
+	}
 }
 
 /* Decide one ready action: 1 when it finished at once, 0 when it was
@@ -528,8 +587,12 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	if (env->store->ops->get_result(env->store, &n->dc.key, &res) == 1) {
 		/* a result is only valid for this key if every file its run read
 		 * was among the inputs the key was computed over */
+		int lazy = env->opts.download_toplevel && !n->top && !(a->flags & ACT_TEST) &&
+		           !outputs_present(s, a);
 		int ok = decide_covered(&n->dc, &res) &&
-		         job_restore(a, env->store, &s->fl, &res, env->opts.plan, n->outd) == 0;
+		         job_restore(a, env->store, &s->fl, &res, env->opts.plan || lazy, n->outd) == 0;
+		if (ok && lazy && !env->opts.plan)
+			leave_remote(s, a, &res);
 		struct decision narrow = {0}; /* the key its run read: remembered */
 		if (ok && a->depfile && res.discovered && !env->opts.plan &&
 		    decide_inputs(&narrow, a, n->ind, res.discovered, res.ndiscovered, digest_of, s) == 0) {
@@ -698,10 +761,12 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 		if (s.n[i].sandbox)
 			fs_rm_rf(s.n[i].sandbox); /* interrupted */
 		free(s.n[i].sandbox);
+		free(s.n[i].lazy);
 	}
 	free(s.n);
 	free(s.deps);
 	free(s.heap);
+	map_free(&s.lazy);
 	files_free(&s.fl);
 	free(s.root);
 	free(s.sandbox_state);

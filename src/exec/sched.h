@@ -62,6 +62,9 @@ struct sched_opts {
 	                       many threads (the fsys must be thread-safe) */
 	int sandbox;        /* run actions in the namespace sandbox (sandbox.h)
 	                       but those tagged no-sandbox */
+	int download_toplevel; /* leave outputs of remote cache hits remote,
+	                          but the requested ones (fetched when a
+	                          local run needs them) */
 	int remote;         /* the runner may run jobs remotely: give each a
 	                       REAPI spec, but tests and those tagged no-remote,
 	                       local or requires-network */

@@ -25,6 +25,7 @@ struct remote {
 	struct runner *exec;             /* the executor runner, once made */
 	char *instance;
 	int upload;
+	int lazy;                        /* --remote_download=toplevel */
 };
 
 static int same_server(const struct url *a, const struct url *b)
@@ -84,6 +85,7 @@ struct remote *remote_open(const struct remote_cfg *cfg, char **why)
 	struct remote *r = xcalloc(1, sizeof *r);
 	r->instance = xstrdup(cfg->instance ? cfg->instance : "");
 	r->upload = cfg->upload;
+	r->lazy = cfg->download_toplevel;
 	const struct url *cache = cfg->cache->host ? cfg->cache : NULL;
 	const struct url *exec = cfg->executor->host ? cfg->executor : NULL;
 	if (exec && !(r->exec_ch = channel(cfg, exec, why))) {
@@ -128,7 +130,7 @@ struct store *remote_store(struct remote *r, struct store *local)
 {
 	if (!r->cas)
 		return local;
-	r->store = remote_store_open(local, r->cas, r->upload);
+	r->store = remote_store_open(local, r->cas, r->upload, r->lazy);
 	return r->store;
 }
 

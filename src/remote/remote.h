@@ -16,6 +16,7 @@ struct remote_cfg {
 	size_t nheaders;
 	int timeout_ms;              /* --remote_timeout */
 	int upload;                  /* --remote_upload_local_results */
+	int download_toplevel;       /* --remote_download=toplevel */
 	const char *tool_version;    /* for RequestMetadata */
 };
 

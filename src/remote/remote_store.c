@@ -16,8 +16,10 @@
 #include "remote/remote_store.h"
 #include "remote/result.h"
 #include "util/fs.h"
+#include "util/map.h"
 #include "util/util.h"
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,9 +29,34 @@ struct remote_store {
 	struct store *local; /* the first level; owned */
 	struct cas *cas;     /* not owned */
 	int upload;
-	pthread_mutex_t mu;  /* over hits */
+	int lazy;            /* a remote hit fetches no blob: get_file and
+	                        get_blob fetch on a local miss */
+	pthread_mutex_t mu;  /* over hits and sizes */
 	size_t hits;         /* results answered remotely */
+	struct map sizes;    /* lazy: blob hex -> its size + 1, for the blobs
+	                        of the results answered remotely */
 };
+
+static void note_size(struct remote_store *s, const struct digest *d, uint64_t size)
+{
+	char hex[65];
+	digest_hex(d, hex);
+	pthread_mutex_lock(&s->mu);
+	if (!map_get(&s->sizes, hex))
+		map_put(&s->sizes, xstrdup(hex), (void *)(uintptr_t)(size + 1));
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The size of a blob named by a remote result, or -1 when none named it. */
+static int64_t size_of(struct remote_store *s, const struct digest *d)
+{
+	char hex[65];
+	digest_hex(d, hex);
+	pthread_mutex_lock(&s->mu);
+	uintptr_t v = (uintptr_t)map_get(&s->sizes, hex);
+	pthread_mutex_unlock(&s->mu);
+	return (int64_t)v - 1;
+}
 
 /* Fetch r's blobs (its outputs, its log and, when err has one, a separate
  * stderr), verified, and store them locally; the log becomes stdout then
@@ -88,8 +115,14 @@ static int remote_get(struct remote_store *s, const struct digest *key, struct a
 	char *why = NULL;
 	int ok = result_decode(b.s ? b.s : "", b.len, r, NULL, &dwhy) == 0 && r->exit_code == 0;
 	buf_free(&b);
-	if (ok)
+	if (ok && !s->lazy)
 		ok = fetch_blobs(s, r, NULL, &why) == 0;
+	for (size_t i = 0; ok && s->lazy && i <= r->noutputs; i++) {
+		if (i < r->noutputs)
+			note_size(s, &r->outputs[i].d, r->outputs[i].size);
+		else
+			note_size(s, &r->log, r->log_size);
+	}
 	free(why);
 	if (ok)
 		s->local->ops->put_result(s->local, key, r);
@@ -127,8 +160,12 @@ int remote_store_adopt(struct store *st, const void *p, size_t n, struct action_
 static int rs_get_result(struct store *st, const struct digest *key, struct action_result *r)
 {
 	struct remote_store *s = (struct remote_store *)st;
-	if (s->local->ops->get_result(s->local, key, r) == 1)
+	if (s->local->ops->get_result(s->local, key, r) == 1) {
+		/* its blobs may be remote still (kept lazily by an earlier build) */
+		for (size_t i = 0; s->lazy && i < r->noutputs; i++)
+			note_size(s, &r->outputs[i].d, r->outputs[i].size);
 		return 1;
+	}
 	return !cas_absent(s->cas) && remote_get(s, key, r);
 }
 
@@ -214,16 +251,37 @@ static int rs_put_blob(struct store *st, const void *p, size_t n, struct digest 
 	return rc;
 }
 
+/* A blob the local store lacks, from the remote (verified) into it. The
+ * size is not known here: the remote's answer must hash to d. 0 or -1. */
+static int fetch_one(struct remote_store *s, const struct digest *d)
+{
+	int64_t size = s->lazy && !cas_absent(s->cas) ? size_of(s, d) : -1;
+	if (size < 0)
+		return -1;
+	struct cas_blob v = {.d = *d, .size = (uint64_t)size};
+	struct digest got;
+	int ok = cas_get_blobs(s->cas, &v, 1) == CAS_OK &&
+	         s->local->ops->put_blob(s->local, v.data.s ? v.data.s : "", v.data.len, &got) == 0 &&
+	         digest_eq(&got, d);
+	s->base.put_errno = s->local->put_errno;
+	buf_free(&v.data);
+	return ok ? 0 : -1;
+}
+
 static int rs_get_file(struct store *st, const struct digest *d, const char *dst, unsigned mode)
 {
 	struct remote_store *s = (struct remote_store *)st;
-	return s->local->ops->get_file(s->local, d, dst, mode);
+	if (s->local->ops->get_file(s->local, d, dst, mode) == 0)
+		return 0;
+	return fetch_one(s, d) == 0 ? s->local->ops->get_file(s->local, d, dst, mode) : -1;
 }
 
 static int rs_get_blob(struct store *st, const struct digest *d, struct buf *b)
 {
 	struct remote_store *s = (struct remote_store *)st;
-	return s->local->ops->get_blob(s->local, d, b);
+	if (s->local->ops->get_blob(s->local, d, b) == 0)
+		return 0;
+	return fetch_one(s, d) == 0 ? s->local->ops->get_blob(s->local, d, b) : -1;
 }
 
 static void rs_close(struct store *st)
@@ -231,6 +289,9 @@ static void rs_close(struct store *st)
 	struct remote_store *s = (struct remote_store *)st;
 	s->local->ops->close(s->local);
 	pthread_mutex_destroy(&s->mu);
+	for (size_t i = 0; i < s->sizes.cap; i++)
+		free((char *)s->sizes.slots[i].key);
+	map_free(&s->sizes);
 	free(s);
 }
 
@@ -244,13 +305,14 @@ static const struct store_ops remote_store_ops = {
 	.close = rs_close,
 };
 
-struct store *remote_store_open(struct store *local, struct cas *cas, int upload)
+struct store *remote_store_open(struct store *local, struct cas *cas, int upload, int lazy)
 {
 	struct remote_store *s = xcalloc(1, sizeof *s);
 	s->base.ops = &remote_store_ops;
 	s->local = local;
 	s->cas = cas;
 	s->upload = upload;
+	s->lazy = lazy;
 	pthread_mutex_init(&s->mu, NULL);
 	return &s->base;
 }

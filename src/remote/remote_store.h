@@ -8,8 +8,11 @@
 
 /* A store that answers from local (taking ownership of it) and, on a
  * miss there, from cas (not owned; it outlives the store). With upload,
- * results are put remotely too (their blobs first). Never NULL. */
-struct store *remote_store_open(struct store *local, struct cas *cas, int upload);
+ * results are put remotely too (their blobs first). With lazy, a result
+ * found remotely is kept locally without its blobs, and get_file or
+ * get_blob fetches a blob of such a result when it is first asked for
+ * (--remote_download=toplevel). Never NULL. */
+struct store *remote_store_open(struct store *local, struct cas *cas, int upload, int lazy);
 /* How many results came from the remote cache so far. */
 size_t remote_store_hits(struct store *s);
 
