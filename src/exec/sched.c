@@ -49,6 +49,8 @@ struct node {
 	int same;                /* up to date with nothing changed (sched_known) */
 	int remote_hit;          /* restored from a remote cache's result */
 	int top;                 /* writes a file the user asked for */
+	int hinted;              /* prefetch has seen it */
+	int keyed;               /* prekey keyed it: decide goes on from there */
 	struct result_output *lazy; /* its outputs, left remote (toplevel
 	                              downloads): fetched when a local run
 	                              needs them; paths not owned */
@@ -312,11 +314,10 @@ static void done(struct sched *s, struct action *a, enum act_status st, const st
 	struct node *n = &s->n[a->id];
 	n->status = st;
 	s->c.done++;
-	if (st == AS_EXECUTED)
+	if (st == AS_EXECUTED) {
 		s->c.executed++;
-	if (st == AS_EXECUTED && d && d->remote)
-		s->c.remote_executed++;
-	else if (st == AS_CACHED || st == AS_UPTODATE)
+		s->c.remote_executed += d && d->remote;
+	} else if (st == AS_CACHED || st == AS_UPTODATE)
 		s->c.cached++;
 	else if (st == AS_FAILED)
 		s->c.failed++;
@@ -525,6 +526,61 @@ static void leave_remote(struct sched *s, struct action *a, const struct action_
 	}
 }
 
+/* Key a ahead of deciding it (ind, env, dc), as decide would, when that
+ * goes without a hitch: 1 when its result is worth looking up (not up to
+ * date by its record), 0 when not, -1 when it is left for decide (an input
+ * that will change or cannot be read: decide says why). */
+static int prekey(struct sched *s, struct action *a)
+{
+	struct node *n = &s->n[a->id];
+	n->ind = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *n->ind);
+	for (size_t i = 0; i < a->ninputs; i++) {
+		struct gfile *f = a->inputs[i];
+		struct action *p = f->producer;
+		if ((p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) ||
+		    (p && p->wanted ? output_digest(s, p, f, &n->ind[i])
+		                    : files_source_digest(&s->fl, f, &n->ind[i])) < 0) {
+			free(n->ind);
+			n->ind = NULL;
+			return -1;
+		}
+	}
+	n->env = key_env(a);
+	struct act_rec *r = state_action(s->env->st, a->outputs[0]->path);
+	size_t ndisc;
+	char **disc = decide_disc_from_record(a, r, &ndisc);
+	key_on(s, a, disc, ndisc);
+	strv_free(disc);
+	n->keyed = 1;
+	return !(r && digest_eq(&r->key, &n->dc.key));
+}
+
+/* Tell a store that can look ahead (a remote cache) the keys of every
+ * ready action it has not been told of: its answers come in parallel
+ * while decide takes the actions one by one. */
+static void prefetch(struct sched *s)
+{
+	struct store *st = s->env->store;
+	if (!st->ops->prefetch || s->env->opts.plan)
+		return;
+	struct digest *keys = NULL;
+	size_t nk = 0, cap = 0;
+	for (size_t i = 0; i < s->hlen; i++) {
+		uint32_t id = s->heap[i];
+		struct node *n = &s->n[id];
+		if (n->hinted)
+			continue;
+		n->hinted = 1;
+		if (prekey(s, s->g->actions[id]) == 1) {
+			vec_reserve(&keys, &cap, nk + 1, sizeof *keys);
+			keys[nk++] = n->dc.key;
+		}
+	}
+	if (nk)
+		st->ops->prefetch(st, keys, nk);
+	free(keys);
+}
+
 /* Decide one ready action: 1 when it finished at once, 0 when it was
  * started, -1 on a system error. */
 static int decide(struct sched *s, struct action *a, struct err *e)
@@ -532,8 +588,9 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	struct sched_env *env = s->env;
 	struct node *n = &s->n[a->id];
 	n->outd = xcalloc(a->noutputs, sizeof *n->outd);
-	n->ind = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *n->ind);
-	for (size_t i = 0; i < a->ninputs; i++) {
+	if (!n->keyed)
+		n->ind = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *n->ind);
+	for (size_t i = 0; i < a->ninputs && !n->keyed; i++) {
 		struct gfile *f = a->inputs[i];
 		struct action *p = f->producer;
 		if (p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) {
@@ -559,14 +616,17 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 			return 1;
 		}
 	}
-	n->env = key_env(a);
 	struct act_rec *r = state_action(env->st, a->outputs[0]->path);
-	/* An action with a depfile is keyed on what it read last time, when
-	 * that is known; else (and for every other action) on all inputs. */
-	size_t ndisc;
-	char **disc = decide_disc_from_record(a, r, &ndisc);
-	key_on(s, a, disc, ndisc);
-	strv_free(disc);
+	if (!n->keyed) {
+		n->env = key_env(a);
+		/* An action with a depfile is keyed on what it read last time, when
+		 * that is known; else (and for every other action) on all inputs. */
+		size_t ndisc;
+		char **disc = decide_disc_from_record(a, r, &ndisc);
+		key_on(s, a, disc, ndisc);
+		strv_free(disc);
+	}
+	n->keyed = 0;
 
 	if (r && digest_eq(&r->key, &n->dc.key) && r->nouts == a->noutputs) {
 		size_t i;
@@ -636,6 +696,8 @@ static int unblocks(const struct sched *s, uint32_t id)
 /* Start ready actions while there are free slots (and no stop). */
 static void fill(struct sched *s, size_t jobs, int *rc, struct err *e)
 {
+	if (!s->stop && s->hlen && s->c.running < jobs)
+		prefetch(s);
 	while (!s->stop && s->hlen && s->c.running < jobs) {
 		if (runner_interrupted()) {
 			s->stop = s->interrupted = 1;

@@ -88,14 +88,15 @@ static void backoff(struct cas *c, int attempt)
 }
 
 /* One op on the backend, by kind, with its arguments. */
-enum op { GET_RESULT, PUT_RESULT, GET_BLOBS, FIND_MISSING, PUT_BLOBS };
+enum op { GET_RESULT, PUT_RESULTS, GET_BLOBS, FIND_MISSING, PUT_BLOBS };
 struct call {
 	enum op op;
 	const struct digest *key;
 	struct buf *out;
-	const void *p;
 	size_t n;
 	struct cas_blob *v;
+	const struct digest *keys;
+	const struct buf *vals;
 };
 
 /* The fetched blobs all match their digests? (*why fresh when not.) */
@@ -126,8 +127,16 @@ static int attempt(struct cas *c, struct call *k, char **why)
 			k->out->len = was;
 		return rc;
 	}
-	case PUT_RESULT:
-		return b->ops->put_result(b, k->key, k->p, k->n, why);
+	case PUT_RESULTS:
+		if (b->ops->put_results)
+			return b->ops->put_results(b, k->keys, k->vals, k->n, why);
+		for (size_t i = 0; i < k->n; i++) {
+			int rc = b->ops->put_result(b, &k->keys[i], k->vals[i].s ? k->vals[i].s : "",
+			                            k->vals[i].len, why);
+			if (rc != CAS_OK)
+				return rc;
+		}
+		return CAS_OK;
 	case GET_BLOBS: {
 		for (size_t i = 0; i < k->n; i++)
 			buf_reset(&k->v[i].data);
@@ -178,10 +187,10 @@ int cas_get_result(struct cas *c, const struct digest *key, struct buf *out)
 	return run(c, &k);
 }
 
-int cas_put_result(struct cas *c, const struct digest *key, const void *p, size_t n)
+int cas_put_results(struct cas *c, const struct digest *keys, const struct buf *vals, size_t n)
 {
-	struct call k = {.op = PUT_RESULT, .key = key, .p = p, .n = n};
-	return run(c, &k);
+	struct call k = {.op = PUT_RESULTS, .keys = keys, .vals = vals, .n = n};
+	return n ? run(c, &k) : CAS_OK;
 }
 
 int cas_get_blobs(struct cas *c, struct cas_blob *v, size_t n)

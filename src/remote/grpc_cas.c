@@ -107,15 +107,15 @@ static int gc_get_result(struct cas_backend *bk, const struct digest *key, struc
 	return unary(c, SVC_AC "GetActionResult", &req.base, out, why);
 }
 
-static int gc_put_result(struct cas_backend *bk, const struct digest *key, const void *p, size_t n,
-                         char **why)
+/* The UpdateActionResultRequest for key and the ActionResult bytes p. */
+static int update_request(struct grpc_cas *c, const struct digest *key, const void *p, size_t n,
+                          struct buf *out, char **why)
 {
-	struct grpc_cas *c = (struct grpc_cas *)bk;
 	Build__Bazel__Remote__Execution__V2__ActionResult *ar =
 		build__bazel__remote__execution__v2__action_result__unpack(NULL, n, p);
 	if (!ar) {
 		*why = xstrdup("UpdateActionResult: cairn made a bad ActionResult");
-		return CAS_FATAL;
+		return -1;
 	}
 	Build__Bazel__Remote__Execution__V2__UpdateActionResultRequest req =
 		BUILD__BAZEL__REMOTE__EXECUTION__V2__UPDATE_ACTION_RESULT_REQUEST__INIT;
@@ -125,11 +125,50 @@ static int gc_put_result(struct cas_backend *bk, const struct digest *key, const
 	req.instance_name = c->instance;
 	req.action_digest = &d;
 	req.action_result = ar;
-	struct buf resp = {0};
-	int rc = unary(c, SVC_AC "UpdateActionResult", &req.base, &resp, why);
-	buf_free(&resp);
+	pack(&req.base, out);
 	build__bazel__remote__execution__v2__action_result__free_unpacked(ar, NULL);
-	return rc == CAS_MISS ? CAS_FATAL : rc;
+	return 0;
+}
+
+static int gc_put_result(struct cas_backend *bk, const struct digest *key, const void *p, size_t n,
+                         char **why)
+{
+	struct buf v = {.len = n, .s = (char *)p};
+	return bk->ops->put_results(bk, key, &v, 1, why);
+}
+
+/* Every UpdateActionResult in flight at once. */
+static int gc_put_results(struct cas_backend *bk, const struct digest *keys, const struct buf *vals,
+                          size_t n, char **why)
+{
+	struct grpc_cas *c = (struct grpc_cas *)bk;
+	struct grpc_call **calls = xcalloc(n ? n : 1, sizeof *calls);
+	int rc = CAS_OK;
+	for (size_t i = 0; i < n && rc == CAS_OK; i++) {
+		struct buf b = {0};
+		if (update_request(c, &keys[i], vals[i].s ? vals[i].s : "", vals[i].len, &b, why) < 0)
+			rc = CAS_FATAL;
+		else
+			calls[i] = grpc_start(c->g, SVC_AC "UpdateActionResult", b.s ? b.s : "", b.len, NULL,
+			                      NULL, 0);
+		buf_free(&b);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!calls[i])
+			continue;
+		int code = grpc_wait(calls[i]);
+		int r = rc_of(code);
+		if (r != CAS_OK && rc == CAS_OK) {
+			const char *msg;
+			grpc_status(calls[i], &msg);
+			*why = xasprintf("UpdateActionResult: %s%s%s", grpc_code_name(code), *msg ? ": " : "",
+			                 msg);
+			rc = r == CAS_MISS ? CAS_FATAL : r;
+		}
+		grpc_call_free(calls[i]);
+	}
+	free(calls);
+	return rc;
 }
 
 static int gc_find_missing(struct cas_backend *bk, struct cas_blob *v, size_t n, char **why)
@@ -472,6 +511,7 @@ static void gc_free(struct cas_backend *bk)
 static const struct cas_backend_ops grpc_cas_ops = {
 	.get_result = gc_get_result,
 	.put_result = gc_put_result,
+	.put_results = gc_put_results,
 	.get_blobs = gc_get_blobs,
 	.find_missing = gc_find_missing,
 	.put_blobs = gc_put_blobs,

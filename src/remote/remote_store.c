@@ -24,6 +24,14 @@
 #include <string.h>
 #include <unistd.h>
 
+enum { PREFETCHERS = 16, UPLOADERS = 4, UPLOAD_BATCH = 64 };
+
+/* A result waiting to go up. */
+struct upload {
+	struct digest key;
+	struct action_result r; /* outputs and log; discovered left out */
+};
+
 struct remote_store {
 	struct store base;   /* first: a struct store * is a struct remote_store * */
 	struct store *local; /* the first level; owned */
@@ -35,6 +43,29 @@ struct remote_store {
 	size_t hits;         /* results answered remotely */
 	struct map sizes;    /* lazy: blob hex -> its size + 1, for the blobs
 	                        of the results answered remotely */
+	/* prefetch: keys looked up ahead by PREFETCHERS threads */
+	struct map ahead;    /* key hex -> struct ahead; under mu */
+	struct ahead **queue; /* not started yet, a FIFO; under mu */
+	size_t qhead, qlen, qcap;
+	pthread_t th[PREFETCHERS];
+	int nth;
+	int stop;            /* under mu */
+	pthread_cond_t cv;   /* the queue grew, or a lookup ended; under mu */
+	/* uploads: results put here go up from UPLOADERS threads, in batches */
+	struct upload **ups; /* a FIFO; under mu */
+	size_t uhead, ulen, ucap;
+	size_t ubusy;        /* uploads taken and not finished; under mu */
+	pthread_t uth[UPLOADERS];
+	int nuth;
+	pthread_cond_t ucv;  /* ups grew, or a batch ended; under mu */
+};
+
+/* One key looked up ahead. */
+struct ahead {
+	struct digest key;
+	int done;            /* under mu */
+	int hit;             /* a hit, in the local store now */
+	int remote;          /* and it came from the remote */
 };
 
 static void note_size(struct remote_store *s, const struct digest *d, uint64_t size)
@@ -157,10 +188,80 @@ int remote_store_adopt(struct store *st, const void *p, size_t n, struct action_
 	return 0;
 }
 
+static void *prefetcher(void *arg)
+{
+	struct remote_store *s = arg;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && s->qhead == s->qlen)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->stop)
+			break;
+		struct ahead *x = s->queue[s->qhead++];
+		pthread_mutex_unlock(&s->mu);
+		struct action_result r;
+		int hit = s->local->ops->get_result(s->local, &x->key, &r) == 1, remote = 0;
+		if (!hit)
+			hit = remote = !cas_absent(s->cas) && remote_get(s, &x->key, &r) == 1;
+		if (hit)
+			action_result_free(&r);
+		pthread_mutex_lock(&s->mu);
+		x->hit = hit;
+		x->remote = remote;
+		x->done = 1;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static void rs_prefetch(struct store *st, const struct digest *keys, size_t n)
+{
+	struct remote_store *s = (struct remote_store *)st;
+	if (cas_absent(s->cas))
+		return;
+	pthread_mutex_lock(&s->mu);
+	while (s->nth < PREFETCHERS && pthread_create(&s->th[s->nth], NULL, prefetcher, s) == 0)
+		s->nth++;
+	for (size_t i = 0; i < n; i++) {
+		char hex[65];
+		digest_hex(&keys[i], hex);
+		if (map_get(&s->ahead, hex))
+			continue;
+		struct ahead *x = xcalloc(1, sizeof *x);
+		x->key = keys[i];
+		map_put(&s->ahead, xstrdup(hex), x);
+		vec_reserve(&s->queue, &s->qcap, s->qlen + 1, sizeof *s->queue);
+		s->queue[s->qlen++] = x;
+	}
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Was key looked up ahead? Then wait for that lookup: 2 when it was a
+ * remote hit (now in the local store), 1 a local hit, 0 a miss, -1 not
+ * looked up. */
+static int ahead_of(struct remote_store *s, const struct digest *key)
+{
+	char hex[65];
+	digest_hex(key, hex);
+	pthread_mutex_lock(&s->mu);
+	struct ahead *x = map_get(&s->ahead, hex);
+	while (x && !x->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	int rc = !x ? -1 : x->remote ? 2 : x->hit;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 static int rs_get_result(struct store *st, const struct digest *key, struct action_result *r)
 {
 	struct remote_store *s = (struct remote_store *)st;
+	int ahead = ahead_of(s, key);
+	if (ahead == 0)
+		return 0; /* missed there and here: it was just asked */
 	if (s->local->ops->get_result(s->local, key, r) == 1) {
+		r->remote = ahead == 2; /* hit remotely ahead, kept locally */
 		/* its blobs may be remote still (kept lazily by an earlier build) */
 		for (size_t i = 0; s->lazy && i < r->noutputs; i++)
 			note_size(s, &r->outputs[i].d, r->outputs[i].size);
@@ -195,34 +296,124 @@ static int local_bytes(struct remote_store *s, const struct digest *d, unsigned 
 	return rc;
 }
 
+/* Upload n results: one FindMissingBlobs for all their blobs, the missing
+ * ones from the local store, then each result. 0, or -1 (the remote
+ * given up, or a blob not had locally: that result is not sent, as a
+ * result must not name a blob the remote lacks). */
+static int upload_batch(struct remote_store *s, struct upload *const *u, size_t n)
+{
+	size_t nb = 0;
+	for (size_t i = 0; i < n; i++)
+		nb += u[i]->r.noutputs + 1;
+	struct cas_blob *v = xcalloc(nb ? nb : 1, sizeof *v);
+	unsigned *mode = xcalloc(nb ? nb : 1, sizeof *mode);
+	struct map seen = {0};
+	char (*hex)[65] = xcalloc(nb ? nb : 1, sizeof *hex);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct action_result *r = &u[i]->r;
+		for (size_t k = 0; k <= r->noutputs; k++) {
+			struct cas_blob b = {.d = k < r->noutputs ? r->outputs[k].d : r->log,
+			                     .size = k < r->noutputs ? r->outputs[k].size : r->log_size};
+			digest_hex(&b.d, hex[m]);
+			if (!b.size || map_get(&seen, hex[m]))
+				continue; /* the empty blob is everywhere; each blob once */
+			map_put(&seen, hex[m], (void *)1);
+			mode[m] = k < r->noutputs ? r->outputs[k].mode : 0644;
+			v[m++] = b;
+		}
+	}
+	int ok = cas_find_missing(s->cas, v, m) == CAS_OK;
+	for (size_t i = 0; i < m && ok; i++)
+		if (v[i].missing && local_bytes(s, &v[i].d, mode[i], &v[i].data) < 0)
+			ok = 0;
+	ok = ok && cas_put_blobs(s->cas, v, m) == CAS_OK;
+	for (size_t i = 0; i < m; i++)
+		buf_free(&v[i].data);
+	map_free(&seen);
+	free(hex);
+	free(mode);
+	free(v);
+	if (ok) {
+		struct digest *keys = xcalloc(n, sizeof *keys);
+		struct buf *vals = xcalloc(n, sizeof *vals);
+		for (size_t i = 0; i < n; i++) {
+			keys[i] = u[i]->key;
+			result_encode(&u[i]->r, &vals[i]);
+		}
+		ok = cas_put_results(s->cas, keys, vals, n) == CAS_OK;
+		for (size_t i = 0; i < n; i++)
+			buf_free(&vals[i]);
+		free(vals);
+		free(keys);
+	}
+	return ok ? 0 : -1;
+}
+
 int remote_store_upload(struct store *st, const struct digest *key, const struct action_result *r)
 {
 	struct remote_store *s = (struct remote_store *)st;
-	size_t n = r->noutputs + 1;
-	struct cas_blob *v = xcalloc(n, sizeof *v);
-	for (size_t i = 0; i < n; i++) {
-		v[i].d = i < r->noutputs ? r->outputs[i].d : r->log;
-		v[i].size = i < r->noutputs ? r->outputs[i].size : r->log_size;
+	struct upload u = {.key = *key, .r = *r};
+	struct upload *p = &u;
+	return upload_batch(s, &p, 1);
+}
+
+static void free_upload(struct upload *u)
+{
+	u->r.discovered = NULL;
+	u->r.ndiscovered = 0;
+	action_result_free(&u->r);
+	free(u);
+}
+
+static void *uploader(void *arg)
+{
+	struct remote_store *s = arg;
+	struct upload *batch[UPLOAD_BATCH];
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stop && s->uhead == s->ulen)
+			pthread_cond_wait(&s->ucv, &s->mu);
+		if (s->uhead == s->ulen)
+			break; /* stopping, and nothing is left */
+		size_t n = 0;
+		while (n < UPLOAD_BATCH && s->uhead < s->ulen)
+			batch[n++] = s->ups[s->uhead++];
+		s->ubusy += n;
+		pthread_mutex_unlock(&s->mu);
+		if (!cas_absent(s->cas))
+			upload_batch(s, batch, n);
+		for (size_t i = 0; i < n; i++)
+			free_upload(batch[i]);
+		pthread_mutex_lock(&s->mu);
+		s->ubusy -= n;
+		pthread_cond_broadcast(&s->ucv);
 	}
-	int ok = cas_find_missing(s->cas, v, n) == CAS_OK;
-	for (size_t i = 0; i < n && ok; i++) {
-		unsigned mode = i < r->noutputs ? r->outputs[i].mode : 0644;
-		if (!v[i].size)
-			v[i].missing = 0; /* the empty blob is everywhere */
-		else if (v[i].missing && local_bytes(s, &v[i].d, mode, &v[i].data) < 0)
-			ok = 0; /* a result must not name a blob the remote lacks */
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* Queue r to go up under key (copied), starting the uploaders. */
+static void enqueue_upload(struct remote_store *s, const struct digest *key,
+                           const struct action_result *r)
+{
+	struct upload *u = xcalloc(1, sizeof *u);
+	u->key = *key;
+	u->r = *r;
+	u->r.discovered = NULL;
+	u->r.ndiscovered = 0;
+	u->r.outputs = xcalloc(r->noutputs ? r->noutputs : 1, sizeof *u->r.outputs);
+	for (size_t i = 0; i < r->noutputs; i++) {
+		u->r.outputs[i] = r->outputs[i];
+		u->r.outputs[i].path = xstrdup(r->outputs[i].path);
 	}
-	ok = ok && cas_put_blobs(s->cas, v, n) == CAS_OK;
-	for (size_t i = 0; i < n; i++)
-		buf_free(&v[i].data);
-	free(v);
-	if (ok) {
-		struct buf b = {0};
-		result_encode(r, &b);
-		ok = cas_put_result(s->cas, key, b.s ? b.s : "", b.len) == CAS_OK;
-		buf_free(&b);
-	}
-	return ok ? 0 : -1;
+	pthread_mutex_lock(&s->mu);
+	while (s->nuth < UPLOADERS && pthread_create(&s->uth[s->nuth], NULL, uploader, s) == 0)
+		s->nuth++;
+	vec_reserve(&s->ups, &s->ucap, s->ulen + 1, sizeof *s->ups);
+	s->ups[s->ulen++] = u;
+	pthread_cond_signal(&s->ucv);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static int rs_put_result(struct store *st, const struct digest *key, const struct action_result *r)
@@ -231,7 +422,7 @@ static int rs_put_result(struct store *st, const struct digest *key, const struc
 	int rc = s->local->ops->put_result(s->local, key, r);
 	s->base.put_errno = s->local->put_errno;
 	if (s->upload && r->exit_code == 0 && !cas_absent(s->cas))
-		remote_store_upload(st, key, r);
+		enqueue_upload(s, key, r);
 	return rc;
 }
 
@@ -287,6 +478,25 @@ static int rs_get_blob(struct store *st, const struct digest *d, struct buf *b)
 static void rs_close(struct store *st)
 {
 	struct remote_store *s = (struct remote_store *)st;
+	/* the uploads finish first (the remote given up, they end at once) */
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_cond_broadcast(&s->ucv);
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < s->nuth; i++)
+		pthread_join(s->uth[i], NULL);
+	free(s->ups);
+	pthread_cond_destroy(&s->ucv);
+	for (int i = 0; i < s->nth; i++)
+		pthread_join(s->th[i], NULL);
+	for (size_t i = 0; i < s->ahead.cap; i++) {
+		free((char *)s->ahead.slots[i].key);
+		free(s->ahead.slots[i].val);
+	}
+	map_free(&s->ahead);
+	free(s->queue);
+	pthread_cond_destroy(&s->cv);
 	s->local->ops->close(s->local);
 	pthread_mutex_destroy(&s->mu);
 	for (size_t i = 0; i < s->sizes.cap; i++)
@@ -303,6 +513,7 @@ static const struct store_ops remote_store_ops = {
 	.get_file = rs_get_file,
 	.get_blob = rs_get_blob,
 	.close = rs_close,
+	.prefetch = rs_prefetch,
 };
 
 struct store *remote_store_open(struct store *local, struct cas *cas, int upload, int lazy)
@@ -314,6 +525,8 @@ struct store *remote_store_open(struct store *local, struct cas *cas, int upload
 	s->upload = upload;
 	s->lazy = lazy;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	pthread_cond_init(&s->ucv, NULL);
 	return &s->base;
 }
 

@@ -54,7 +54,9 @@ char *local_path(struct local_store *ls, const char *kind, const struct digest *
 char *local_tmp(struct local_store *ls)
 {
 	static unsigned counter;
-	return xasprintf("%s/tmp/%ld.%u", ls->dir, (long)getpid(), ++counter);
+	/* atomic: a remote cache's prefetch threads store blobs too */
+	return xasprintf("%s/tmp/%ld.%u", ls->dir, (long)getpid(),
+	                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
 }
 
 /* Rename tmp to the entry's final path, creating its fan-out directory. */

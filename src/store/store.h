@@ -47,6 +47,9 @@ struct store_ops {
 	/* Append the blob to b, verified. 0 or -1. */
 	int (*get_blob)(struct store *s, const struct digest *d, struct buf *b);
 	void (*close)(struct store *s);
+	/* Optional (NULL): these keys will be asked for soon; a store that
+	 * must go over the network starts looking them up now. */
+	void (*prefetch)(struct store *s, const struct digest *keys, size_t n);
 };
 
 struct store {
