@@ -126,3 +126,86 @@ test_result_cached_remotely_is_used_by_an_empty_cache() {
 	eq "$(where ev.json)" "$(printf '//a:gen local-cache\n//a:tool local-cache')"
 	eq "$(final ev.json rpcs)" 0
 }
+
+# A graph for the executor: gen and tool as two_rules, where.txt says
+# where it ran, and two that must run here (tagged no-remote, local).
+exec_rules() {
+	two_rules
+	cat >> a/BUILD.lua <<'L'
+genrule { name = "where", outs = { "where.txt" }, cmd = "pwd > $@" }
+genrule { name = "nr", outs = { "nr.txt" }, cmd = "pwd > $@", tags = { "no-remote" } }
+genrule { name = "loc", outs = { "loc.txt" }, cmd = "pwd > $@", tags = { "local" } }
+L
+}
+
+test_remote_execution_on_remote_worker() {
+	netns_private
+	remote_worker_start
+	exec_rules
+	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL" --events ev.json
+	exec_summary 5 3 0 0 0
+	warnings 0
+	eq "$(where ev.json)" "$(printf '%s\n' '//a:gen remote' '//a:loc local' '//a:nr local' \
+		'//a:tool remote' '//a:where remote')"
+	eq "$(final ev.json remote_executed)" 3
+	two_rules_right
+	# the executable output kept its mode on the way back
+	test -x cairn-out/a/tool.sh
+	# it ran in the worker's work directory; the tagged ones did not
+	case $(cat cairn-out/a/where.txt) in "$REMOTE_WORKER_WORK"/*) ;; *) false ;; esac
+	case $(cat cairn-out/a/nr.txt) in "$REMOTE_WORKER_WORK"/*) false ;; esac
+	case $(cat cairn-out/a/loc.txt) in "$REMOTE_WORKER_WORK"/*) false ;; esac
+	cas_sound
+	# the results are in the worker's cache: a fresh workspace gets them
+	# from there (the executor's server is the cache too)
+	fresh two
+	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL" --events ev.json //a:gen //a:tool
+	exec_summary 0 0 2 2 0
+	two_rules_right
+	cas_sound
+}
+
+test_remote_action_that_fails_fails_the_build() {
+	netns_private
+	remote_worker_start
+	ws
+	write a/BUILD.lua <<'L'
+genrule { name = "bad", outs = { "bad.txt" }, cmd = "echo made > $@; echo 'it went wrong here' >&2; exit 1" }
+genrule { name = "good", outs = { "good.txt" }, cmd = "echo good > $@" }
+L
+	run 1 cairn build --remote_executor="$REMOTE_WORKER_URL" --keep-going --events ev.json
+	has "it went wrong here"
+	exec_summary 1 1 0 0 1
+	warnings 0
+	python3 -c '
+import json, sys
+ev = {e["label"]: e for e in map(json.loads, open("ev.json")) if e["type"] == "action"}
+assert ev["//a:bad"]["status"] == "failed" and ev["//a:bad"]["where"] == "remote", ev
+assert ev["//a:good"]["status"] == "executed" and ev["//a:good"]["where"] == "remote", ev
+'
+	eq "$(cat cairn-out/a/good.txt)" good
+	cas_sound
+	# a failure is not cached: the next build runs it again, remotely
+	run 1 cairn build --remote_executor="$REMOTE_WORKER_URL" --events ev.json //a:bad
+	has "it went wrong here"
+	exec_summary 0 0 0 0 1
+	eq "$(where ev.json)" "//a:bad remote"
+}
+
+# BUG: the outputs of an action that failed remotely land in cairn-out,
+# where a local (sandboxed) run that fails leaves nothing.
+test_remote_action_that_fails_leaves_no_output() {
+	netns_private
+	remote_worker_start
+	ws
+	write a/BUILD.lua <<'L'
+genrule { name = "bad", outs = { "bad.txt" }, cmd = "echo made > $@; exit 1" }
+L
+	# here: nothing of it in cairn-out
+	run 1 cairn build
+	test ! -e cairn-out/a/bad.txt
+	# remotely: the same
+	run 1 cairn build --remote_executor="$REMOTE_WORKER_URL"
+	exec_summary 0 0 0 0 1
+	test ! -e cairn-out/a/bad.txt
+}
