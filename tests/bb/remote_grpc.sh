@@ -209,3 +209,48 @@ L
 	exec_summary 0 0 0 0 1
 	test ! -e cairn-out/a/bad.txt
 }
+
+test_c_compile_with_depfile_headers_runs_remotely() {
+	netns_private
+	remote_worker_start
+	ws
+	write lib/BUILD.lua <<'L'
+cc_library { name = "lib", srcs = { "lib.c" }, hdrs = { "lib.h", "unused.h" }, includes = { "." } }
+L
+	write lib/lib.h <<'L'
+#define LIB_N 40
+int lib_value(void);
+L
+	echo '/* nobody includes me */' > lib/unused.h
+	write lib/lib.c <<'L'
+#include "lib.h"
+int lib_value(void) { return LIB_N + 2; }
+L
+	write app/BUILD.lua <<'L'
+cc_binary { name = "app", srcs = { "main.c" }, deps = { "//lib" } }
+L
+	write app/main.c <<'L'
+#include <stdio.h>
+#include "lib.h"
+int main(void) { printf("%d %d\n", lib_value(), LIB_N); return 0; }
+L
+	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL" --events ev.json
+	warnings 0
+	# every action (two compiles, the archive, the link) ran remotely
+	local n
+	n=$(python3 -c 'import json; print(sum(1 for l in open("ev.json") if json.loads(l)["type"] == "action"))')
+	exec_summary "$n" "$n" 0 0 0
+	eq "$(where ev.json | grep -vc ' remote$')" 0
+	eq "$(./cairn-out/app/app)" "42 40"
+	# the depfile came back: the header is an input of both compiles, an
+	# unused one of neither
+	echo '/* still unused */' > lib/unused.h
+	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL"
+	exec_summary 0 0 "$n" 0 0
+	sed -i 's/40/50/' lib/lib.h
+	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL" --events ev.json --explain
+	has "input changed: lib/lib.h"
+	eq "$(./cairn-out/app/app)" "52 50"
+	eq "$(where ev.json | grep -c 'local')" 0
+	cas_sound
+}
