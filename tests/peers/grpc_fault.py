@@ -3,8 +3,9 @@
 call with the same status, for the remote tests (Python 3 standard library,
 and libnghttp2 through ctypes for HPACK).
 
-    grpc_fault.py [--status 14] [--message TEXT] [--port 0] [--port-file F]
-                  [--log F] [--max-seconds 300] [--parent PID]
+    grpc_fault.py [--status 14] [--message TEXT] [--answer METHOD=CODE]...
+                  [--port 0] [--port-file F] [--log F] [--max-seconds 300]
+                  [--parent PID]
 
 Listens on 127.0.0.1. On each connection it does the HTTP/2 part a client
 needs (SETTINGS both ways and their ACKs, PING ACKs, WINDOW_UPDATEs for
@@ -12,7 +13,12 @@ every DATA byte so that uploads never stall), reads each request to its
 END_STREAM, and answers it trailers-only: one HEADERS frame with
 END_STREAM carrying :status 200, content-type application/grpc,
 grpc-status (the --status code: 14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED,
-13 INTERNAL, ...) and grpc-message.
+13 INTERNAL, ...) and grpc-message. --answer METHOD=CODE answers the calls
+of METHOD (the last part of the path, e.g. GetActionResult) with CODE
+instead; CODE 0 (OK) answers with one empty message first, which is a
+valid response for the calls whose response may be empty (FindMissingBlobs:
+nothing is missing; BatchUpdateBlobs: no blob failed), so that a client
+gets past them to the call under test.
 
 The request headers are decoded by libnghttp2's HPACK inflater (the same
 library cairn links with): gRPC clients Huffman-code their header strings,
@@ -127,6 +133,17 @@ def answer(status, message):
         ("grpc-status", str(status)), ("grpc-message", message)])
 
 
+def respond(stream, status, message):
+    """The frames that answer a call: OK with one empty message (headers,
+    the message, trailers), or trailers-only."""
+    if status != 0:
+        return frame(HEADERS, END_HEADERS | END_STREAM, stream, answer(status, message))
+    return (frame(HEADERS, END_HEADERS, stream, b"".join(hpack_literal(k, v) for k, v in [
+        (":status", "200"), ("content-type", "application/grpc")])) +
+        frame(DATA, 0, stream, b"\x00\x00\x00\x00\x00") +
+        frame(HEADERS, END_HEADERS | END_STREAM, stream, hpack_literal("grpc-status", "0")))
+
+
 def handle(n, conn, a, stop):
     global calls
     end, ncalls = "eof", 0
@@ -164,8 +181,9 @@ def handle(n, conn, a, stop):
                 calls += 1
                 k = calls
             ncalls += 1
-            log("call %d %s grpc-status=%d" % (k, path, a.status))
-            conn.sendall(frame(HEADERS, END_HEADERS | END_STREAM, stream, answer(a.status, a.message)))
+            status = a.answers.get(path.rsplit("/", 1)[-1], a.status)
+            log("call %d %s grpc-status=%d" % (k, path, status))
+            conn.sendall(respond(stream, status, a.message))
 
         while not stop.is_set():
             while len(buf) >= 9:
@@ -240,14 +258,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--status", type=int, default=14, help="the grpc-status of every answer")
     ap.add_argument("--message", default="grpc_fault.py says so", help="its grpc-message")
+    ap.add_argument("--answer", action="append", default=[], metavar="METHOD=CODE",
+                    help="answer METHOD's calls with CODE instead (0: one empty message)")
     ap.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     ap.add_argument("--port-file", help="write the port there once listening")
     ap.add_argument("--log", help="one line per call and per connection")
     ap.add_argument("--max-seconds", type=float, default=300)
     ap.add_argument("--parent", type=int, help="stop when this process is gone")
     a = ap.parse_args()
-    if not 0 <= a.status <= 16:
-        ap.error("--status: a gRPC code is 0 to 16")
+    a.answers = {}
+    for x in a.answer:
+        method, _, code = x.partition("=")
+        if not method or not code.isdigit():
+            ap.error("--answer wants METHOD=CODE, not %r" % x)
+        a.answers[method] = int(code)
+    if not all(0 <= c <= 16 for c in [a.status] + list(a.answers.values())):
+        ap.error("a gRPC code is 0 to 16")
 
     set_pdeathsig()
     if a.log:
