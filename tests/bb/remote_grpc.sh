@@ -254,3 +254,97 @@ L
 	eq "$(where ev.json | grep -c 'local')" 0
 	cas_sound
 }
+
+test_connection_refused_builds_locally() {
+	two_rules
+	local port
+	port=$(peers_free_port)
+	run 0 cairn build --remote_cache="grpc://127.0.0.1:$port" --events ev.json
+	remote_summary 2 0 0 0
+	warnings 1
+	has "cairn: warning: remote cache grpc://127.0.0.1:$port: "
+	has "; building locally"
+	eq "$(where ev.json)" "$(printf '//a:gen local\n//a:tool local')"
+	two_rules_right
+	# the same with an executor
+	rm -rf cairn-out .cairn "$XDG_CACHE_HOME"
+	run 0 cairn build --remote_executor="grpc://127.0.0.1:$port" --events ev.json
+	exec_summary 2 0 0 0 0
+	warnings 1
+	has "cairn: warning: remote executor grpc://127.0.0.1:$port: "
+	eq "$(where ev.json)" "$(printf '//a:gen local\n//a:tool local')"
+	two_rules_right
+	cas_sound
+}
+
+test_stalled_server_times_out_and_builds_locally() {
+	two_rules
+	# a server that accepts and never answers: each try waits
+	# --remote_timeout, three tries, then the build goes on locally
+	faultproxy_start "$(peers_free_port)" "stall"
+	local t0=$SECONDS
+	run 0 cairn build --remote_cache="grpc://127.0.0.1:$FAULTPROXY_PORT" --remote_timeout=1
+	remote_summary 2 0 0 0
+	warnings 1
+	has "GetActionResult: DEADLINE_EXCEEDED"
+	has "; building locally"
+	[ $((SECONDS - t0)) -lt 15 ]
+	two_rules_right
+	cas_sound
+	# the same with an executor
+	rm -rf cairn-out .cairn "$XDG_CACHE_HOME"
+	t0=$SECONDS
+	run 0 cairn build --remote_executor="grpc://127.0.0.1:$FAULTPROXY_PORT" --remote_timeout=1
+	exec_summary 2 0 0 0 0
+	warnings 1
+	has "cairn: warning: remote executor grpc://127.0.0.1:$FAULTPROXY_PORT: "
+	[ $((SECONDS - t0)) -lt 15 ]
+	two_rules_right
+}
+
+# status_fault CODE NAME: against a server that answers every call with
+# CODE, a build tries three times, warns once naming NAME, builds locally.
+status_fault() {
+	two_rules
+	grpc_fault_start "$1"
+	run 0 cairn build --remote_cache="$GRPC_FAULT_URL" --events ev.json
+	remote_summary 2 0 0 0
+	warnings 1
+	has "cairn: warning: remote cache $GRPC_FAULT_URL: GetActionResult: $2: grpc_fault.py says so; building locally"
+	eq "$(where ev.json)" "$(printf '//a:gen local\n//a:tool local')"
+	two_rules_right
+	cas_sound
+	# three tries of the first call, then never again
+	eq "$(grpc_fault_calls)" "$(printf '%s\n' /build.bazel.remote.execution.v2.ActionCache/GetActionResult{,,})"
+	eq "$(final ev.json rpcs)" 3
+	# an executor: the same, on its first call
+	rm -rf cairn-out .cairn "$XDG_CACHE_HOME"
+	: > "$GRPC_FAULT_LOG"
+	run 0 cairn build --remote_executor="$GRPC_FAULT_URL"
+	exec_summary 2 0 0 0 0
+	warnings 1
+	has "cairn: warning: remote executor $GRPC_FAULT_URL: "
+	has ": $2: grpc_fault.py says so; building locally"
+	eq "$(grpc_fault_calls | sort -u | wc -l)" 1
+	eq "$(grpc_fault_calls | wc -l)" 3
+	two_rules_right
+	cas_sound
+	# an executor whose cache calls go through (a miss, nothing missing)
+	# but whose Execute answers CODE: three Executes, then all is local
+	grpc_fault_stop
+	rm -rf cairn-out .cairn "$XDG_CACHE_HOME"
+	grpc_fault_start "$1" --answer GetActionResult=5 --answer FindMissingBlobs=0 \
+		--answer BatchUpdateBlobs=0
+	run 0 cairn build --remote_executor="$GRPC_FAULT_URL" --events ev.json
+	exec_summary 2 0 0 0 0
+	warnings 1
+	has "cairn: warning: remote executor $GRPC_FAULT_URL: Execute: $2: grpc_fault.py says so; building locally"
+	eq "$(where ev.json)" "$(printf '//a:gen local\n//a:tool local')"
+	eq "$(grpc_fault_calls | grep -c "\.Execution/Execute$")" 3
+	two_rules_right
+	cas_sound
+}
+
+test_unavailable_is_retried_then_given_up() { status_fault 14 UNAVAILABLE; }
+test_resource_exhausted_is_retried_then_given_up() { status_fault 8 RESOURCE_EXHAUSTED; }
+test_internal_is_retried_then_given_up() { status_fault 13 INTERNAL; }
