@@ -348,3 +348,35 @@ status_fault() {
 test_unavailable_is_retried_then_given_up() { status_fault 14 UNAVAILABLE; }
 test_resource_exhausted_is_retried_then_given_up() { status_fault 8 RESOURCE_EXHAUSTED; }
 test_internal_is_retried_then_given_up() { status_fault 13 INTERNAL; }
+
+test_remote_worker_killed_mid_build_finishes_locally() {
+	netns_private
+	remote_worker_start
+	ws
+	local i
+	for i in 1 2 3 4 5 6; do
+		echo "genrule { name = \"s$i\", outs = { \"s$i.txt\" }, cmd = \"sleep 1; echo $i > \$@\" }"
+	done | write a/BUILD.lua
+	cairn build --remote_executor="$REMOTE_WORKER_URL" -j 2 --events ev.json > build.log 2>&1 &
+	local build=$!
+	# once the worker runs the first actions, it dies
+	local t0=$SECONDS
+	until [ -n "$(find "$REMOTE_WORKER_WORK" -mindepth 1 -print -quit)" ]; do
+		[ $((SECONDS - t0)) -lt 20 ]
+		sleep 0.05
+	done
+	sleep 0.3
+	remote_worker_stop KILL
+	wait "$build" || { cat build.log; false; }
+	out=$(cat build.log)
+	printf '%s\n' "$out" | tail -n 1 |
+		grep -E '^cairn: 6 actions: 6 executed \([0-9] remote\), 0 cached \(0 remote\), 0 failed in '
+	warnings 1
+	has "cairn: warning: remote executor $REMOTE_WORKER_URL: "
+	has "; building locally"
+	for i in 1 2 3 4 5 6; do eq "$(cat cairn-out/a/s$i.txt)" "$i"; done
+	# those it was running when it died ran again here
+	[ "$(where ev.json | grep -c ' local$')" -ge 2 ]
+	[ $((SECONDS - t0)) -lt 20 ]
+	cas_sound
+}
