@@ -450,3 +450,33 @@ test_blobs_gone_from_the_server_are_a_miss() {
 	two_rules_right
 	cas_sound
 }
+
+test_flipped_byte_on_the_connection_stores_nothing_corrupt() {
+	netns_private
+	remote_worker_start
+	two_rules
+	# gen.txt of 100 kB: byte 5000 of the answers is in its blob
+	write a/BUILD.lua <<'L'
+genrule { name = "gen", srcs = { "in.txt" }, outs = { "gen.txt" }, cmd = "cat $< > $@; head -c 100000 /dev/zero | tr '\\0' x >> $@" }
+L
+	run 0 cairn build --remote_cache="$REMOTE_WORKER_URL"
+	eq "$(wc -c < cairn-out/a/gen.txt)" 100006
+	local top=$PWD want
+	want=$(sha256sum < cairn-out/a/gen.txt)
+	fresh two
+	faultproxy_start "$REMOTE_WORKER_PORT" "flip=5000"
+	run 0 cairn build --remote_cache="grpc://127.0.0.1:$FAULTPROXY_PORT" --remote_upload_local_results=false
+	# the blob did not match its digest; read again (on the same
+	# connection, past the flipped byte), it did: a remote hit
+	remote_summary 0 1 1 0
+	warnings 0
+	eq "$(sha256sum < cairn-out/a/gen.txt)" "$want"
+	cas_sound
+	faultproxy_stop
+	out=$(faultproxy_conns)
+	has "conn 1 mode=flip=5000 "
+	has "flipped=5000"
+	lacks "conn 2 "
+	# read twice
+	[ "$(printf '%s\n' "$out" | sed -n 's/.* down=\([0-9]*\) .*/\1/p')" -gt 200000 ]
+}
