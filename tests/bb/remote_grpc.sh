@@ -480,3 +480,65 @@ L
 	# read twice
 	[ "$(printf '%s\n' "$out" | sed -n 's/.* down=\([0-9]*\) .*/\1/p')" -gt 200000 ]
 }
+
+# tls_worker_start: RemoteWorker with TLS, a certificate of its own for
+# localhost and 127.0.0.1 in ./tls/cert.pem. Its TLS is netty-tcnative's
+# (Debian's libnetty-tcnative-jni, the version of the jar's classes), which
+# netty looks for as libnetty_tcnative.so: a copy by that name goes in
+# ./tls/jni (a symbolic link would not do: the library takes its name from
+# the file it was loaded from).
+TCNATIVE=/usr/lib/x86_64-linux-gnu/jni/libnetty-tcnative.so
+tls_worker_start() {
+	peers_need openssl "$TCNATIVE" || return 1
+	mkdir -p tls/jni
+	cp "$TCNATIVE" tls/jni/libnetty_tcnative.so
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout tls/key.pem -out tls/cert.pem 2>/dev/null
+	REMOTE_WORKER_JAVA_OPTS="$REMOTE_WORKER_JAVA_OPTS -Djava.library.path=$PWD/tls/jni" \
+		remote_worker_start --tls_certificate="$PWD/tls/cert.pem" --tls_private_key="$PWD/tls/key.pem"
+}
+
+test_grpcs_cache_round_trip_and_an_unknown_certificate() {
+	netns_private
+	mkdir top
+	cd top
+	tls_worker_start
+	local url=grpcs://localhost:$REMOTE_WORKER_PORT cert=$PWD/tls/cert.pem top=$PWD
+	two_rules
+	# the worker's certificate trusted through SSL_CERT_FILE: up
+	SSL_CERT_FILE=$cert run 0 cairn build --remote_cache="$url"
+	remote_summary 2 0 0 0
+	warnings 0
+	# and down, into an empty cache
+	fresh two
+	SSL_CERT_FILE=$cert run 0 cairn build --remote_cache="$url" --events ev.json
+	remote_summary 0 2 2 0
+	warnings 0
+	eq "$(where ev.json)" "$(printf '//a:gen remote-cache\n//a:tool remote-cache')"
+	two_rules_right
+	cas_sound
+	# the same by IP address (the certificate names it too)
+	cd "$top"
+	fresh three
+	SSL_CERT_FILE=$cert run 0 cairn build --remote_cache="grpcs://127.0.0.1:$REMOTE_WORKER_PORT"
+	remote_summary 0 2 2 0
+	# without it, the certificate is unknown: refused, one warning, local
+	cd "$top"
+	fresh four
+	run 0 cairn build --remote_cache="$url" --events ev.json
+	remote_summary 2 0 0 0
+	warnings 1
+	has "cairn: warning: remote cache $url: "
+	has "TLS: the server's certificate"
+	has "; building locally"
+	eq "$(where ev.json)" "$(printf '//a:gen local\n//a:tool local')"
+	two_rules_right
+	cas_sound
+	# plain gRPC to a TLS port: refused too
+	rm -rf cairn-out .cairn "$XDG_CACHE_HOME"
+	run 0 cairn build --remote_cache="grpc://127.0.0.1:$REMOTE_WORKER_PORT" --remote_timeout=2
+	remote_summary 2 0 0 0
+	warnings 1
+	two_rules_right
+}
