@@ -158,11 +158,35 @@ test_remote_execution_on_remote_worker() {
 	cas_sound
 	# the results are in the worker's cache: a fresh workspace gets them
 	# from there (the executor's server is the cache too)
+	local top=$PWD
 	fresh two
 	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL" --events ev.json //a:gen //a:tool
 	exec_summary 0 0 2 2 0
 	two_rules_right
 	cas_sound
+	# an executable tool among the inputs, env, a nested output remotely;
+	# requires-network and a test here
+	cd "$top"
+	printf '#!/bin/sh\necho "tool says $1"\n' > a/tool.in
+	chmod +x a/tool.in
+	printf '#!/bin/sh\nexit 0\n' > a/t.sh
+	chmod +x a/t.sh
+	cat >> a/BUILD.lua <<'L'
+genrule { name = "tooled", outs = { "tooled.txt" }, tools = { "tool.in" }, cmd = "$(location tool.in) x > $@" }
+genrule { name = "envd", outs = { "envd.txt" }, env = { GREETING = "hi there" }, cmd = "echo \"$$GREETING\" > $@" }
+genrule { name = "deep", outs = { "d/e/deep.txt" }, cmd = "echo deep > $@" }
+genrule { name = "net", outs = { "net.txt" }, cmd = "pwd > $@", tags = { "requires-network" } }
+sh_test { name = "t", srcs = { "t.sh" } }
+L
+	run 0 cairn test --remote_executor="$REMOTE_WORKER_URL" --events ev.json //a:tooled //a:envd //a:deep //a:net //a:t
+	warnings 0
+	exec_summary 5 3 0 0 0
+	eq "$(where ev.json)" "$(printf '%s\n' '//a:deep remote' '//a:envd remote' '//a:net local' \
+		'//a:t local' '//a:tooled remote')"
+	eq "$(cat cairn-out/a/tooled.txt)" "tool says x"
+	eq "$(cat cairn-out/a/envd.txt)" "hi there"
+	eq "$(cat cairn-out/a/d/e/deep.txt)" deep
+	case $(cat cairn-out/a/net.txt) in "$REMOTE_WORKER_WORK"/*) false ;; esac
 }
 
 test_remote_action_that_fails_fails_the_build() {
