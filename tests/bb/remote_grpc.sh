@@ -547,6 +547,12 @@ test_grpcs_cache_round_trip_and_an_unknown_certificate() {
 	fresh three
 	SSL_CERT_FILE=$cert run 0 cairn build --remote_cache="grpcs://127.0.0.1:$REMOTE_WORKER_PORT"
 	remote_summary 0 2 2 0
+	# and an executor over TLS (a new input: new actions)
+	echo bye > a/in.txt
+	SSL_CERT_FILE=$cert run 0 cairn build --remote_executor="$url"
+	exec_summary 2 2 0 0 0
+	warnings 0
+	eq "$(sh cairn-out/a/tool.sh)" "$(printf 'bye\ngen')"
 	# without it, the certificate is unknown: refused, one warning, local
 	cd "$top"
 	fresh four
