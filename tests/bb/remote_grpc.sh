@@ -3,8 +3,9 @@
 # (tests/peers/remote_worker.sh), a gRPC server that answers every call
 # with one status (tests/peers/grpc_fault.sh) and the fault proxy
 # (tests/peers/faultproxy.sh): results go up and come down byte for byte,
-# actions run remotely unless told not to, and every fault ends in a local
-# build with one warning and no corrupt byte stored.
+# actions run remotely unless told not to, and every fault ends in a build
+# that succeeds (locally, with one warning, when the remote is given up)
+# with no corrupt byte stored. The tests marked BUG fail: each shows a bug.
 
 source "$TESTS/peers/remote_worker.sh"
 source "$TESTS/peers/faultproxy.sh"
