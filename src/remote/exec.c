@@ -284,7 +284,8 @@ static Google__Longrunning__Operation *last_op(struct rjob *x)
 static int land(struct remote_runner *rr, struct rjob *x, const struct action_result *res,
                 struct job_done *d, char **why)
 {
-	for (size_t i = 0; i < res->noutputs; i++) {
+	/* as a sandboxed run, a failed one leaves no output behind */
+	for (size_t i = 0; i < res->noutputs && res->exit_code == 0; i++) {
 		const struct result_output *o = &res->outputs[i];
 		int declared = 0;
 		for (size_t k = 0; k < x->noutputs && !declared; k++)

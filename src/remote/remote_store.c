@@ -116,9 +116,10 @@ static int fetch_blobs(struct remote_store *s, struct action_result *r,
 	}
 	for (size_t i = 0; i < n && ok; i++) {
 		struct digest got;
-		if (!v[i].data.len)
-			continue; /* the empty blob is everywhere */
-		if (s->local->ops->put_blob(s->local, v[i].data.s, v[i].data.len, &got) < 0) {
+		if (err && i == n - 1)
+			break; /* the stderr went into the log */
+		/* an empty blob too: the local store may not have it yet */
+		if (s->local->ops->put_blob(s->local, v[i].data.s ? v[i].data.s : "", v[i].data.len, &got) < 0) {
 			*why = xstrdup("the local store cannot keep it");
 			ok = 0;
 		} else if (i == r->noutputs) {
@@ -144,10 +145,12 @@ static int remote_get(struct remote_store *s, const struct digest *key, struct a
 	}
 	const char *dwhy;
 	char *why = NULL;
-	int ok = result_decode(b.s ? b.s : "", b.len, r, NULL, &dwhy) == 0 && r->exit_code == 0;
+	struct result_stderr err;
+	int ok = result_decode(b.s ? b.s : "", b.len, r, &err, &dwhy) == 0 && r->exit_code == 0;
 	buf_free(&b);
+	/* lazily, a separate stderr is not fetched: the log is stdout alone */
 	if (ok && !s->lazy)
-		ok = fetch_blobs(s, r, NULL, &why) == 0;
+		ok = fetch_blobs(s, r, &err, &why) == 0;
 	for (size_t i = 0; ok && s->lazy && i <= r->noutputs; i++) {
 		if (i < r->noutputs)
 			note_size(s, &r->outputs[i].d, r->outputs[i].size);
