@@ -7,13 +7,16 @@
 #   nginx-light              the WebDAV HTTP cache
 #   curl                     the HTTP cache's checks
 #   iproute2, util-linux     ip and unshare: RemoteWorker's network namespace
+#   libnetty-tcnative-jni    RemoteWorker's TLS (the grpcs:// tests)
+#   openssl                  the grpcs tests' self-signed certificate
 # On a machine with none of them: about 150 MB to download and 380 MB on
 # disk (the JDK is 260 MB of it); with the JDK already there, 42 packages,
 # 35 MB and 120 MB, installed in 11 s. make test does not call it.
 # The packages' own nginx service is not left running: tests start their own.
 set -e
 need=""
-for p in bazel-bootstrap bazel-bootstrap-source default-jdk-headless nginx-light curl iproute2 util-linux python3; do
+for p in bazel-bootstrap bazel-bootstrap-source default-jdk-headless nginx-light curl iproute2 \
+	util-linux python3 libnetty-tcnative-jni openssl; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 [ -z "$need" ] && exit 0
