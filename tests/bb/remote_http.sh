@@ -7,43 +7,7 @@
 source "$TESTS/peers/nginx_cache.sh"
 source "$TESTS/peers/faultproxy.sh"
 
-# A small graph in the cwd: two genrules in a chain, one output executable.
-two_rules() {
-	ws
-	mkdir -p a
-	echo hello > a/in.txt
-	write a/BUILD.lua <<'L'
-genrule { name = "gen", srcs = { "in.txt" }, outs = { "gen.txt" }, cmd = "cat $< > $@; echo gen >> $@" }
-genrule { name = "tool", srcs = { ":gen" }, outs = { "tool.sh" }, cmd = "(echo '#!/bin/sh'; sed 's/^/echo /' $<) > $@; chmod +x $@" }
-L
-}
-
-# fresh DIR: a copy of the workspace in DIR with an empty local cache of
-# its own (XDG_CACHE_HOME=DIR.cache) and no state; cd there.
-fresh() {
-	mkdir -p "$1"
-	cp WORKSPACE.lua "$1"/
-	cp -r a "$1"/
-	export XDG_CACHE_HOME=$PWD/$1.cache
-	cd "$1"
-}
-
-# cas_sound: every blob in the local cache hashes to its name.
-cas_sound() {
-	local f n=0
-	for f in $(find "$XDG_CACHE_HOME/cairn/cas" -type f 2>/dev/null); do
-		local name=${f##*/}
-		eq "$(sha256sum < "$f" | cut -d' ' -f1)" "${name%.x}"
-		n=$((n + 1))
-	done
-	echo "$n local blobs, all sound"
-}
-
-# warnings N: $out has N remote cache warnings.
-warnings() { eq "$(printf '%s\n' "$out" | grep -c 'cairn: warning: remote cache ')" "$1"; }
-
-# remote_summary E C H F: the last line's counts, with H remote hits.
-remote_summary() { summary "$1" "$2" "$4" "$3"; }
+source "$TESTS/peers/remote_checks.sh"
 
 test_populates_nginx_then_an_empty_cache_builds_from_it() {
 	nginx_cache_start
@@ -134,9 +98,6 @@ L
 	out=$(faultproxy_conns)
 	has "flipped=5000"
 }
-
-# summary_ok: the build succeeded, everything executed or cached.
-summary_ok() { printf '%s\n' "$out" | tail -n 1 | grep -q ' 0 failed in '; }
 
 test_corrupt_blob_is_never_stored() {
 	nginx_cache_start

@@ -4,6 +4,7 @@
 # for byte, when a local action needs it.
 
 source "$TESTS/peers/remote_worker.sh"
+source "$TESTS/peers/remote_checks.sh"
 
 # chain: a/in.txt -> gen.txt (100 kB) -> tool.sh, in the cwd.
 chain() {
@@ -16,15 +17,7 @@ genrule { name = "tool", srcs = { ":gen" }, outs = { "tool.sh" }, cmd = "(echo '
 L
 }
 
-# fresh DIR: a copy of the sources in DIR, empty local cache, no state; cd.
-fresh() {
-	mkdir -p "$1"
-	cp -r WORKSPACE.lua a "$1"/
-	export XDG_CACHE_HOME=$PWD/$1.cache
-	cd "$1"
-}
-
-bytes_down() { grep '"type":"summary"' "$1" | sed 's/.*"bytes_down":\([0-9]*\).*/\1/'; }
+bytes_down() { final "$1" bytes_down; }
 
 test_toplevel_fetches_only_what_was_asked_for() {
 	netns_private
