@@ -33,12 +33,13 @@
 #include "remote_execution.pb-c.h"
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-enum { TRIES = 3, EXEC_DEADLINE_MS = 3600 * 1000 };
+enum { TRIES = 3, EXEC_DEADLINE_MS = 3600 * 1000, UPLOADERS = 8 };
 
 typedef Build__Bazel__Remote__Execution__V2__Digest Digest;
 
@@ -51,7 +52,22 @@ struct job_copy {
 	char *root, *state, *dir;
 };
 
+/* Where a remote job is. */
+enum rstate {
+	R_UPLOAD,   /* queued for, or in, the uploaders */
+	R_SENT,     /* its Execute (or WaitExecution) is in flight */
+	R_LOCAL,    /* its upload failed: run it here */
+};
+
 struct rjob {
+	enum rstate state;        /* under the runner's mu */
+	struct cas_blob *up;      /* what may need uploading: the messages
+	                             (with their bytes), then input files
+	                             (bytes read when missing) */
+	const char **paths;       /* per up: an input file's path, or NULL */
+	char **own_paths;         /* the paths, owned */
+	size_t nup;
+	int gave_up;              /* the upload failed for the remote's sake */
 	size_t id;
 	struct job_copy jc;
 	struct reapi_digest action;
@@ -74,9 +90,19 @@ struct remote_runner {
 	struct reapi_builder *rb;
 	struct rjob **jobs;
 	size_t njobs, cap;
-	struct map known;         /* digests the server has: hex -> 1 */
+	struct map known;         /* digests the server has: hex -> 1; under mu */
 	unsigned seed;
 	size_t executed;
+	/* the uploaders: UPLOADERS threads take R_UPLOAD jobs from the queue,
+	 * upload what the server lacks, send Execute, and wake wait() */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* the queue grew, or an uploader went idle */
+	struct rjob **queue;      /* FIFO; under mu */
+	size_t qhead, qlen, qcap;
+	size_t busy;              /* jobs an uploader holds; under mu */
+	int stop;                 /* under mu */
+	pthread_t th[UPLOADERS];
+	int nth;
 };
 
 static void copy_job(struct job_copy *c, const struct job *j)
@@ -121,6 +147,11 @@ static void free_copy(struct job_copy *c)
 
 static void free_rjob(struct rjob *x)
 {
+	for (size_t i = 0; i < x->nup; i++)
+		buf_free(&x->up[i].data);
+	free(x->up);
+	free(x->paths);
+	strv_free(x->own_paths);
 	grpc_call_free(x->call);
 	free_copy(&x->jc);
 	free(x->op);
@@ -132,68 +163,79 @@ static void known_add(struct remote_runner *rr, const struct digest *d)
 {
 	char hex[65];
 	digest_hex(d, hex);
+	pthread_mutex_lock(&rr->mu);
 	if (!map_get(&rr->known, hex))
 		map_put(&rr->known, xstrdup(hex), (void *)1);
+	pthread_mutex_unlock(&rr->mu);
 }
 
 static int known(struct remote_runner *rr, const struct digest *d)
 {
 	char hex[65];
 	digest_hex(d, hex);
-	return map_get(&rr->known, hex) != NULL;
+	pthread_mutex_lock(&rr->mu);
+	int k = map_get(&rr->known, hex) != NULL;
+	pthread_mutex_unlock(&rr->mu);
+	return k;
 }
 
-/* Upload what the server lacks of a's messages and input files. 0, or -1
- * with *why (fresh): the remote was given up, or an input changed. */
-static int upload(struct remote_runner *rr, const struct reapi_spec *sp,
-                  const struct reapi_action *ra, char **why)
+/* What x may need to upload: a's messages (copied: the builder is
+ * reused) and its input files, but those known to be there already. */
+static void prepare(struct remote_runner *rr, struct rjob *x, const struct reapi_spec *sp,
+                    const struct reapi_action *ra)
 {
 	size_t n = ra->nblobs + sp->nin, m = 0;
-	struct cas_blob *v = xcalloc(n ? n : 1, sizeof *v);
-	const char **paths = xcalloc(n ? n : 1, sizeof *paths);
+	x->up = xcalloc(n ? n : 1, sizeof *x->up);
+	x->paths = xcalloc(n ? n : 1, sizeof *x->paths);
+	x->own_paths = xcalloc(n + 1, sizeof *x->own_paths);
+	size_t np = 0;
 	for (size_t i = 0; i < ra->nblobs; i++) {
 		if (known(rr, &ra->blobs[i].d.hash))
 			continue;
-		v[m].d = ra->blobs[i].d.hash;
-		v[m].size = ra->blobs[i].d.size;
-		buf_putn(&v[m].data, ra->blobs[i].p, ra->blobs[i].d.size);
+		x->up[m].d = ra->blobs[i].d.hash;
+		x->up[m].size = ra->blobs[i].d.size;
+		buf_putn(&x->up[m].data, ra->blobs[i].p, ra->blobs[i].d.size);
 		m++;
 	}
 	for (size_t i = 0; i < sp->nin; i++) {
 		if (sp->in[i].d.size == 0 || known(rr, &sp->in[i].d.hash))
 			continue;
-		v[m].d = sp->in[i].d.hash;
-		v[m].size = sp->in[i].d.size;
-		paths[m++] = sp->in[i].path;
+		x->up[m].d = sp->in[i].d.hash;
+		x->up[m].size = sp->in[i].d.size;
+		x->paths[m++] = x->own_paths[np++] = xstrdup(sp->in[i].path);
 	}
-	int rc = 0;
+	x->nup = m;
+}
+
+/* Upload what the server lacks of x's blobs (FindMissingBlobs first). 0,
+ * or -1: the remote was given up (x->gave_up), or an input changed. */
+static int upload(struct remote_runner *rr, struct rjob *x)
+{
+	struct cas_blob *v = x->up;
+	size_t m = x->nup;
 	if (cas_find_missing(rr->cas, v, m) != CAS_OK) {
-		*why = cas_why(rr->cas);
-		rc = -1;
-	}
-	for (size_t i = 0; i < m && rc == 0; i++) {
-		if (!v[i].missing || !paths[i])
-			continue;
-		struct digest got;
-		if (fs_read_all(paths[i], &v[i].data) < 0 ||
-		    (sha_buf(v[i].data.s ? v[i].data.s : "", v[i].data.len, &got), !digest_eq(&got, &v[i].d)) ||
-		    v[i].data.len != v[i].size) {
-			*why = xasprintf("input '%s' changed while building", paths[i]);
-			rc = -1;
-		}
-	}
-	if (rc == 0 && cas_put_blobs(rr->cas, v, m) != CAS_OK) {
-		*why = cas_why(rr->cas);
-		rc = -1;
+		x->gave_up = 1;
+		return -1;
 	}
 	for (size_t i = 0; i < m; i++) {
-		if (rc == 0)
-			known_add(rr, &v[i].d);
+		if (!v[i].missing || !x->paths[i])
+			continue;
+		struct digest got;
+		if (fs_read_all(x->paths[i], &v[i].data) < 0 || v[i].data.len != v[i].size)
+			return -1; /* changed while building: run it here */
+		sha_buf(v[i].data.s ? v[i].data.s : "", v[i].data.len, &got);
+		if (!digest_eq(&got, &v[i].d))
+			return -1;
+	}
+	if (cas_put_blobs(rr->cas, v, m) != CAS_OK) {
+		x->gave_up = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < m; i++) {
+		known_add(rr, &v[i].d);
 		buf_free(&v[i].data);
 	}
-	free(paths);
-	free(v);
-	return rc;
+	return 0;
 }
 
 static char *execute_request(struct remote_runner *rr, const struct reapi_digest *action, size_t *n)
@@ -236,14 +278,38 @@ static void send_execute(struct remote_runner *rr, struct rjob *x)
 	free(p);
 }
 
+static void *uploader(void *arg)
+{
+	struct remote_runner *rr = arg;
+	pthread_mutex_lock(&rr->mu);
+	for (;;) {
+		while (!rr->stop && rr->qhead == rr->qlen)
+			pthread_cond_wait(&rr->cv, &rr->mu);
+		if (rr->stop)
+			break;
+		struct rjob *x = rr->queue[rr->qhead++];
+		rr->busy++;
+		pthread_mutex_unlock(&rr->mu);
+		int ok = !cas_absent(rr->cas) && upload(rr, x) == 0;
+		if (ok)
+			send_execute(rr, x);
+		pthread_mutex_lock(&rr->mu);
+		x->state = ok ? R_SENT : R_LOCAL;
+		rr->busy--;
+		pthread_cond_broadcast(&rr->cv);
+		grpc_notify(rr->g); /* wait() looks again */
+	}
+	pthread_mutex_unlock(&rr->mu);
+	return NULL;
+}
+
 static int rr_start(struct runner *r, const struct job *j, struct err *e)
 {
 	struct remote_runner *rr = (struct remote_runner *)r;
 	if (j->remote && !cas_absent(rr->cas)) {
 		struct reapi_action ra;
 		struct err be = {0};
-		char *why = NULL;
-		if (reapi_build(rr->rb, j->remote, &ra, &be) == 0 && upload(rr, j->remote, &ra, &why) == 0) {
+		if (reapi_build(rr->rb, j->remote, &ra, &be) == 0) {
 			struct rjob *x = xcalloc(1, sizeof *x);
 			x->id = j->id;
 			copy_job(&x->jc, j);
@@ -251,13 +317,19 @@ static int rr_start(struct runner *r, const struct job *j, struct err *e)
 			x->start_ns = now_ns();
 			x->outputs = strv_dup(j->remote->outputs, j->remote->noutputs);
 			x->noutputs = j->remote->noutputs;
-			send_execute(rr, x);
+			prepare(rr, x, j->remote, &ra);
 			vec_reserve(&rr->jobs, &rr->cap, rr->njobs + 1, sizeof *rr->jobs);
 			rr->jobs[rr->njobs++] = x;
+			pthread_mutex_lock(&rr->mu);
+			while (rr->nth < UPLOADERS && pthread_create(&rr->th[rr->nth], NULL, uploader, rr) == 0)
+				rr->nth++;
+			vec_reserve(&rr->queue, &rr->qcap, rr->qlen + 1, sizeof *rr->queue);
+			rr->queue[rr->qlen++] = x;
+			pthread_cond_signal(&rr->cv);
+			pthread_mutex_unlock(&rr->mu);
 			return 0;
 		}
-		err_clear(&be);
-		free(why); /* a changed input or a lost remote: run it here */
+		err_clear(&be); /* cannot be said in REAPI's terms: run it here */
 	}
 	int rc = rr->local->start(rr->local, j, e);
 	if (rc == 0)
@@ -420,10 +492,25 @@ static int take_done(struct remote_runner *rr, struct job_done *d)
 {
 	for (size_t i = 0; i < rr->njobs; i++) {
 		struct rjob *x = rr->jobs[i];
-		if (!grpc_done(x->call))
+		pthread_mutex_lock(&rr->mu);
+		enum rstate st = x->state;
+		pthread_mutex_unlock(&rr->mu);
+		if (st == R_UPLOAD || (st == R_SENT && !grpc_done(x->call)))
 			continue;
 		char *why = NULL;
-		int rc = outcome(rr, x, d, &why);
+		int rc = st == R_LOCAL ? -1 : outcome(rr, x, d, &why);
+		if (st == R_LOCAL && !x->gave_up) {
+			/* an input changed under it: here, the remote kept */
+			drop(rr, i);
+			int ended = run_here(rr, x, d);
+			free_rjob(x);
+			if (ended)
+				return 1;
+			i--;
+			continue;
+		}
+		if (st == R_LOCAL)
+			why = cas_why(rr->cas);
 		if (rc == 1) {
 			rr->executed++;
 			drop(rr, i);
@@ -480,9 +567,24 @@ static int rr_wait(struct runner *r, struct job_done *d)
 	}
 }
 
+/* Stop the uploaders: those busy finish their job first. */
+static void stop_uploaders(struct remote_runner *rr)
+{
+	pthread_mutex_lock(&rr->mu);
+	rr->stop = 1;
+	pthread_cond_broadcast(&rr->cv);
+	pthread_mutex_unlock(&rr->mu);
+	for (int i = 0; i < rr->nth; i++)
+		pthread_join(rr->th[i], NULL);
+	rr->nth = 0;
+	rr->qhead = rr->qlen = 0;
+	rr->stop = 0;
+}
+
 static void rr_cancel(struct runner *r)
 {
 	struct remote_runner *rr = (struct remote_runner *)r;
+	stop_uploaders(rr);
 	for (size_t i = 0; i < rr->njobs; i++)
 		free_rjob(rr->jobs[i]); /* cancels its call */
 	rr->njobs = 0;
@@ -500,6 +602,9 @@ static void rr_free(struct runner *r)
 		free((char *)rr->known.slots[i].key);
 	map_free(&rr->known);
 	free(rr->jobs);
+	free(rr->queue);
+	pthread_mutex_destroy(&rr->mu);
+	pthread_cond_destroy(&rr->cv);
 	free(rr->instance);
 	free(rr);
 }
@@ -519,6 +624,8 @@ struct runner *remote_exec_new(struct runner *local, struct grpc *g, struct cas 
 	rr->instance = xstrdup(instance ? instance : "");
 	rr->rb = reapi_builder_new();
 	rr->seed = (unsigned)now_ns();
+	pthread_mutex_init(&rr->mu, NULL);
+	pthread_cond_init(&rr->cv, NULL);
 	return &rr->base;
 }
 

@@ -77,6 +77,9 @@ void grpc_call_free(struct grpc_call *c);
 /* A descriptor that becomes readable whenever a call of g ends (an
  * eventfd: read 8 bytes to clear it), for poll loops. */
 int grpc_event_fd(struct grpc *g);
+/* Make grpc_event_fd readable, as a call's end would (for a caller's
+ * own threads that want its poll loop to look again). */
+void grpc_notify(struct grpc *g);
 /* How many calls g started, and bytes it received (for the summary). */
 void grpc_counts(struct grpc *g, size_t *calls, unsigned long long *bytes_in);
 
