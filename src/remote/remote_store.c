@@ -300,9 +300,10 @@ static int local_bytes(struct remote_store *s, const struct digest *d, unsigned 
 }
 
 /* Upload n results: one FindMissingBlobs for all their blobs, the missing
- * ones from the local store, then each result. 0, or -1 (the remote
- * given up, or a blob not had locally: that result is not sent, as a
- * result must not name a blob the remote lacks). */
+ * ones from the local store, then the results. A result naming a blob the
+ * local store cannot give is not sent (a result must not name a blob the
+ * remote lacks); the others are. 0, or -1 (the remote given up, or a
+ * result left out). */
 static int upload_batch(struct remote_store *s, struct upload *const *u, size_t n)
 {
 	size_t nb = 0;
@@ -310,7 +311,7 @@ static int upload_batch(struct remote_store *s, struct upload *const *u, size_t 
 		nb += u[i]->r.noutputs + 1;
 	struct cas_blob *v = xcalloc(nb ? nb : 1, sizeof *v);
 	unsigned *mode = xcalloc(nb ? nb : 1, sizeof *mode);
-	struct map seen = {0};
+	struct map seen = {0}; /* hex -> index in v + 1 */
 	char (*hex)[65] = xcalloc(nb ? nb : 1, sizeof *hex);
 	size_t m = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -321,36 +322,51 @@ static int upload_batch(struct remote_store *s, struct upload *const *u, size_t 
 			digest_hex(&b.d, hex[m]);
 			if (!b.size || map_get(&seen, hex[m]))
 				continue; /* the empty blob is everywhere; each blob once */
-			map_put(&seen, hex[m], (void *)1);
+			map_put(&seen, hex[m], (void *)(uintptr_t)(m + 1));
 			mode[m] = k < r->noutputs ? r->outputs[k].mode : 0644;
 			v[m++] = b;
 		}
 	}
-	int ok = cas_find_missing(s->cas, v, m) == CAS_OK;
-	for (size_t i = 0; i < m && ok; i++)
-		if (v[i].missing && local_bytes(s, &v[i].d, mode[i], &v[i].data) < 0)
-			ok = 0;
+	int ok = cas_find_missing(s->cas, v, m) == CAS_OK, all = 1;
+	unsigned char *lacking = xcalloc(m ? m : 1, 1);
+	for (size_t i = 0; i < m && ok; i++) {
+		if (v[i].missing && local_bytes(s, &v[i].d, mode[i], &v[i].data) < 0) {
+			lacking[i] = 1;
+			v[i].missing = 0;
+		}
+	}
 	ok = ok && cas_put_blobs(s->cas, v, m) == CAS_OK;
+	struct digest *keys = xcalloc(n ? n : 1, sizeof *keys);
+	struct buf *vals = xcalloc(n ? n : 1, sizeof *vals);
+	size_t nr = 0;
+	for (size_t i = 0; i < n && ok; i++) {
+		const struct action_result *r = &u[i]->r;
+		int sound = 1;
+		for (size_t k = 0; k <= r->noutputs && sound; k++) {
+			char h[65];
+			digest_hex(k < r->noutputs ? &r->outputs[k].d : &r->log, h);
+			uintptr_t at = (uintptr_t)map_get(&seen, h);
+			sound = !at || !lacking[at - 1];
+		}
+		all &= sound;
+		if (!sound)
+			continue;
+		keys[nr] = u[i]->key;
+		result_encode(r, &vals[nr++]);
+	}
+	ok = ok && cas_put_results(s->cas, keys, vals, nr) == CAS_OK;
+	for (size_t i = 0; i < nr; i++)
+		buf_free(&vals[i]);
+	free(vals);
+	free(keys);
 	for (size_t i = 0; i < m; i++)
 		buf_free(&v[i].data);
+	free(lacking);
 	map_free(&seen);
 	free(hex);
 	free(mode);
 	free(v);
-	if (ok) {
-		struct digest *keys = xcalloc(n, sizeof *keys);
-		struct buf *vals = xcalloc(n, sizeof *vals);
-		for (size_t i = 0; i < n; i++) {
-			keys[i] = u[i]->key;
-			result_encode(&u[i]->r, &vals[i]);
-		}
-		ok = cas_put_results(s->cas, keys, vals, n) == CAS_OK;
-		for (size_t i = 0; i < n; i++)
-			buf_free(&vals[i]);
-		free(vals);
-		free(keys);
-	}
-	return ok ? 0 : -1;
+	return ok && all ? 0 : -1;
 }
 
 int remote_store_upload(struct store *st, const struct digest *key, const struct action_result *r)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -31,17 +32,36 @@ void sha_final(struct sha_ctx *c, struct digest *d)
 }
 
 /* EVP_Digest looks the algorithm up on every call, which costs more than
- * hashing a key's few hundred bytes: fetch it once, reuse a context. */
+ * hashing a key's few hundred bytes: fetch it once, and keep a context per
+ * thread (freed when the thread ends: remote caches start threads). */
+static EVP_MD *sha_md;
+static pthread_key_t sha_key;
+static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
+
+static void free_ctx(void *c)
+{
+	EVP_MD_CTX_free(c);
+}
+
+static void sha_init(void)
+{
+	if (!(sha_md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		die_internal("OpenSSL: no SHA-256");
+	if (pthread_key_create(&sha_key, free_ctx) != 0)
+		die_internal("cannot make a thread key");
+}
+
 void sha_buf(const void *p, size_t n, struct digest *d)
 {
 	static _Thread_local EVP_MD_CTX *ctx;
-	static EVP_MD *md;
-	if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL)))
-		die_internal("OpenSSL: no SHA-256");
-	if (!ctx && !(ctx = EVP_MD_CTX_new()))
-		die_internal("OpenSSL: out of memory");
+	pthread_once(&sha_once, sha_init);
+	if (!ctx) {
+		if (!(ctx = EVP_MD_CTX_new()))
+			die_internal("OpenSSL: out of memory");
+		pthread_setspecific(sha_key, ctx);
+	}
 	unsigned len = 32;
-	if (!EVP_DigestInit_ex2(ctx, md, NULL) || !EVP_DigestUpdate(ctx, p, n) ||
+	if (!EVP_DigestInit_ex2(ctx, sha_md, NULL) || !EVP_DigestUpdate(ctx, p, n) ||
 	    !EVP_DigestFinal_ex(ctx, d->b, &len))
 		die_internal("OpenSSL: SHA-256 failed");
 }

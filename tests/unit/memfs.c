@@ -322,8 +322,15 @@ static void ms_close(struct store *s)
 	free(ms);
 }
 
-static const struct store_ops memstore_ops = {ms_get_result, ms_put_result, ms_put_file,
-                                              ms_put_blob, ms_get_file, ms_get_blob, ms_close};
+static const struct store_ops memstore_ops = {
+	.get_result = ms_get_result,
+	.put_result = ms_put_result,
+	.put_file = ms_put_file,
+	.put_blob = ms_put_blob,
+	.get_file = ms_get_file,
+	.get_blob = ms_get_blob,
+	.close = ms_close,
+};
 
 struct store *memstore_open(struct memfs *m)
 {
