@@ -33,7 +33,7 @@ for file in "$TESTS"/bb/*.sh; do
 	for fn in $(grep -oE '^test_[a-z0-9_]+' "$file"); do
 		name="bb/$(basename "$file" .sh)/${fn#test_}"
 		case $name in *"$filter"*) ;; *) continue ;; esac
-		dir="$tmp/$fn"
+		dir="$tmp/$(basename "$file" .sh)/$fn" # two files may share a test name
 		mkdir -p "$dir/ws" "$dir/home"
 		if (cd "$dir/ws" && HOME="$dir/home" XDG_CACHE_HOME="$dir/home/cache" \
 			timeout 300 bash -e -u -o pipefail -c \
