@@ -48,7 +48,9 @@ import socket
 import struct
 import sys
 import threading
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peerlib import serve  # noqa: E402
 
 lock = threading.Lock()
 log_file = None
@@ -267,41 +269,13 @@ def main():
         os.rename(tmp, a.port_file)
     print(port, flush=True)
 
-    deadline = time.monotonic() + a.max_seconds
-    ppid = os.getppid()
-    threads = []
-    while not stop.is_set():
-        if time.monotonic() >= deadline:
-            log("stopping: --max-seconds %g passed" % a.max_seconds)
-            break
-        if a.parent:
-            try:
-                os.kill(a.parent, 0)
-            except ProcessLookupError:
-                log("stopping: process %d is gone" % a.parent)
-                break
-            except PermissionError:
-                pass
-        if os.getppid() != ppid:
-            log("stopping: parent died")
-            break
-        try:
-            client, _ = lsock.accept()
-        except socket.timeout:
-            continue
-        except OSError:
-            if stop.is_set():
-                break
-            raise
+    def on_conn(client):
         n, mode = plan.next()
         t = threading.Thread(target=handle, args=(n, mode, client, a.target, stop), daemon=True)
         t.start()
-        threads = [x for x in threads if x.is_alive()] + [t]
-    stop.set()
-    lsock.close()
-    for t in threads:
-        t.join(timeout=2)
-    log("stopped")
+        return t
+
+    serve(lsock, stop, a.max_seconds, a.parent, log, on_conn)
 
 
 if __name__ == "__main__":

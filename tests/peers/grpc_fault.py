@@ -42,12 +42,12 @@ import socket
 import struct
 import sys
 import threading
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2probe import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,  # noqa: E402
                      PADDED, PING, PREFACE, PRIORITY, RST_STREAM, SETTINGS, WINDOW_UPDATE,
                      frame, hpack_literal)
+from peerlib import serve  # noqa: E402
 
 lock = threading.Lock()
 log_file = None
@@ -299,41 +299,15 @@ def main():
         os.rename(tmp, a.port_file)
     print(port, flush=True)
 
-    deadline = time.monotonic() + a.max_seconds
-    ppid = os.getppid()
-    threads, n = [], 0
-    while not stop.is_set():
-        if time.monotonic() >= deadline:
-            log("stopping: --max-seconds %g passed" % a.max_seconds)
-            break
-        if a.parent:
-            try:
-                os.kill(a.parent, 0)
-            except ProcessLookupError:
-                log("stopping: process %d is gone" % a.parent)
-                break
-            except PermissionError:
-                pass
-        if os.getppid() != ppid:
-            log("stopping: parent died")
-            break
-        try:
-            conn, _ = lsock.accept()
-        except socket.timeout:
-            continue
-        except OSError:
-            if stop.is_set():
-                break
-            raise
-        n += 1
-        t = threading.Thread(target=handle, args=(n, conn, a, stop), daemon=True)
+    count = [0]
+
+    def on_conn(conn):
+        count[0] += 1
+        t = threading.Thread(target=handle, args=(count[0], conn, a, stop), daemon=True)
         t.start()
-        threads = [x for x in threads if x.is_alive()] + [t]
-    stop.set()
-    lsock.close()
-    for t in threads:
-        t.join(timeout=2)
-    log("stopped")
+        return t
+
+    serve(lsock, stop, a.max_seconds, a.parent, log, on_conn)
 
 
 if __name__ == "__main__":
