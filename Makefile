@@ -30,7 +30,7 @@ GEN_OBJS := $(PROTOS:src/reapi/proto/%.proto=$(B)/gen/%.pb-c.o)
 CPPFLAGS_ALL += -I$(B)/gen
 LIB_SRCS := \
 	src/util/util.c src/util/str.c src/util/arena.c src/util/err.c \
-	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c src/util/hook.c src/util/par.c \
+	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c src/util/hook.c src/util/par.c src/util/pool.c \
 	src/lang/label.c src/lang/eval.c src/lang/glob.c src/lang/bind.c \
 	src/lang/prelude.c \
 	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \

@@ -28,6 +28,7 @@
 #include "remote/remote_store.h"
 #include "util/fs.h"
 #include "util/map.h"
+#include "util/pool.h"
 #include "util/util.h"
 #include "operations.pb-c.h"
 #include "remote_execution.pb-c.h"
@@ -93,16 +94,11 @@ struct remote_runner {
 	struct map known;         /* digests the server has: hex -> 1; under mu */
 	unsigned seed;
 	size_t executed;
-	/* the uploaders: UPLOADERS threads take R_UPLOAD jobs from the queue,
-	 * upload what the server lacks, send Execute, and wake wait() */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;        /* the queue grew, or an uploader went idle */
-	struct rjob **queue;      /* FIFO; under mu */
-	size_t qhead, qlen, qcap;
-	size_t busy;              /* jobs an uploader holds; under mu */
-	int stop;                 /* under mu */
-	pthread_t th[UPLOADERS];
-	int nth;
+	/* the uploaders take R_UPLOAD jobs, upload what the server lacks,
+	 * send Execute, and wake wait() */
+	struct pool *uploaders;
+	pthread_mutex_t mu;       /* over known, each job's state, cancelled */
+	int cancelled;            /* queued jobs are not sent */
 };
 
 static void copy_job(struct job_copy *c, const struct job *j)
@@ -278,29 +274,22 @@ static void send_execute(struct remote_runner *rr, struct rjob *x)
 	free(p);
 }
 
-static void *uploader(void *arg)
+static void upload_one(void *ctx, void **items, size_t n)
 {
-	struct remote_runner *rr = arg;
-	pthread_mutex_lock(&rr->mu);
-	for (;;) {
-		while (!rr->stop && rr->qhead == rr->qlen)
-			pthread_cond_wait(&rr->cv, &rr->mu);
-		if (rr->stop)
-			break;
-		struct rjob *x = rr->queue[rr->qhead++];
-		rr->busy++;
+	struct remote_runner *rr = ctx;
+	for (size_t i = 0; i < n; i++) {
+		struct rjob *x = items[i];
+		pthread_mutex_lock(&rr->mu);
+		int cancelled = rr->cancelled;
 		pthread_mutex_unlock(&rr->mu);
-		int ok = !cas_absent(rr->cas) && upload(rr, x) == 0;
+		int ok = !cancelled && !cas_absent(rr->cas) && upload(rr, x) == 0;
 		if (ok)
 			send_execute(rr, x);
 		pthread_mutex_lock(&rr->mu);
 		x->state = ok ? R_SENT : R_LOCAL;
-		rr->busy--;
-		pthread_cond_broadcast(&rr->cv);
+		pthread_mutex_unlock(&rr->mu);
 		grpc_notify(rr->g); /* wait() looks again */
 	}
-	pthread_mutex_unlock(&rr->mu);
-	return NULL;
 }
 
 static int rr_start(struct runner *r, const struct job *j, struct err *e)
@@ -320,13 +309,7 @@ static int rr_start(struct runner *r, const struct job *j, struct err *e)
 			prepare(rr, x, j->remote, &ra);
 			vec_reserve(&rr->jobs, &rr->cap, rr->njobs + 1, sizeof *rr->jobs);
 			rr->jobs[rr->njobs++] = x;
-			pthread_mutex_lock(&rr->mu);
-			while (rr->nth < UPLOADERS && pthread_create(&rr->th[rr->nth], NULL, uploader, rr) == 0)
-				rr->nth++;
-			vec_reserve(&rr->queue, &rr->qcap, rr->qlen + 1, sizeof *rr->queue);
-			rr->queue[rr->qlen++] = x;
-			pthread_cond_signal(&rr->cv);
-			pthread_mutex_unlock(&rr->mu);
+			pool_submit(rr->uploaders, x);
 			return 0;
 		}
 		err_clear(&be); /* cannot be said in REAPI's terms: run it here */
@@ -567,24 +550,17 @@ static int rr_wait(struct runner *r, struct job_done *d)
 	}
 }
 
-/* Stop the uploaders: those busy finish their job first. */
-static void stop_uploaders(struct remote_runner *rr)
-{
-	pthread_mutex_lock(&rr->mu);
-	rr->stop = 1;
-	pthread_cond_broadcast(&rr->cv);
-	pthread_mutex_unlock(&rr->mu);
-	for (int i = 0; i < rr->nth; i++)
-		pthread_join(rr->th[i], NULL);
-	rr->nth = 0;
-	rr->qhead = rr->qlen = 0;
-	rr->stop = 0;
-}
-
 static void rr_cancel(struct runner *r)
 {
 	struct remote_runner *rr = (struct remote_runner *)r;
-	stop_uploaders(rr);
+	/* what is queued is dropped, what is uploading finishes */
+	pthread_mutex_lock(&rr->mu);
+	rr->cancelled = 1;
+	pthread_mutex_unlock(&rr->mu);
+	pool_drain(rr->uploaders);
+	pthread_mutex_lock(&rr->mu);
+	rr->cancelled = 0;
+	pthread_mutex_unlock(&rr->mu);
 	for (size_t i = 0; i < rr->njobs; i++)
 		free_rjob(rr->jobs[i]); /* cancels its call */
 	rr->njobs = 0;
@@ -602,9 +578,8 @@ static void rr_free(struct runner *r)
 		free((char *)rr->known.slots[i].key);
 	map_free(&rr->known);
 	free(rr->jobs);
-	free(rr->queue);
+	pool_free(rr->uploaders);
 	pthread_mutex_destroy(&rr->mu);
-	pthread_cond_destroy(&rr->cv);
 	free(rr->instance);
 	free(rr);
 }
@@ -625,7 +600,7 @@ struct runner *remote_exec_new(struct runner *local, struct grpc *g, struct cas 
 	rr->rb = reapi_builder_new();
 	rr->seed = (unsigned)now_ns();
 	pthread_mutex_init(&rr->mu, NULL);
-	pthread_cond_init(&rr->cv, NULL);
+	rr->uploaders = pool_new(UPLOADERS, 1, upload_one, rr);
 	return &rr->base;
 }
 

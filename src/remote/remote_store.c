@@ -17,6 +17,7 @@
 #include "remote/result.h"
 #include "util/fs.h"
 #include "util/map.h"
+#include "util/pool.h"
 #include "util/util.h"
 #include <pthread.h>
 #include <stdint.h>
@@ -43,21 +44,11 @@ struct remote_store {
 	size_t hits;         /* results answered remotely */
 	struct map sizes;    /* lazy: blob hex -> its size + 1, for the blobs
 	                        of the results answered remotely */
-	/* prefetch: keys looked up ahead by PREFETCHERS threads */
-	struct map ahead;    /* key hex -> struct ahead; under mu */
-	struct ahead **queue; /* not started yet, a FIFO; under mu */
-	size_t qhead, qlen, qcap;
-	pthread_t th[PREFETCHERS];
-	int nth;
-	int stop;            /* under mu */
-	pthread_cond_t cv;   /* the queue grew, or a lookup ended; under mu */
-	/* uploads: results put here go up from UPLOADERS threads, in batches */
-	struct upload **ups; /* a FIFO; under mu */
-	size_t uhead, ulen, ucap;
-	size_t ubusy;        /* uploads taken and not finished; under mu */
-	pthread_t uth[UPLOADERS];
-	int nuth;
-	pthread_cond_t ucv;  /* ups grew, or a batch ended; under mu */
+	struct map ahead;    /* key hex -> struct ahead, looked up ahead by
+	                        the prefetchers; under mu */
+	pthread_cond_t cv;   /* a lookup ahead ended; under mu */
+	struct pool *prefetchers; /* struct ahead items */
+	struct pool *uploaders;   /* struct upload items, in batches */
 };
 
 /* One key looked up ahead. */
@@ -66,6 +57,7 @@ struct ahead {
 	int done;            /* under mu */
 	int hit;             /* a hit, in the local store now */
 	int remote;          /* and it came from the remote */
+	int queued;          /* handed to the prefetchers (caller's thread only) */
 };
 
 static void note_size(struct remote_store *s, const struct digest *d, uint64_t size)
@@ -191,17 +183,11 @@ int remote_store_adopt(struct store *st, const void *p, size_t n, struct action_
 	return 0;
 }
 
-static void *prefetcher(void *arg)
+static void prefetch_one(void *ctx, void **items, size_t n)
 {
-	struct remote_store *s = arg;
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->stop && s->qhead == s->qlen)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (s->stop)
-			break;
-		struct ahead *x = s->queue[s->qhead++];
-		pthread_mutex_unlock(&s->mu);
+	struct remote_store *s = ctx;
+	for (size_t i = 0; i < n; i++) {
+		struct ahead *x = items[i];
 		struct action_result r;
 		int hit = s->local->ops->get_result(s->local, &x->key, &r) == 1, remote = 0;
 		if (!hit)
@@ -213,9 +199,8 @@ static void *prefetcher(void *arg)
 		x->remote = remote;
 		x->done = 1;
 		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
 	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
 }
 
 static void rs_prefetch(struct store *st, const struct digest *keys, size_t n)
@@ -223,22 +208,22 @@ static void rs_prefetch(struct store *st, const struct digest *keys, size_t n)
 	struct remote_store *s = (struct remote_store *)st;
 	if (cas_absent(s->cas))
 		return;
-	pthread_mutex_lock(&s->mu);
-	while (s->nth < PREFETCHERS && pthread_create(&s->th[s->nth], NULL, prefetcher, s) == 0)
-		s->nth++;
 	for (size_t i = 0; i < n; i++) {
 		char hex[65];
 		digest_hex(&keys[i], hex);
-		if (map_get(&s->ahead, hex))
-			continue;
-		struct ahead *x = xcalloc(1, sizeof *x);
-		x->key = keys[i];
-		map_put(&s->ahead, xstrdup(hex), x);
-		vec_reserve(&s->queue, &s->qcap, s->qlen + 1, sizeof *s->queue);
-		s->queue[s->qlen++] = x;
+		pthread_mutex_lock(&s->mu);
+		struct ahead *x = map_get(&s->ahead, hex);
+		if (!x) {
+			x = xcalloc(1, sizeof *x);
+			x->key = keys[i];
+			map_put(&s->ahead, xstrdup(hex), x);
+		}
+		pthread_mutex_unlock(&s->mu);
+		if (!x->queued) {
+			x->queued = 1;
+			pool_submit(s->prefetchers, x);
+		}
 	}
-	pthread_cond_broadcast(&s->cv);
-	pthread_mutex_unlock(&s->mu);
 }
 
 /* Was key looked up ahead? Then wait for that lookup: 2 when it was a
@@ -385,34 +370,16 @@ static void free_upload(struct upload *u)
 	free(u);
 }
 
-static void *uploader(void *arg)
+static void upload_some(void *ctx, void **items, size_t n)
 {
-	struct remote_store *s = arg;
-	struct upload *batch[UPLOAD_BATCH];
-	pthread_mutex_lock(&s->mu);
-	for (;;) {
-		while (!s->stop && s->uhead == s->ulen)
-			pthread_cond_wait(&s->ucv, &s->mu);
-		if (s->uhead == s->ulen)
-			break; /* stopping, and nothing is left */
-		size_t n = 0;
-		while (n < UPLOAD_BATCH && s->uhead < s->ulen)
-			batch[n++] = s->ups[s->uhead++];
-		s->ubusy += n;
-		pthread_mutex_unlock(&s->mu);
-		if (!cas_absent(s->cas))
-			upload_batch(s, batch, n);
-		for (size_t i = 0; i < n; i++)
-			free_upload(batch[i]);
-		pthread_mutex_lock(&s->mu);
-		s->ubusy -= n;
-		pthread_cond_broadcast(&s->ucv);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	struct remote_store *s = ctx;
+	if (!cas_absent(s->cas))
+		upload_batch(s, (struct upload *const *)items, n);
+	for (size_t i = 0; i < n; i++)
+		free_upload(items[i]);
 }
 
-/* Queue r to go up under key (copied), starting the uploaders. */
+/* Queue r to go up under key (copied). */
 static void enqueue_upload(struct remote_store *s, const struct digest *key,
                            const struct action_result *r)
 {
@@ -426,13 +393,7 @@ static void enqueue_upload(struct remote_store *s, const struct digest *key,
 		u->r.outputs[i] = r->outputs[i];
 		u->r.outputs[i].path = xstrdup(r->outputs[i].path);
 	}
-	pthread_mutex_lock(&s->mu);
-	while (s->nuth < UPLOADERS && pthread_create(&s->uth[s->nuth], NULL, uploader, s) == 0)
-		s->nuth++;
-	vec_reserve(&s->ups, &s->ucap, s->ulen + 1, sizeof *s->ups);
-	s->ups[s->ulen++] = u;
-	pthread_cond_signal(&s->ucv);
-	pthread_mutex_unlock(&s->mu);
+	pool_submit(s->uploaders, u);
 }
 
 static int rs_put_result(struct store *st, const struct digest *key, const struct action_result *r)
@@ -498,23 +459,13 @@ static void rs_close(struct store *st)
 {
 	struct remote_store *s = (struct remote_store *)st;
 	/* the uploads finish first (the remote given up, they end at once) */
-	pthread_mutex_lock(&s->mu);
-	s->stop = 1;
-	pthread_cond_broadcast(&s->cv);
-	pthread_cond_broadcast(&s->ucv);
-	pthread_mutex_unlock(&s->mu);
-	for (int i = 0; i < s->nuth; i++)
-		pthread_join(s->uth[i], NULL);
-	free(s->ups);
-	pthread_cond_destroy(&s->ucv);
-	for (int i = 0; i < s->nth; i++)
-		pthread_join(s->th[i], NULL);
+	pool_free(s->uploaders);
+	pool_free(s->prefetchers);
 	for (size_t i = 0; i < s->ahead.cap; i++) {
 		free((char *)s->ahead.slots[i].key);
 		free(s->ahead.slots[i].val);
 	}
 	map_free(&s->ahead);
-	free(s->queue);
 	pthread_cond_destroy(&s->cv);
 	s->local->ops->close(s->local);
 	pthread_mutex_destroy(&s->mu);
@@ -545,7 +496,8 @@ struct store *remote_store_open(struct store *local, struct cas *cas, int upload
 	s->lazy = lazy;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	pthread_cond_init(&s->ucv, NULL);
+	s->prefetchers = pool_new(PREFETCHERS, 1, prefetch_one, s);
+	s->uploaders = pool_new(UPLOADERS, UPLOAD_BATCH, upload_some, s);
 	return &s->base;
 }
 
