@@ -309,12 +309,16 @@ cairn_reset() { nuke "$1/cairn-out"; nuke "$1/.cairn"; nuke "$2"; }
 
 # --- (a) and (b): remote cache --------------------------------------------
 
-# cairn_argv CACHE JOBS ROW [FLAG...]: the argv of a cairn build of
-# everything into `cmd`, with its --events file.
+# cairn_argv CACHE JOBS ROW TARGET [FLAG...]: the argv of a cairn build
+# into `cmd`, with its --events file.
 cairn_argv() {
-	local cache=$1 j=$2 row=$3; shift 3
-	cmd=("$cairn" build --cache-dir "$cache" -j "$j" --events "$(ev_path "$row")" "$@" //...)
+	local cache=$1 j=$2 row=$3 target=$4; shift 4
+	cmd=("$cairn" build --cache-dir "$cache" -j "$j" --events "$(ev_path "$row")" "$@" "$target")
 }
+
+# The toplevel rows ask for the binaries alone (//bin:all): with //...
+# every rule is a top-level target and every output would be fetched.
+# Every action is still needed; only the binaries come down.
 
 cache_section() {
 	local t r last
@@ -332,7 +336,7 @@ cache_section() {
 	log "cache: filling the remote cache from checkout 1"
 	if [ "${have[cairn]}" = 1 ]; then
 		cairn_reset "$c1" "$scratch/cache.c1"
-		cairn_argv "$scratch/cache.c1" "$remote_jobs" cairn.populate "--remote_cache=$url"
+		cairn_argv "$scratch/cache.c1" "$remote_jobs" cairn.populate //... "--remote_cache=$url"
 		timed cairn.populate "$c1" populate "${cmd[@]}" || true
 	fi
 	if [ "${have[bazel]}" = 1 ]; then
@@ -354,10 +358,10 @@ cache_section() {
 		fi
 		if [ "${have[cairn]}" = 1 ]; then
 			cairn_reset "$c1" "$scratch/cache.c1"
-			cairn_argv "$scratch/cache.c1" "$jobs" cairn.full
+			cairn_argv "$scratch/cache.c1" "$jobs" cairn.full //...
 			if timed cairn.full "$c1" none "${cmd[@]}" &&
 				untimed cairn.local "$c1" "$cairn" clean; then
-				cairn_argv "$scratch/cache.c1" "$jobs" cairn.local
+				cairn_argv "$scratch/cache.c1" "$jobs" cairn.local //...
 				timed cairn.local "$c1" none "${cmd[@]}" &&
 					[ "$last" = 1 ] && same "$n/ninja-out" "$c1/cairn-out" "cairn, local-cache rebuild"
 			fi
@@ -368,12 +372,12 @@ cache_section() {
 			case $t in
 			cairn)
 				cairn_reset "$c2" "$scratch/cache.c2"
-				cairn_argv "$scratch/cache.c2" "$remote_jobs" cairn.remote "--remote_cache=$url"
+				cairn_argv "$scratch/cache.c2" "$remote_jobs" cairn.remote //... "--remote_cache=$url"
 				timed cairn.remote "$c2" cache "${cmd[@]}" && [ "$last" = 1 ] &&
 					same "$n/ninja-out" "$c2/cairn-out" "cairn, fresh checkout, remote cache"
 				cairn_reset "$c2" "$scratch/cache.c2"
-				cairn_argv "$scratch/cache.c2" "$remote_jobs" cairn.remote_top "--remote_cache=$url" \
-					--remote_download=toplevel
+				cairn_argv "$scratch/cache.c2" "$remote_jobs" cairn.remote_top //bin:all \
+					"--remote_cache=$url" --remote_download=toplevel
 				timed cairn.remote_top "$c2" cache "${cmd[@]}" && [ "$last" = 1 ] &&
 					same "$n/ninja-out/bin" "$c2/cairn-out/bin" "cairn, fresh checkout, toplevel (bin/)"
 				;;
@@ -389,7 +393,7 @@ cache_section() {
 						--symlink_prefix=/ "--remote_cache=$url" //...
 				untimed bazel.remote_top "$b2" bazel_cmd clean --expunge &&
 					timed bazel.remote_top "$b2" cache "${bz[@]}" build "--jobs=$remote_jobs" \
-						--symlink_prefix=/ "--remote_cache=$url" --remote_download_toplevel //... &&
+						--symlink_prefix=/ "--remote_cache=$url" --remote_download_toplevel //bin:all &&
 					[ "$last" = 1 ] &&
 					same "$n/ninja-out/bin" "$(bazel_bin "$b2")/bin" "Bazel, fresh checkout, toplevel (bin/)"
 				;;
@@ -418,7 +422,7 @@ exec_section() {
 		fi
 		if [ "${have[cairn]}" = 1 ]; then
 			cairn_reset "$c" "$scratch/cache.xc"
-			cairn_argv "$scratch/cache.xc" "$jobs" cairn.xfull
+			cairn_argv "$scratch/cache.xc" "$jobs" cairn.xfull //...
 			timed cairn.xfull "$c" none "${cmd[@]}" || true
 		fi
 		# Each remote build gets a new worker: nothing is cached.
@@ -429,7 +433,7 @@ exec_section() {
 			case $t in
 			cairn)
 				cairn_reset "$c" "$scratch/cache.xc"
-				cairn_argv "$scratch/cache.xc" "$remote_jobs" cairn.rexec "--remote_executor=$REMOTE_WORKER_URL"
+				cairn_argv "$scratch/cache.xc" "$remote_jobs" cairn.rexec //... "--remote_executor=$REMOTE_WORKER_URL"
 				timed cairn.rexec "$c" exec "${cmd[@]}" && [ "$last" = 1 ] &&
 					same "$n/ninja-out" "$c/cairn-out" "cairn, remote execution"
 				;;

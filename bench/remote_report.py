@@ -45,14 +45,14 @@ CACHE_ROWS = [
     ("cairn.local", "cairn, rebuild from its local cache (`cairn clean`, build)", None),
     ("cairn.populate", "cairn, full build uploading to the remote cache (checkout 1, once)", None),
     ("cairn.remote", "cairn, fresh checkout, warm remote cache", "bazel.remote"),
-    ("cairn.remote_top", "cairn, fresh checkout, warm remote cache, `--remote_download=toplevel`",
+    ("cairn.remote_top", "cairn, fresh checkout, warm remote cache, `--remote_download=toplevel //bin:all`",
      "bazel.remote_top"),
     ("bazel.populate", "Bazel, full build uploading to the remote cache (checkout 1, once)", None),
     ("bazel.remote", "Bazel, fresh checkout (new output base), warm remote cache", None),
     ("bazel.remote_warm", "Bazel, same checkout after `bazel clean`, warm server, warm remote cache",
      None),
     ("bazel.remote_top", "Bazel, fresh checkout (new output base), warm remote cache, "
-     "`--remote_download_toplevel`", None),
+     "`--remote_download_toplevel //bin:all`", None),
 ]
 EXEC_ROWS = [
     ("ninja.xfull", "ninja, full build (local)", None),
