@@ -735,6 +735,7 @@ static void collect(struct sched *s, struct job_done *d)
 		done(s, a, AS_FAILED, d);
 		return;
 	}
+	res.remote = d->remote; /* the executor keeps it already */
 	/* the key it was looked up under, and the inputs that key covered
 	 * (copied: discovering what it read changes them) */
 	struct decision was;

@@ -401,7 +401,8 @@ static int rs_put_result(struct store *st, const struct digest *key, const struc
 	struct remote_store *s = (struct remote_store *)st;
 	int rc = s->local->ops->put_result(s->local, key, r);
 	s->base.put_errno = s->local->put_errno;
-	if (s->upload && r->exit_code == 0 && !cas_absent(s->cas))
+	/* a result from the remote (a remote executor's run) is there already */
+	if (s->upload && r->exit_code == 0 && !r->remote && !cas_absent(s->cas))
 		enqueue_upload(s, key, r);
 	return rc;
 }

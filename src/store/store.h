@@ -26,7 +26,9 @@ struct action_result {
 	                              depfile), sorted; owned; may be NULL */
 	size_t ndiscovered;
 	int remote;                /* set by get_result: the hit came from a
-	                              remote cache, not the local store */
+	                              remote cache, not the local store; to
+	                              put_result: a remote executor made it
+	                              (a remote cache has it already) */
 };
 
 struct store;
