@@ -84,6 +84,12 @@ struct remote_runner {
 	struct runner base;
 	struct runner *local;
 	size_t nlocal;            /* jobs handed to local */
+	size_t local_max;         /* at most this many at once (the CPUs: -j
+	                             is sized for the remote's workers) */
+	struct job_copy **waiting; /* local jobs beyond local_max, FIFO */
+	size_t wait_head, nwaiting, capwaiting;
+	struct job_done *ended;   /* local jobs that could not start, to report */
+	size_t nended, capended;
 	struct grpc *g;           /* not owned */
 	struct cas *cas;          /* not owned */
 	struct store *store;      /* a remote_store (not owned) */
@@ -274,6 +280,49 @@ static void send_execute(struct remote_runner *rr, struct rjob *x)
 	free(p);
 }
 
+/* Start j here, or queue it (copied) when local_max jobs run here. A
+ * start that fails at once: -1 with *e. */
+static int start_local(struct remote_runner *rr, const struct job *j, struct err *e)
+{
+	if (rr->nlocal < rr->local_max) {
+		int rc = rr->local->start(rr->local, j, e);
+		rr->nlocal += rc == 0;
+		return rc;
+	}
+	struct job_copy *c = xcalloc(1, sizeof *c);
+	copy_job(c, j);
+	vec_reserve(&rr->waiting, &rr->capwaiting, rr->nwaiting + 1, sizeof *rr->waiting);
+	rr->waiting[rr->nwaiting++] = c;
+	return 0;
+}
+
+/* Start queued local jobs while there is room; one that cannot start is
+ * kept as ended, exit 127, for wait() to report. */
+static void start_waiting(struct remote_runner *rr)
+{
+	while (rr->nlocal < rr->local_max && rr->wait_head < rr->nwaiting) {
+		struct job_copy *c = rr->waiting[rr->wait_head++];
+		struct err e = {0};
+		if (rr->local->start(rr->local, &c->j, &e) == 0) {
+			rr->nlocal++;
+		} else {
+			vec_reserve(&rr->ended, &rr->capended, rr->nended + 1, sizeof *rr->ended);
+			struct job_done *d = &rr->ended[rr->nended++];
+			memset(d, 0, sizeof *d);
+			d->id = c->j.id;
+			d->exit_code = 127;
+			d->output = xasprintf("%s\n", e.msg);
+			d->outlen = strlen(d->output);
+			d->start_ns = d->end_ns = now_ns();
+			err_clear(&e);
+		}
+		free_copy(c);
+		free(c);
+	}
+	if (rr->wait_head == rr->nwaiting)
+		rr->wait_head = rr->nwaiting = 0;
+}
+
 static void upload_one(void *ctx, void **items, size_t n)
 {
 	struct remote_runner *rr = ctx;
@@ -314,10 +363,7 @@ static int rr_start(struct runner *r, const struct job *j, struct err *e)
 		}
 		err_clear(&be); /* cannot be said in REAPI's terms: run it here */
 	}
-	int rc = rr->local->start(rr->local, j, e);
-	if (rc == 0)
-		rr->nlocal++;
-	return rc;
+	return start_local(rr, j, e);
 }
 
 /* The last Operation x's call received, decoded, or NULL. */
@@ -456,10 +502,8 @@ static void drop(struct remote_runner *rr, size_t i)
 static int run_here(struct remote_runner *rr, struct rjob *x, struct job_done *d)
 {
 	struct err e = {0};
-	if (rr->local->start(rr->local, &x->jc.j, &e) == 0) {
-		rr->nlocal++;
+	if (start_local(rr, &x->jc.j, &e) == 0)
 		return 0;
-	}
 	memset(d, 0, sizeof *d);
 	d->id = x->id;
 	d->exit_code = 127;
@@ -524,6 +568,10 @@ static int rr_wait(struct runner *r, struct job_done *d)
 	for (;;) {
 		if (runner_interrupted())
 			return 0;
+		if (rr->nended) {
+			*d = rr->ended[--rr->nended];
+			return 1;
+		}
 		if (take_done(rr, d))
 			return 1;
 		if (rr->nlocal == 0 && rr->njobs == 0) {
@@ -533,8 +581,10 @@ static int rr_wait(struct runner *r, struct job_done *d)
 		if (rr->nlocal > 0) {
 			runner_local_watch(rr->local, rr->njobs ? grpc_event_fd(rr->g) : -1);
 			int rc = rr->local->wait(rr->local, d);
-			if (rc == 1)
+			if (rc == 1) {
 				rr->nlocal--;
+				start_waiting(rr);
+			}
 			if (rc != 2)
 				return rc;
 		} else {
@@ -566,6 +616,14 @@ static void rr_cancel(struct runner *r)
 	rr->njobs = 0;
 	rr->local->cancel(rr->local);
 	rr->nlocal = 0;
+	for (size_t i = rr->wait_head; i < rr->nwaiting; i++) {
+		free_copy(rr->waiting[i]);
+		free(rr->waiting[i]);
+	}
+	rr->wait_head = rr->nwaiting = 0;
+	for (size_t i = 0; i < rr->nended; i++)
+		free(rr->ended[i].output);
+	rr->nended = 0;
 }
 
 static void rr_free(struct runner *r)
@@ -578,6 +636,8 @@ static void rr_free(struct runner *r)
 		free((char *)rr->known.slots[i].key);
 	map_free(&rr->known);
 	free(rr->jobs);
+	free(rr->waiting);
+	free(rr->ended);
 	pool_free(rr->uploaders);
 	pthread_mutex_destroy(&rr->mu);
 	free(rr->instance);
@@ -601,6 +661,7 @@ struct runner *remote_exec_new(struct runner *local, struct grpc *g, struct cas 
 	rr->seed = (unsigned)now_ns();
 	pthread_mutex_init(&rr->mu, NULL);
 	rr->uploaders = pool_new(UPLOADERS, 1, upload_one, rr);
+	rr->local_max = (size_t)cpu_count();
 	return &rr->base;
 }
 

@@ -61,6 +61,7 @@ struct grpc_call {
 	char *status_msg;
 	const char *bad;          /* a protocol fault in the response (static) */
 	/* under the channel's mutex: */
+	pthread_cond_t cv;        /* signalled when it ends */
 	int done, cancel;
 	int code;                 /* once done */
 	char *message;            /* once done; owned */
@@ -74,7 +75,6 @@ struct grpc {
 	size_t nextra;
 	pthread_t th;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	int wake_fd, event_fd;
 	struct grpc_call *pending; /* under mu */
 	int stop;                 /* under mu */
@@ -109,7 +109,7 @@ static void publish(struct grpc *g, struct grpc_call *c, int code, char *message
 	c->done = 1;
 	c->code = code;
 	c->message = message ? message : xstrdup("");
-	pthread_cond_broadcast(&g->cv);
+	pthread_cond_broadcast(&c->cv); /* its waiters only: no herd */
 	pthread_mutex_unlock(&g->mu);
 	uint64_t one = 1;
 	if (write(g->event_fd, &one, sizeof one) < 0) {
@@ -681,7 +681,6 @@ struct grpc *grpc_new(const struct grpc_opts *o, char **why)
 		g->extra[g->nextra++] = nv(name, value);
 	}
 	pthread_mutex_init(&g->mu, NULL);
-	pthread_cond_init(&g->cv, NULL);
 	g->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	g->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g->wake_fd < 0 || g->event_fd < 0 || pthread_create(&g->th, NULL, run, g) != 0) {
@@ -725,7 +724,6 @@ void grpc_free(struct grpc *g)
 		close(g->event_fd);
 	buf_free(&g->out);
 	pthread_mutex_destroy(&g->mu);
-	pthread_cond_destroy(&g->cv);
 	free(g->host);
 	free(g->authority);
 	free(g);
@@ -736,6 +734,7 @@ struct grpc_call *grpc_start(struct grpc *g, const char *method, const void *req
 {
 	struct grpc_call *c = xcalloc(1, sizeof *c);
 	c->g = g;
+	pthread_cond_init(&c->cv, NULL);
 	c->method = xstrdup(method);
 	c->gen = req ? NULL : gen;
 	c->arg = arg;
@@ -763,7 +762,7 @@ int grpc_wait(struct grpc_call *c)
 {
 	pthread_mutex_lock(&c->g->mu);
 	while (!c->done)
-		pthread_cond_wait(&c->g->cv, &c->g->mu);
+		pthread_cond_wait(&c->cv, &c->g->mu);
 	int code = c->code;
 	pthread_mutex_unlock(&c->g->mu);
 	return code;
@@ -798,9 +797,10 @@ void grpc_call_free(struct grpc_call *c)
 		wake(g);
 		pthread_mutex_lock(&g->mu);
 		while (!c->done)
-			pthread_cond_wait(&g->cv, &g->mu);
+			pthread_cond_wait(&c->cv, &g->mu);
 	}
 	pthread_mutex_unlock(&g->mu);
+	pthread_cond_destroy(&c->cv);
 	free(c->method);
 	buf_free(&c->tx);
 	buf_free(&c->rx);

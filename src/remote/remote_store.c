@@ -38,6 +38,7 @@ struct remote_store {
 	struct store *local; /* the first level; owned */
 	struct cas *cas;     /* not owned */
 	int upload;
+	int have_empty;      /* the empty blob is in the local store (atomic) */
 	int lazy;            /* a remote hit fetches no blob: get_file and
 	                        get_blob fetch on a local miss */
 	pthread_mutex_t mu;  /* over hits and sizes */
@@ -110,11 +111,19 @@ static int fetch_blobs(struct remote_store *s, struct action_result *r,
 		struct digest got;
 		if (err && i == n - 1)
 			break; /* the stderr went into the log */
-		/* an empty blob too: the local store may not have it yet */
-		if (s->local->ops->put_blob(s->local, v[i].data.s ? v[i].data.s : "", v[i].data.len, &got) < 0) {
+		/* the empty blob too (the local store may lack it), but once */
+		int put = v[i].data.len || !__atomic_load_n(&s->have_empty, __ATOMIC_ACQUIRE);
+		if (!put) {
+			sha_buf("", 0, &got);
+		} else if (s->local->ops->put_blob(s->local, v[i].data.s ? v[i].data.s : "",
+		                                   v[i].data.len, &got) < 0) {
 			*why = xstrdup("the local store cannot keep it");
 			ok = 0;
-		} else if (i == r->noutputs) {
+			break;
+		} else if (!v[i].data.len) {
+			__atomic_store_n(&s->have_empty, 1, __ATOMIC_RELEASE);
+		}
+		if (i == r->noutputs) {
 			r->log = got;
 			r->log_size = v[i].data.len;
 		}

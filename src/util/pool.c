@@ -1,6 +1,7 @@
 /* pool: threads over a FIFO of items (pool.h). One mutex guards the
- * queue and the count of items taken but not finished; `cv` says that the
- * queue grew, that a batch ended, or that the pool is stopping. */
+ * queue and the count of items taken but not finished; `more` wakes one
+ * idle thread per item (all when stopping), `idle` the drainers when the
+ * last item is done: no thread wakes for nothing. */
 #include "util/pool.h"
 #include "util/util.h"
 #include <pthread.h>
@@ -16,7 +17,8 @@ struct pool {
 	pthread_t th[MAX_THREADS];
 	int nth;                  /* started */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t more;      /* the queue grew, or the pool stops */
+	pthread_cond_t idle;      /* nothing is queued or running */
 	void **q;                 /* q[head..len): waiting */
 	size_t head, len, cap;
 	size_t busy;              /* items taken, not finished */
@@ -30,7 +32,7 @@ static void *work(void *arg)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && p->head == p->len)
-			pthread_cond_wait(&p->cv, &p->mu);
+			pthread_cond_wait(&p->more, &p->mu);
 		if (p->head == p->len)
 			break; /* stopping, and nothing is left */
 		size_t n = 0;
@@ -43,7 +45,8 @@ static void *work(void *arg)
 		p->fn(p->ctx, items, n);
 		pthread_mutex_lock(&p->mu);
 		p->busy -= n;
-		pthread_cond_broadcast(&p->cv);
+		if (!p->busy && p->head == p->len)
+			pthread_cond_broadcast(&p->idle);
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(items);
@@ -58,7 +61,8 @@ struct pool *pool_new(int nthreads, size_t batch, pool_fn fn, void *ctx)
 	p->batch = batch ? batch : 1;
 	p->want = nthreads < 1 ? 1 : nthreads > MAX_THREADS ? MAX_THREADS : nthreads;
 	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cv, NULL);
+	pthread_cond_init(&p->more, NULL);
+	pthread_cond_init(&p->idle, NULL);
 	return p;
 }
 
@@ -74,7 +78,7 @@ void pool_submit(struct pool *p, void *item)
 	}
 	vec_reserve(&p->q, &p->cap, p->len + 1, sizeof *p->q);
 	p->q[p->len++] = item;
-	pthread_cond_signal(&p->cv);
+	pthread_cond_signal(&p->more);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -82,7 +86,7 @@ void pool_drain(struct pool *p)
 {
 	pthread_mutex_lock(&p->mu);
 	while (p->head < p->len || p->busy)
-		pthread_cond_wait(&p->cv, &p->mu);
+		pthread_cond_wait(&p->idle, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }
 
@@ -92,12 +96,13 @@ void pool_free(struct pool *p)
 		return;
 	pthread_mutex_lock(&p->mu);
 	p->stop = 1;
-	pthread_cond_broadcast(&p->cv);
+	pthread_cond_broadcast(&p->more);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nth; i++)
 		pthread_join(p->th[i], NULL);
 	pthread_mutex_destroy(&p->mu);
-	pthread_cond_destroy(&p->cv);
+	pthread_cond_destroy(&p->more);
+	pthread_cond_destroy(&p->idle);
 	free(p->q);
 	free(p);
 }

@@ -112,6 +112,27 @@ L
 	case $(cat cairn-out/a/net.txt) in "$REMOTE_WORKER_WORK"/*) false ;; esac
 }
 
+# Actions that run here while an executor is set keep to the CPUs, though
+# -j is sized for the remote's workers.
+test_local_actions_keep_to_the_cpus_with_an_executor() {
+	netns_private
+	remote_worker_start
+	ws
+	mkdir -p a
+	local log=$PWD/starts.log i
+	for i in 1 2 3 4 5 6; do
+		printf 'genrule { name = "l%s", outs = { "l%s.txt" }, tags = { "local", "no-sandbox" }, cmd = "echo + >> %s; sleep 0.4; echo - >> %s; echo %s > $@" }\n' \
+			"$i" "$i" "$log" "$log" "$i"
+	done > a/BUILD.lua
+	run 0 cairn build --remote_executor="$REMOTE_WORKER_URL" -j 64
+	exec_summary 6 0 0 0 0
+	# the most running at once, from the starts and ends in order
+	local most
+	most=$(awk '/\+/ { n++; if (n > m) m = n } /-/ { n-- } END { print m }' "$log")
+	[ "$most" -le "$(nproc)" ] || { echo "$most ran at once on $(nproc) CPUs" >&2; return 1; }
+	[ "$most" -ge 1 ]
+}
+
 test_remote_action_that_fails_fails_the_build() {
 	netns_private
 	remote_worker_start
