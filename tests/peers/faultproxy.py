@@ -50,7 +50,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peerlib import serve  # noqa: E402
+from peerlib import listen, serve, stopper  # noqa: E402
 
 lock = threading.Lock()
 log_file = None
@@ -251,22 +251,9 @@ def main():
     if a.log:
         log_file = open(a.log, "a", buffering=1)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", a.port))
-    lsock.listen(128)
-    lsock.settimeout(0.2)
-    port = lsock.getsockname()[1]
+    stop = stopper()
+    lsock, port = listen(a.port, a.port_file)
     log("listening %d target %d" % (port, a.target))
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, a.port_file)
     print(port, flush=True)
 
     def on_conn(client):

@@ -47,7 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2probe import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,  # noqa: E402
                      PADDED, PING, PREFACE, PRIORITY, RST_STREAM, SETTINGS, WINDOW_UPDATE,
                      frame, hpack_literal)
-from peerlib import serve  # noqa: E402
+from peerlib import listen, serve, stopper  # noqa: E402
 
 lock = threading.Lock()
 log_file = None
@@ -281,22 +281,9 @@ def main():
     if not NGHTTP2:
         sys.stderr.write("grpc_fault: no libnghttp2: paths are logged as '?'\n")
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-
-    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind(("127.0.0.1", a.port))
-    lsock.listen(128)
-    lsock.settimeout(0.2)
-    port = lsock.getsockname()[1]
+    stop = stopper()
+    lsock, port = listen(a.port, a.port_file)
     log("listening %d status %d" % (port, a.status))
-    if a.port_file:
-        tmp = a.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, a.port_file)
     print(port, flush=True)
 
     count = [0]

@@ -1,5 +1,10 @@
 """peerlib.py: what the Python peers (faultproxy.py, grpc_fault.py) share.
 
+listen(port, port_file) binds 127.0.0.1:port (0: any free port), writes
+the port to port_file (temp + rename) when given and to stdout, and
+returns the socket (with a timeout, for serve) and the port; stopper()
+returns an Event set by SIGTERM or SIGINT.
+
 serve(lsock, stop, max_seconds, parent, log, on_conn) accepts connections
 on lsock (which has a timeout set) and hands each to on_conn(conn), which
 returns the thread serving it, until stop is set, max_seconds pass, the
@@ -8,8 +13,32 @@ lsock, waits a little for the threads and logs "stopped". A peer never
 outlives the test that started it.
 """
 import os
+import signal
 import socket
+import threading
 import time
+
+
+def stopper():
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+def listen(port, port_file):
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", port))
+    lsock.listen(128)
+    lsock.settimeout(0.2)
+    port = lsock.getsockname()[1]
+    if port_file:
+        tmp = port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.rename(tmp, port_file)
+    return lsock, port
 
 
 def serve(lsock, stop, max_seconds, parent, log, on_conn):
