@@ -76,7 +76,7 @@ void decide_key(struct decision *dc, const struct action *a, const char *const *
 			k->exec = 0;
 		}
 	}
-	key_compute(a, env, dc->kin, dc->nkin, props, &dc->key, &dc->cmd);
+	key_compute(a, env, dc->kin, dc->nkin, props, &dc->key, &dc->key_size, &dc->cmd);
 }
 
 char *decide_reason(const struct decision *dc, const struct action *a, const struct act_rec *r,
@@ -172,6 +172,7 @@ void decide_copy(struct decision *dst, const struct decision *src)
 {
 	memset(dst, 0, sizeof *dst);
 	dst->key = src->key;
+	dst->key_size = src->key_size;
 	dst->cmd = src->cmd;
 	dst->nkin = src->nkin;
 	dst->kin = xcalloc(src->nkin + 1, sizeof *dst->kin);

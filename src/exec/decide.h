@@ -18,6 +18,7 @@
 /* The key of one action and the inputs it covers. */
 struct decision {
 	struct digest key;     /* the action key */
+	uint64_t key_size;     /* the rest of its REAPI digest (key_compute) */
 	struct digest cmd;     /* the same without the inputs: "command changed" */
 	struct key_input *kin; /* the inputs that decide the key, sorted by path */
 	size_t nkin;

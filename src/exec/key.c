@@ -137,7 +137,7 @@ void key_spec(const struct action *a, const char *const *env, const struct key_i
 
 void key_compute(const struct action *a, const char *const *env,
                  const struct key_input *in, size_t nin, const char *props,
-                 struct digest *key, struct digest *cmd)
+                 struct digest *key, uint64_t *key_size, struct digest *cmd)
 {
 	struct reapi_spec s;
 	key_spec(a, env, in, nin, props, &s);
@@ -146,8 +146,10 @@ void key_compute(const struct action *a, const char *const *env,
 	if (reapi_build(kx.b, &s, &out, &e) < 0) {
 		err_clear(&e);
 		fallback(&s, key, cmd);
+		*key_size = 0;
 		return;
 	}
 	*key = out.action.hash;
+	*key_size = out.action.size;
 	*cmd = out.command.hash;
 }

@@ -24,7 +24,9 @@ struct key_input {
 	int exec;          /* its executable bit */
 };
 
-/* The key of a, given its effective env, the inputs that decide it
+/* The key of a (and *key_size, the Action's length: the rest of its REAPI
+ * digest; 0 for the plain encoding that stands in when REAPI's cannot say
+ * the action), given its effective env, the inputs that decide it
  * (sorted by path: all of a->inputs, or for an action with a depfile its
  * fixed inputs plus the headers the compiler reported) and its execution
  * properties ("platform=linux-x86_64;sandbox=none": ';'-separated). *cmd
@@ -32,7 +34,7 @@ struct key_input {
  * "command changed" from "input changed". Not thread-safe. */
 void key_compute(const struct action *a, const char *const *env,
                  const struct key_input *in, size_t nin, const char *props,
-                 struct digest *key, struct digest *cmd);
+                 struct digest *key, uint64_t *key_size, struct digest *cmd);
 
 /* What key_compute would build, as a spec for reapi_build (a remote
  * executor needs the messages themselves). Valid until the next call of

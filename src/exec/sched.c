@@ -564,7 +564,8 @@ static void prefetch(struct sched *s)
 	if (!st->ops->prefetch || s->env->opts.plan)
 		return;
 	struct digest *keys = NULL;
-	size_t nk = 0, cap = 0;
+	uint64_t *sizes = NULL;
+	size_t nk = 0, cap = 0, capsizes = 0;
 	for (size_t i = 0; i < s->hlen; i++) {
 		uint32_t id = s->heap[i];
 		struct node *n = &s->n[id];
@@ -573,11 +574,14 @@ static void prefetch(struct sched *s)
 		n->hinted = 1;
 		if (prekey(s, s->g->actions[id]) == 1) {
 			vec_reserve(&keys, &cap, nk + 1, sizeof *keys);
+			vec_reserve(&sizes, &capsizes, nk + 1, sizeof *sizes);
+			sizes[nk] = n->dc.key_size;
 			keys[nk++] = n->dc.key;
 		}
 	}
 	if (nk)
-		st->ops->prefetch(st, keys, nk);
+		st->ops->prefetch(st, keys, sizes, nk);
+	free(sizes);
 	free(keys);
 }
 
@@ -644,7 +648,7 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	}
 
 	struct action_result res = {0};
-	if (env->store->ops->get_result(env->store, &n->dc.key, &res) == 1) {
+	if (env->store->ops->get_result(env->store, &n->dc.key, n->dc.key_size, &res) == 1) {
 		/* a result is only valid for this key if every file its run read
 		 * was among the inputs the key was computed over */
 		int lazy = env->opts.download_toplevel && !n->top && !(a->flags & ACT_TEST) &&
@@ -751,9 +755,9 @@ static void collect(struct sched *s, struct job_done *d)
 			strv_free(deps);
 		}
 	}
-	env->store->ops->put_result(env->store, &n->dc.key, &res);
+	env->store->ops->put_result(env->store, &n->dc.key, n->dc.key_size, &res);
 	if (!digest_eq(&was.key, &n->dc.key) && decide_covered(&was, &res))
-		env->store->ops->put_result(env->store, &was.key, &res);
+		env->store->ops->put_result(env->store, &was.key, was.key_size, &res);
 	decide_free(&was);
 	action_result_free(&res);
 	state_set_action(env->st, decide_record(&n->dc, a, n->outd, (d->end_ns - d->start_ns) / 1000000));

@@ -92,10 +92,12 @@ enum op { GET_RESULT, PUT_RESULTS, GET_BLOBS, FIND_MISSING, PUT_BLOBS };
 struct call {
 	enum op op;
 	const struct digest *key;
+	uint64_t key_size;
 	struct buf *out;
 	size_t n;
 	struct cas_blob *v;
 	const struct digest *keys;
+	const uint64_t *key_sizes;
 	const struct buf *vals;
 };
 
@@ -122,17 +124,17 @@ static int attempt(struct cas *c, struct call *k, char **why)
 	switch (k->op) {
 	case GET_RESULT: {
 		size_t was = k->out->len;
-		int rc = b->ops->get_result(b, k->key, k->out, why);
+		int rc = b->ops->get_result(b, k->key, k->key_size, k->out, why);
 		if (rc != CAS_OK)
 			k->out->len = was;
 		return rc;
 	}
 	case PUT_RESULTS:
 		if (b->ops->put_results)
-			return b->ops->put_results(b, k->keys, k->vals, k->n, why);
+			return b->ops->put_results(b, k->keys, k->key_sizes, k->vals, k->n, why);
 		for (size_t i = 0; i < k->n; i++) {
-			int rc = b->ops->put_result(b, &k->keys[i], k->vals[i].s ? k->vals[i].s : "",
-			                            k->vals[i].len, why);
+			int rc = b->ops->put_result(b, &k->keys[i], k->key_sizes[i],
+			                            k->vals[i].s ? k->vals[i].s : "", k->vals[i].len, why);
 			if (rc != CAS_OK)
 				return rc;
 		}
@@ -181,15 +183,16 @@ static int run(struct cas *c, struct call *k)
 	return CAS_FATAL;
 }
 
-int cas_get_result(struct cas *c, const struct digest *key, struct buf *out)
+int cas_get_result(struct cas *c, const struct digest *key, uint64_t key_size, struct buf *out)
 {
-	struct call k = {.op = GET_RESULT, .key = key, .out = out};
+	struct call k = {.op = GET_RESULT, .key = key, .key_size = key_size, .out = out};
 	return run(c, &k);
 }
 
-int cas_put_results(struct cas *c, const struct digest *keys, const struct buf *vals, size_t n)
+int cas_put_results(struct cas *c, const struct digest *keys, const uint64_t *key_sizes,
+                    const struct buf *vals, size_t n)
 {
-	struct call k = {.op = PUT_RESULTS, .keys = keys, .vals = vals, .n = n};
+	struct call k = {.op = PUT_RESULTS, .keys = keys, .key_sizes = key_sizes, .vals = vals, .n = n};
 	return n ? run(c, &k) : CAS_OK;
 }
 

@@ -35,12 +35,14 @@ struct cas_blob {
 /* A protocol. Each op: a cas_rc, *why (fresh) with RETRY and FATAL. */
 struct cas_backend;
 struct cas_backend_ops {
-	int (*get_result)(struct cas_backend *b, const struct digest *key, struct buf *out, char **why);
-	int (*put_result)(struct cas_backend *b, const struct digest *key, const void *p, size_t n,
-	                  char **why);
+	/* key, key_size: an Action digest (HTTP uses the hash alone) */
+	int (*get_result)(struct cas_backend *b, const struct digest *key, uint64_t key_size,
+	                  struct buf *out, char **why);
+	int (*put_result)(struct cas_backend *b, const struct digest *key, uint64_t key_size,
+	                  const void *p, size_t n, char **why);
 	/* Optional: n results at once (all in flight together). */
-	int (*put_results)(struct cas_backend *b, const struct digest *keys, const struct buf *vals,
-	                   size_t n, char **why);
+	int (*put_results)(struct cas_backend *b, const struct digest *keys, const uint64_t *key_sizes,
+	                   const struct buf *vals, size_t n, char **why);
 	/* All n blobs' bytes into v[i].data (unverified: cas checks). */
 	int (*get_blobs)(struct cas_backend *b, struct cas_blob *v, size_t n, char **why);
 	/* Set v[i].missing for those the remote lacks; NULL: all are. */
@@ -65,9 +67,10 @@ void cas_free(struct cas *c);
 
 /* CAS_OK with the entry's bytes appended to out, CAS_MISS, or CAS_FATAL
  * (given up; also when it was before). */
-int cas_get_result(struct cas *c, const struct digest *key, struct buf *out);
+int cas_get_result(struct cas *c, const struct digest *key, uint64_t key_size, struct buf *out);
 /* n entries: CAS_OK or CAS_FATAL. */
-int cas_put_results(struct cas *c, const struct digest *keys, const struct buf *vals, size_t n);
+int cas_put_results(struct cas *c, const struct digest *keys, const uint64_t *key_sizes,
+                    const struct buf *vals, size_t n);
 /* Fetch v's blobs, each verified: CAS_OK, CAS_MISS or CAS_FATAL. An
  * empty blob needs no fetch. */
 int cas_get_blobs(struct cas *c, struct cas_blob *v, size_t n);

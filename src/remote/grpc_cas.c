@@ -92,24 +92,23 @@ static int unary(struct grpc_cas *c, const char *method, const ProtobufCMessage 
 	return rc;
 }
 
-static int gc_get_result(struct cas_backend *bk, const struct digest *key, struct buf *out,
-                         char **why)
+static int gc_get_result(struct cas_backend *bk, const struct digest *key, uint64_t key_size,
+                         struct buf *out, char **why)
 {
 	struct grpc_cas *c = (struct grpc_cas *)bk;
 	Build__Bazel__Remote__Execution__V2__GetActionResultRequest req =
 		BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_ACTION_RESULT_REQUEST__INIT;
 	Digest d;
 	char hex[65];
-	/* the Action's size is not part of cairn's key: servers look up by hash */
-	set_digest(&d, hex, key, 0);
+	set_digest(&d, hex, key, key_size);
 	req.instance_name = c->instance;
 	req.action_digest = &d;
 	return unary(c, SVC_AC "GetActionResult", &req.base, out, why);
 }
 
 /* The UpdateActionResultRequest for key and the ActionResult bytes p. */
-static int update_request(struct grpc_cas *c, const struct digest *key, const void *p, size_t n,
-                          struct buf *out, char **why)
+static int update_request(struct grpc_cas *c, const struct digest *key, uint64_t key_size,
+                          const void *p, size_t n, struct buf *out, char **why)
 {
 	Build__Bazel__Remote__Execution__V2__ActionResult *ar =
 		build__bazel__remote__execution__v2__action_result__unpack(NULL, n, p);
@@ -121,7 +120,7 @@ static int update_request(struct grpc_cas *c, const struct digest *key, const vo
 		BUILD__BAZEL__REMOTE__EXECUTION__V2__UPDATE_ACTION_RESULT_REQUEST__INIT;
 	Digest d;
 	char hex[65];
-	set_digest(&d, hex, key, 0);
+	set_digest(&d, hex, key, key_size);
 	req.instance_name = c->instance;
 	req.action_digest = &d;
 	req.action_result = ar;
@@ -130,23 +129,24 @@ static int update_request(struct grpc_cas *c, const struct digest *key, const vo
 	return 0;
 }
 
-static int gc_put_result(struct cas_backend *bk, const struct digest *key, const void *p, size_t n,
-                         char **why)
+static int gc_put_result(struct cas_backend *bk, const struct digest *key, uint64_t key_size,
+                         const void *p, size_t n, char **why)
 {
 	struct buf v = {.len = n, .s = (char *)p};
-	return bk->ops->put_results(bk, key, &v, 1, why);
+	return bk->ops->put_results(bk, key, &key_size, &v, 1, why);
 }
 
 /* Every UpdateActionResult in flight at once. */
-static int gc_put_results(struct cas_backend *bk, const struct digest *keys, const struct buf *vals,
-                          size_t n, char **why)
+static int gc_put_results(struct cas_backend *bk, const struct digest *keys,
+                          const uint64_t *key_sizes, const struct buf *vals, size_t n, char **why)
 {
 	struct grpc_cas *c = (struct grpc_cas *)bk;
 	struct grpc_call **calls = xcalloc(n ? n : 1, sizeof *calls);
 	int rc = CAS_OK;
 	for (size_t i = 0; i < n && rc == CAS_OK; i++) {
 		struct buf b = {0};
-		if (update_request(c, &keys[i], vals[i].s ? vals[i].s : "", vals[i].len, &b, why) < 0)
+		if (update_request(c, &keys[i], key_sizes[i], vals[i].s ? vals[i].s : "", vals[i].len, &b,
+		                   why) < 0)
 			rc = CAS_FATAL;
 		else
 			calls[i] = grpc_start(c->g, SVC_AC "UpdateActionResult", b.s ? b.s : "", b.len, NULL,

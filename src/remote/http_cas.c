@@ -54,14 +54,14 @@ static int request(struct http_cas *h, const char *method, const char *kind,
 	return rc;
 }
 
-static int hc_get_result(struct cas_backend *b, const struct digest *key, struct buf *out,
-                         char **why)
+static int hc_get_result(struct cas_backend *b, const struct digest *key, uint64_t key_size,
+                         struct buf *out, char **why)
 {
 	return request((struct http_cas *)b, "GET", "ac", key, NULL, 0, out, why);
 }
 
-static int hc_put_result(struct cas_backend *b, const struct digest *key, const void *p, size_t n,
-                         char **why)
+static int hc_put_result(struct cas_backend *b, const struct digest *key, uint64_t key_size,
+                         const void *p, size_t n, char **why)
 {
 	int rc = request((struct http_cas *)b, "PUT", "ac", key, p, n, NULL, why);
 	return rc == CAS_MISS ? CAS_FATAL : rc;

@@ -30,6 +30,7 @@ enum { PREFETCHERS = 16, UPLOADERS = 4, UPLOAD_BATCH = 64 };
 /* A result waiting to go up. */
 struct upload {
 	struct digest key;
+	uint64_t key_size;
 	struct action_result r; /* outputs and log; discovered left out */
 };
 
@@ -55,6 +56,7 @@ struct remote_store {
 /* One key looked up ahead. */
 struct ahead {
 	struct digest key;
+	uint64_t key_size;
 	int done;            /* under mu */
 	int hit;             /* a hit, in the local store now */
 	int remote;          /* and it came from the remote */
@@ -137,10 +139,11 @@ static int fetch_blobs(struct remote_store *s, struct action_result *r,
 
 /* The result for key from the remote, its blobs verified and stored
  * locally, then the result itself. 1 hit, 0 miss. */
-static int remote_get(struct remote_store *s, const struct digest *key, struct action_result *r)
+static int remote_get(struct remote_store *s, const struct digest *key, uint64_t key_size,
+                      struct action_result *r)
 {
 	struct buf b = {0};
-	if (cas_get_result(s->cas, key, &b) != CAS_OK) {
+	if (cas_get_result(s->cas, key, key_size, &b) != CAS_OK) {
 		buf_free(&b);
 		return 0;
 	}
@@ -160,7 +163,7 @@ static int remote_get(struct remote_store *s, const struct digest *key, struct a
 	}
 	free(why);
 	if (ok)
-		s->local->ops->put_result(s->local, key, r);
+		s->local->ops->put_result(s->local, key, key_size, r);
 	s->base.put_errno = s->local->put_errno;
 	if (!ok) {
 		action_result_free(r);
@@ -198,9 +201,9 @@ static void prefetch_one(void *ctx, void **items, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct ahead *x = items[i];
 		struct action_result r;
-		int hit = s->local->ops->get_result(s->local, &x->key, &r) == 1, remote = 0;
+		int hit = s->local->ops->get_result(s->local, &x->key, x->key_size, &r) == 1, remote = 0;
 		if (!hit)
-			hit = remote = !cas_absent(s->cas) && remote_get(s, &x->key, &r) == 1;
+			hit = remote = !cas_absent(s->cas) && remote_get(s, &x->key, x->key_size, &r) == 1;
 		if (hit)
 			action_result_free(&r);
 		pthread_mutex_lock(&s->mu);
@@ -212,7 +215,8 @@ static void prefetch_one(void *ctx, void **items, size_t n)
 	}
 }
 
-static void rs_prefetch(struct store *st, const struct digest *keys, size_t n)
+static void rs_prefetch(struct store *st, const struct digest *keys, const uint64_t *key_sizes,
+                        size_t n)
 {
 	struct remote_store *s = (struct remote_store *)st;
 	if (cas_absent(s->cas))
@@ -225,6 +229,7 @@ static void rs_prefetch(struct store *st, const struct digest *keys, size_t n)
 		if (!x) {
 			x = xcalloc(1, sizeof *x);
 			x->key = keys[i];
+			x->key_size = key_sizes[i];
 			map_put(&s->ahead, xstrdup(hex), x);
 		}
 		pthread_mutex_unlock(&s->mu);
@@ -251,20 +256,21 @@ static int ahead_of(struct remote_store *s, const struct digest *key)
 	return rc;
 }
 
-static int rs_get_result(struct store *st, const struct digest *key, struct action_result *r)
+static int rs_get_result(struct store *st, const struct digest *key, uint64_t key_size,
+                         struct action_result *r)
 {
 	struct remote_store *s = (struct remote_store *)st;
 	int ahead = ahead_of(s, key);
 	if (ahead == 0)
 		return 0; /* missed there and here: it was just asked */
-	if (s->local->ops->get_result(s->local, key, r) == 1) {
+	if (s->local->ops->get_result(s->local, key, key_size, r) == 1) {
 		r->remote = ahead == 2; /* hit remotely ahead, kept locally */
 		/* its blobs may be remote still (kept lazily by an earlier build) */
 		for (size_t i = 0; s->lazy && i < r->noutputs; i++)
 			note_size(s, &r->outputs[i].d, r->outputs[i].size);
 		return 1;
 	}
-	return !cas_absent(s->cas) && remote_get(s, key, r);
+	return !cas_absent(s->cas) && remote_get(s, key, key_size, r);
 }
 
 /* Blob d's bytes from the local store into b, verified. The local store
@@ -331,6 +337,7 @@ static int upload_batch(struct remote_store *s, struct upload *const *u, size_t 
 	}
 	ok = ok && cas_put_blobs(s->cas, v, m) == CAS_OK;
 	struct digest *keys = xcalloc(n ? n : 1, sizeof *keys);
+	uint64_t *sizes = xcalloc(n ? n : 1, sizeof *sizes);
 	struct buf *vals = xcalloc(n ? n : 1, sizeof *vals);
 	size_t nr = 0;
 	for (size_t i = 0; i < n && ok; i++) {
@@ -345,13 +352,15 @@ static int upload_batch(struct remote_store *s, struct upload *const *u, size_t 
 		all &= sound;
 		if (!sound)
 			continue;
+		sizes[nr] = u[i]->key_size;
 		keys[nr] = u[i]->key;
 		result_encode(r, &vals[nr++]);
 	}
-	ok = ok && cas_put_results(s->cas, keys, vals, nr) == CAS_OK;
+	ok = ok && cas_put_results(s->cas, keys, sizes, vals, nr) == CAS_OK;
 	for (size_t i = 0; i < nr; i++)
 		buf_free(&vals[i]);
 	free(vals);
+	free(sizes);
 	free(keys);
 	for (size_t i = 0; i < m; i++)
 		buf_free(&v[i].data);
@@ -363,10 +372,11 @@ static int upload_batch(struct remote_store *s, struct upload *const *u, size_t 
 	return ok && all ? 0 : -1;
 }
 
-int remote_store_upload(struct store *st, const struct digest *key, const struct action_result *r)
+int remote_store_upload(struct store *st, const struct digest *key, uint64_t key_size,
+                        const struct action_result *r)
 {
 	struct remote_store *s = (struct remote_store *)st;
-	struct upload u = {.key = *key, .r = *r};
+	struct upload u = {.key = *key, .key_size = key_size, .r = *r};
 	struct upload *p = &u;
 	return upload_batch(s, &p, 1);
 }
@@ -389,11 +399,12 @@ static void upload_some(void *ctx, void **items, size_t n)
 }
 
 /* Queue r to go up under key (copied). */
-static void enqueue_upload(struct remote_store *s, const struct digest *key,
+static void enqueue_upload(struct remote_store *s, const struct digest *key, uint64_t key_size,
                            const struct action_result *r)
 {
 	struct upload *u = xcalloc(1, sizeof *u);
 	u->key = *key;
+	u->key_size = key_size;
 	u->r = *r;
 	u->r.discovered = NULL;
 	u->r.ndiscovered = 0;
@@ -405,14 +416,15 @@ static void enqueue_upload(struct remote_store *s, const struct digest *key,
 	pool_submit(s->uploaders, u);
 }
 
-static int rs_put_result(struct store *st, const struct digest *key, const struct action_result *r)
+static int rs_put_result(struct store *st, const struct digest *key, uint64_t key_size,
+                         const struct action_result *r)
 {
 	struct remote_store *s = (struct remote_store *)st;
-	int rc = s->local->ops->put_result(s->local, key, r);
+	int rc = s->local->ops->put_result(s->local, key, key_size, r);
 	s->base.put_errno = s->local->put_errno;
 	/* a result from the remote (a remote executor's run) is there already */
 	if (s->upload && r->exit_code == 0 && !r->remote && !cas_absent(s->cas))
-		enqueue_upload(s, key, r);
+		enqueue_upload(s, key, key_size, r);
 	return rc;
 }
 

@@ -25,6 +25,7 @@ int remote_store_adopt(struct store *s, const void *p, size_t n, struct action_r
 /* The local store's bytes of r's blobs uploaded where missing, then r
  * under key. Best effort: 0, or -1 (the remote given up, or a blob not
  * had locally). */
-int remote_store_upload(struct store *s, const struct digest *key, const struct action_result *r);
+int remote_store_upload(struct store *s, const struct digest *key, uint64_t key_size,
+                        const struct action_result *r);
 
 #endif

@@ -37,7 +37,8 @@
 static const char AC_MAGIC[8] = "CAIRNAC";
 enum { AC_VERSION = 5 };
 
-int local_put_result(struct store *s, const struct digest *key, const struct action_result *r)
+int local_put_result(struct store *s, const struct digest *key, uint64_t key_size,
+                     const struct action_result *r)
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct buf b = {0};
@@ -130,7 +131,8 @@ static int decode(const struct buf *b, const struct digest *key, struct action_r
 	return 0;
 }
 
-int local_get_result(struct store *s, const struct digest *key, struct action_result *r)
+int local_get_result(struct store *s, const struct digest *key, uint64_t key_size,
+                     struct action_result *r)
 {
 	struct local_store *ls = (struct local_store *)s;
 	char *path = local_path(ls, "ac", key);

@@ -34,10 +34,14 @@ struct action_result {
 struct store;
 struct store_ops {
 	/* 1 and *r filled on a hit, 0 on a miss (or a corrupt entry, or one
-	 * that is not a regular file, or one written for another key). */
-	int (*get_result)(struct store *s, const struct digest *key, struct action_result *r);
+	 * that is not a regular file, or one written for another key). The
+	 * key is an REAPI Action digest; key_size, the Action's length, is
+	 * the rest of that digest, which a remote cache is asked by. */
+	int (*get_result)(struct store *s, const struct digest *key, uint64_t key_size,
+	                  struct action_result *r);
 	/* 0 or -1 (errno). */
-	int (*put_result)(struct store *s, const struct digest *key, const struct action_result *r);
+	int (*put_result)(struct store *s, const struct digest *key, uint64_t key_size,
+	                  const struct action_result *r);
 	/* Insert a file's bytes; its digest and size come back. 0 or -1. The
 	 * file may become the blob (made read-only and linked in), unless
 	 * other links share its inode: then its bytes are copied. */
@@ -51,7 +55,8 @@ struct store_ops {
 	void (*close)(struct store *s);
 	/* Optional (NULL): these keys will be asked for soon; a store that
 	 * must go over the network starts looking them up now. */
-	void (*prefetch)(struct store *s, const struct digest *keys, size_t n);
+	void (*prefetch)(struct store *s, const struct digest *keys, const uint64_t *key_sizes,
+	                 size_t n);
 };
 
 struct store {

@@ -21,7 +21,9 @@ void local_drop(const char *path);
  * returns -1. */
 int local_put_failed(struct local_store *ls);
 
-int local_get_result(struct store *s, const struct digest *key, struct action_result *r);
-int local_put_result(struct store *s, const struct digest *key, const struct action_result *r);
+int local_get_result(struct store *s, const struct digest *key, uint64_t key_size,
+                     struct action_result *r);
+int local_put_result(struct store *s, const struct digest *key, uint64_t key_size,
+                     const struct action_result *r);
 
 #endif

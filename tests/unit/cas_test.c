@@ -34,7 +34,7 @@ TEST(cas_fault_twice_then_ok_succeeds)
 	fake_script(f, F_GET_RESULT, CAS_RETRY, "UNAVAILABLE");
 	struct cas *c = cas_new(&f->base, NAME);
 	struct buf out = {0};
-	CHECK(cas_get_result(c, &key, &out) == CAS_OK);
+	CHECK(cas_get_result(c, &key, 0, &out) == CAS_OK);
 	CHECK(out.len == 5 && memcmp(out.s, "entry", 5) == 0);
 	CHECK(f->calls[F_GET_RESULT] == 3);
 	CHECK(!cas_absent(c));
@@ -59,7 +59,7 @@ TEST(cas_three_faults_give_up_for_good)
 	fake_script(f, F_GET_RESULT, CAS_RETRY, "RESOURCE_EXHAUSTED: slow down");
 	struct cas *c = cas_new(&f->base, NAME);
 	struct buf out = {0};
-	CHECK(cas_get_result(c, &key, &out) == CAS_FATAL);
+	CHECK(cas_get_result(c, &key, 0, &out) == CAS_FATAL);
 	CHECK(out.len == 0);
 	CHECK(f->calls[F_GET_RESULT] == 3);
 	CHECK(cas_absent(c));
@@ -71,7 +71,7 @@ TEST(cas_three_faults_give_up_for_good)
 
 	/* given up: every op fails at once, the backend not asked */
 	int before = fake_calls(f);
-	CHECK(cas_get_result(c, &key, &out) == CAS_FATAL);
+	CHECK(cas_get_result(c, &key, 0, &out) == CAS_FATAL);
 	struct cas_blob v = blob_of("hello");
 	CHECK(cas_get_blobs(c, &v, 1) == CAS_FATAL);
 	buf_free(&v.data);
@@ -83,7 +83,8 @@ TEST(cas_three_faults_give_up_for_good)
 	buf_free(&v.data);
 	struct buf val = {0};
 	buf_puts(&val, "entry");
-	CHECK(cas_put_results(c, &key, &val, 1) == CAS_FATAL);
+	uint64_t key_size = 0;
+	CHECK(cas_put_results(c, &key, &key_size, &val, 1) == CAS_FATAL);
 	buf_free(&val);
 	CHECK(fake_calls(f) == before);
 	why = cas_why(c); /* still the first reason */
@@ -102,7 +103,7 @@ TEST(cas_fatal_gives_up_at_once)
 	fake_script(f, F_GET_RESULT, CAS_FATAL, "PERMISSION_DENIED: no");
 	struct cas *c = cas_new(&f->base, NAME);
 	struct buf out = {0};
-	CHECK(cas_get_result(c, &key, &out) == CAS_FATAL);
+	CHECK(cas_get_result(c, &key, 0, &out) == CAS_FATAL);
 	CHECK(f->calls[F_GET_RESULT] == 1);
 	CHECK(cas_absent(c));
 	char *why = cas_why(c);
@@ -121,7 +122,7 @@ TEST(cas_miss_is_no_fault)
 	struct cas *c = cas_new(&f->base, NAME);
 	struct buf out = {0};
 	for (int i = 0; i < 4; i++)
-		CHECK(cas_get_result(c, &key, &out) == CAS_MISS);
+		CHECK(cas_get_result(c, &key, 0, &out) == CAS_MISS);
 	CHECK(f->calls[F_GET_RESULT] == 4); /* each asked once, none again */
 	CHECK(out.len == 0);
 	struct cas_blob v = blob_of("not there");

@@ -58,11 +58,12 @@ static void add_result(struct fake_cas *f, const struct digest *key, const void 
 	buf_putn(&f->rv[i], p, n);
 }
 
-static int f_get_result(struct cas_backend *b, const struct digest *key, struct buf *out,
-                        char **why)
+static int f_get_result(struct cas_backend *b, const struct digest *key, uint64_t key_size,
+                        struct buf *out, char **why)
 {
 	struct fake_cas *f = (struct fake_cas *)b;
 	pthread_mutex_lock(&f->mu);
+	f->key_size = key_size;
 	note(f, 'g');
 	int rc = scripted(f, F_GET_RESULT, why);
 	if (rc < 0) {
@@ -77,11 +78,12 @@ static int f_get_result(struct cas_backend *b, const struct digest *key, struct 
 	return rc;
 }
 
-static int f_put_result(struct cas_backend *b, const struct digest *key, const void *p, size_t n,
-                        char **why)
+static int f_put_result(struct cas_backend *b, const struct digest *key, uint64_t key_size,
+                        const void *p, size_t n, char **why)
 {
 	struct fake_cas *f = (struct fake_cas *)b;
 	pthread_mutex_lock(&f->mu);
+	f->key_size = key_size;
 	note(f, 'R');
 	int rc = scripted(f, F_PUT_RESULT, why);
 	if (rc < 0) {

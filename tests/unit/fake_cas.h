@@ -39,6 +39,7 @@ struct fake_cas {
 	size_t ntrace;
 	size_t asked;      /* blobs asked of get_blobs, in all */
 	int asked_empty;   /* one of them was of size 0 */
+	uint64_t key_size; /* the last Action digest size asked or put under */
 	struct digest up[FAKE_MAX]; /* the blobs put_blobs uploaded */
 	size_t nup;
 	int hold;          /* find_missing waits while it is set */

@@ -42,6 +42,8 @@ static struct kspec base(void)
 	                      .out = base_out, .props = "sandbox=none"};
 }
 
+static uint64_t last_size; /* the key_size of key_of's last key */
+
 static void key_of(const struct kspec *k, struct digest *key, struct digest *cmd)
 {
 	struct graph g = {0};
@@ -65,7 +67,7 @@ static void key_of(const struct kspec *k, struct digest *key, struct digest *cmd
 		free(t);
 	}
 	const char **env = key_env(a);
-	key_compute(a, env, in, a->ninputs, k->props, key, cmd);
+	key_compute(a, env, in, a->ninputs, k->props, key, &last_size, cmd);
 	free(env);
 	free(in);
 	err_clear(&e);
@@ -168,6 +170,7 @@ TEST(key_is_the_reapi_action_digest)
 	struct err e = {0};
 	CHECK(reapi_build(b, &s, &out, &e) == 0);
 	CHECK(digest_eq(&out.action.hash, &key));
+	CHECK(out.action.size == last_size); /* the whole REAPI digest */
 	CHECK(digest_eq(&out.command.hash, &cmd));
 	reapi_builder_free(b);
 	err_clear(&e);

@@ -227,7 +227,8 @@ static void copy_result(struct action_result *to, const struct action_result *fr
 	                 ? strv_dup((const char *const *)from->discovered, from->ndiscovered) : NULL;
 }
 
-static int ms_get_result(struct store *s, const struct digest *key, struct action_result *r)
+static int ms_get_result(struct store *s, const struct digest *key, uint64_t key_size,
+                         struct action_result *r)
 {
 	struct memstore *ms = (struct memstore *)s;
 	for (size_t i = 0; i < ms->nres; i++)
@@ -238,7 +239,8 @@ static int ms_get_result(struct store *s, const struct digest *key, struct actio
 	return 0;
 }
 
-static int ms_put_result(struct store *s, const struct digest *key, const struct action_result *r)
+static int ms_put_result(struct store *s, const struct digest *key, uint64_t key_size,
+                         const struct action_result *r)
 {
 	struct memstore *ms = (struct memstore *)s;
 	for (size_t i = 0; i < ms->nres; i++)

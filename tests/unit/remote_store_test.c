@@ -29,17 +29,19 @@ static void tnote(struct tstore *t, char c)
 		t->trace[t->n++] = c;
 }
 
-static int t_get_result(struct store *s, const struct digest *key, struct action_result *r)
+static int t_get_result(struct store *s, const struct digest *key, uint64_t key_size,
+                        struct action_result *r)
 {
 	struct tstore *t = (struct tstore *)s;
-	return t->inner->ops->get_result(t->inner, key, r);
+	return t->inner->ops->get_result(t->inner, key, key_size, r);
 }
 
-static int t_put_result(struct store *s, const struct digest *key, const struct action_result *r)
+static int t_put_result(struct store *s, const struct digest *key, uint64_t key_size,
+                        const struct action_result *r)
 {
 	struct tstore *t = (struct tstore *)s;
 	tnote(t, 'r');
-	return t->inner->ops->put_result(t->inner, key, r);
+	return t->inner->ops->put_result(t->inner, key, key_size, r);
 }
 
 static int t_put_file(struct store *s, const char *path, struct digest *d, uint64_t *size)
@@ -138,7 +140,7 @@ static int local_has(struct rig *g, const char *text)
 static int local_has_result(struct rig *g, const struct digest *key)
 {
 	struct action_result r;
-	int hit = g->local->inner->ops->get_result(g->local->inner, key, &r) == 1;
+	int hit = g->local->inner->ops->get_result(g->local->inner, key, 0, &r) == 1;
 	if (hit)
 		action_result_free(&r);
 	return hit;
@@ -185,8 +187,9 @@ TEST(remote_store_hit_stores_blobs_then_result)
 	fake_put_result(g.f, &key, &want);
 
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 1);
+	CHECK(g.s->ops->get_result(g.s, &key, 321, &r) == 1);
 	CHECK(r.remote == 1);
+	CHECK(g.f->key_size == 321); /* the whole Action digest went out */
 	CHECK(r.noutputs == 2 && digest_eq(&r.log, &want.log) && r.log_size == 7);
 	if (r.noutputs == 2)
 		CHECK_STR(r.outputs[1].path, "out/b");
@@ -198,7 +201,7 @@ TEST(remote_store_hit_stores_blobs_then_result)
 
 	/* the second lookup is local */
 	int calls = fake_calls(g.f);
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 1);
+	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 1);
 	CHECK(fake_calls(g.f) == calls);
 	CHECK(remote_store_hits(g.s) == 1);
 	action_result_free(&r);
@@ -219,7 +222,7 @@ TEST(remote_store_missing_blob_is_a_miss_storing_nothing)
 	fake_put_result(g.f, &key, &want);
 
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 0);
+	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 0);
 	CHECK(g.f->calls[F_GET_BLOBS] == 1);
 	CHECK(!local_has(&g, "alpha") && !local_has(&g, "log one"));
 	CHECK(!local_has_result(&g, &key));
@@ -243,7 +246,7 @@ TEST(remote_store_failed_remote_result_is_a_miss)
 	fake_put_blob(g.f, "alpha", NULL);
 	fake_put_result(g.f, &key, &want);
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 0);
+	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 0);
 	CHECK(g.f->calls[F_GET_BLOBS] == 0 && g.local->n == 0);
 	action_result_free(&want);
 	rig_close(&g);
@@ -258,14 +261,14 @@ TEST(remote_store_given_up_is_local_only)
 	key_of(&k2, "k2");
 	fake_script(g.f, F_GET_RESULT, CAS_FATAL, "PERMISSION_DENIED");
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &k1, &r) == 0);
+	CHECK(g.s->ops->get_result(g.s, &k1, 0, &r) == 0);
 	CHECK(cas_absent(g.c) && fake_calls(g.f) == 1);
-	CHECK(g.s->ops->get_result(g.s, &k2, &r) == 0);
+	CHECK(g.s->ops->get_result(g.s, &k2, 0, &r) == 0);
 	CHECK(g.s->ops->put_blob(g.s, "alpha", 5, &d) == 0);
 	result_of(&r, "", "alpha", NULL);
-	CHECK(g.s->ops->put_result(g.s, &k2, &r) == 0); /* kept locally, not queued */
+	CHECK(g.s->ops->put_result(g.s, &k2, 0, &r) == 0); /* kept locally, not queued */
 	action_result_free(&r);
-	CHECK(g.s->ops->get_result(g.s, &k2, &r) == 1 && r.remote == 0);
+	CHECK(g.s->ops->get_result(g.s, &k2, 0, &r) == 1 && r.remote == 0);
 	action_result_free(&r);
 	rig_close_store(&g);
 	CHECK(fake_calls(g.f) == 1);
@@ -286,7 +289,7 @@ TEST(remote_store_corrupt_blob_stores_nothing)
 	g.f->corrupt = 3;
 
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 0);
+	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 0);
 	CHECK(g.f->calls[F_GET_BLOBS] == 3);
 	CHECK(g.local->n == 0);
 	CHECK(!local_has_result(&g, &key));
@@ -307,7 +310,7 @@ TEST(remote_store_uploads_after_close_blobs_first_only_missing)
 	CHECK(g.s->ops->put_blob(g.s, "the log", 7, &dl) == 0);
 	struct action_result r;
 	result_of(&r, "the log", "alpha", "beta");
-	CHECK(g.s->ops->put_result(g.s, &key, &r) == 0);
+	CHECK(g.s->ops->put_result(g.s, &key, 0, &r) == 0);
 	CHECK(local_has_result(&g, &key));
 	rig_close_store(&g); /* the uploads finish */
 
@@ -346,7 +349,7 @@ TEST(remote_store_upload_a_result_lacking_a_blob_does_not_sink_its_batch)
 		key_of(&key, text);
 		struct action_result r;
 		result_of(&r, "", text, NULL);
-		CHECK(g.s->ops->put_result(g.s, &key, &r) == 0);
+		CHECK(g.s->ops->put_result(g.s, &key, 0, &r) == 0);
 		action_result_free(&r);
 		fake_wait_inside(g.f, i + 1); /* taken alone */
 	}
@@ -357,8 +360,8 @@ TEST(remote_store_upload_a_result_lacking_a_blob_does_not_sink_its_batch)
 	result_of(&bad, "", "never stored locally", NULL);
 	result_of(&good, "", "good", NULL);
 	CHECK(g.s->ops->put_blob(g.s, "good", 4, &d) == 0);
-	CHECK(g.s->ops->put_result(g.s, &kbad, &bad) == 0);
-	CHECK(g.s->ops->put_result(g.s, &kgood, &good) == 0);
+	CHECK(g.s->ops->put_result(g.s, &kbad, 0, &bad) == 0);
+	CHECK(g.s->ops->put_result(g.s, &kgood, 0, &good) == 0);
 	fake_release(g.f);
 	rig_close_store(&g);
 
@@ -387,7 +390,7 @@ TEST(remote_store_upload_off_uploads_nothing)
 	CHECK(g.s->ops->put_blob(g.s, "the log", 7, &d) == 0);
 	struct action_result r;
 	result_of(&r, "the log", "alpha", NULL);
-	CHECK(g.s->ops->put_result(g.s, &key, &r) == 0);
+	CHECK(g.s->ops->put_result(g.s, &key, 0, &r) == 0);
 	rig_close_store(&g);
 	CHECK(fake_calls(g.f) == 0);
 	CHECK(g.f->nresults == 0 && g.f->nblobs == 0);
@@ -409,7 +412,7 @@ TEST(remote_store_lazy_hit_fetches_blobs_on_first_use)
 	fake_put_result(g.f, &key, &want);
 
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 1);
+	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 1);
 	CHECK(r.remote == 1);
 	action_result_free(&r);
 	CHECK(g.f->calls[F_GET_BLOBS] == 0);
@@ -454,7 +457,7 @@ TEST(remote_store_empty_output_blob_is_a_hit)
 	fake_put_result(g.f, &key, &want); /* and no blob at all */
 
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &key, &r) == 1);
+	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 1);
 	CHECK(r.noutputs == 1 && r.log_size == 0);
 	action_result_free(&r);
 	CHECK(g.f->calls[F_GET_BLOBS] == 0);
@@ -542,12 +545,13 @@ TEST(remote_store_prefetch_answers_the_lookup)
 	fake_put_blob(g.f, "alpha", NULL);
 	fake_put_result(g.f, &keys[0], &want);
 
-	g.s->ops->prefetch(g.s, keys, 2);
+	uint64_t sizes[2] = {0, 0};
+	g.s->ops->prefetch(g.s, keys, sizes, 2);
 	struct action_result r;
-	CHECK(g.s->ops->get_result(g.s, &keys[0], &r) == 1);
+	CHECK(g.s->ops->get_result(g.s, &keys[0], 0, &r) == 1);
 	CHECK(r.remote == 1);
 	action_result_free(&r);
-	CHECK(g.s->ops->get_result(g.s, &keys[1], &r) == 0);
+	CHECK(g.s->ops->get_result(g.s, &keys[1], 0, &r) == 0);
 	CHECK(g.f->calls[F_GET_RESULT] == 2); /* each key asked once */
 	CHECK(remote_store_hits(g.s) == 1);
 	CHECK(local_has(&g, "alpha"));

@@ -181,9 +181,9 @@ TEST(store_action_result_round_trip)
 	sha_buf("key", 3, &key);
 	sha_buf("other", 5, &other);
 	struct action_result in = sample_result(), out;
-	CHECK(s->ops->get_result(s, &key, &out) == 0);
-	CHECK(s->ops->put_result(s, &key, &in) == 0);
-	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	CHECK(out.exit_code == 0 && out.log_size == 3 && digest_eq(&out.log, &in.log));
 	CHECK(out.noutputs == 3);
 	for (size_t i = 0; i < 3 && i < out.noutputs; i++) {
@@ -193,7 +193,7 @@ TEST(store_action_result_round_trip)
 		CHECK(out.outputs[i].mode == in.outputs[i].mode);
 	}
 	action_result_free(&out);
-	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	CHECK(s->ops->get_result(s, &other, 0, &out) == 0);
 	action_result_free(&in);
 	store_fixture_close(s, dir);
 }
@@ -208,7 +208,7 @@ TEST(store_damaged_result_is_a_miss)
 	char *p = entry_path(dir, "ac", &key);
 	struct stat st;
 	for (int kind = 0; kind < 4; kind++) {
-		CHECK(s->ops->put_result(s, &key, &in) == 0);
+		CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
 		CHECK(stat(p, &st) == 0);
 		if (kind == 0)
 			CHECK(truncate(p, st.st_size - 1) == 0); /* torn trailer */
@@ -218,12 +218,12 @@ TEST(store_damaged_result_is_a_miss)
 			flip_byte(p, st.st_size / 2);            /* bit rot in a record */
 		else
 			flip_byte(p, 1);                         /* bit rot in the magic */
-		CHECK(s->ops->get_result(s, &key, &out) == 0);
+		CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
 		CHECK(!exists(p));
 	}
 	/* and a good entry written afterwards is a hit again */
-	CHECK(s->ops->put_result(s, &key, &in) == 0);
-	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	action_result_free(&out);
 	action_result_free(&in);
 	free(p);
@@ -248,7 +248,7 @@ TEST(store_gc_evicts_least_recently_used)
 	              c = put_sized(s, 'c', 100), key;
 	sha_buf("k", 1, &key);
 	struct action_result res = sample_result(), out;
-	CHECK(s->ops->put_result(s, &key, &res) == 0);
+	CHECK(s->ops->put_result(s, &key, 0, &res) == 0);
 	action_result_free(&res);
 	char *pa = entry_path(dir, "cas", &a), *pb = entry_path(dir, "cas", &b),
 	     *pc = entry_path(dir, "cas", &c), *pr = entry_path(dir, "ac", &key);
@@ -277,7 +277,7 @@ TEST(store_gc_evicts_least_recently_used)
 	CHECK(removed == 100 + rsize);
 	CHECK(kept == 200 && kept <= 210);
 	CHECK(!exists(pa) && !exists(pr) && exists(pb) && exists(pc));
-	CHECK(s->ops->get_result(s, &key, &out) == 0);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
 	/* now c is older than b: a limit of 150 keeps only b */
 	CHECK(store_local_gc(dir, 150, &removed, &kept) == 0);
 	CHECK(removed == 100 && kept == 100);
@@ -308,11 +308,11 @@ TEST(store_hit_refreshes_lru)
 	struct digest key;
 	sha_buf("k", 1, &key);
 	struct action_result res = sample_result(), out;
-	CHECK(s->ops->put_result(s, &key, &res) == 0);
+	CHECK(s->ops->put_result(s, &key, 0, &res) == 0);
 	action_result_free(&res);
 	char *pr = entry_path(dir, "ac", &key);
 	set_mtime(pr, 1000000);
-	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	action_result_free(&out);
 	CHECK(mtime_of(pr) > 1000000);
 	free(pr);
@@ -365,18 +365,18 @@ TEST(store_result_under_another_key_is_a_miss)
 	sha_buf("key", 3, &key);
 	sha_buf("other", 5, &other);
 	struct action_result in = sample_result(), out;
-	CHECK(s->ops->put_result(s, &key, &in) == 0);
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
 	char *p = entry_path(dir, "ac", &key), *q = entry_path(dir, "ac", &other);
 	copy_file(p, q);
 	/* a whole, well-formed entry, but written for key, not other */
-	CHECK(s->ops->get_result(s, &other, &out) == 0);
+	CHECK(s->ops->get_result(s, &other, 0, &out) == 0);
 	CHECK(!exists(q));
-	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	action_result_free(&out);
 	/* renamed, the same */
 	CHECK(rename(p, q) == 0);
-	CHECK(s->ops->get_result(s, &other, &out) == 0);
-	CHECK(s->ops->get_result(s, &key, &out) == 0);
+	CHECK(s->ops->get_result(s, &other, 0, &out) == 0);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
 	CHECK(!exists(q));
 	action_result_free(&in);
 	free(p);
@@ -398,17 +398,17 @@ TEST(store_entries_that_are_not_files_are_misses)
 	for (int kind = 0; kind < 2; kind++) {
 		CHECK(fs_mkdir_parent(ac) == 0);
 		CHECK(kind ? mkdir(ac, 0755) == 0 : mkfifo(ac, 0644) == 0);
-		CHECK(s->ops->get_result(s, &key, &out) == 0);
+		CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
 		CHECK(!exists(ac));
-		CHECK(s->ops->put_result(s, &key, &in) == 0);
-		CHECK(s->ops->get_result(s, &key, &out) == 1);
+		CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+		CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 		action_result_free(&out);
 		CHECK(unlink(ac) == 0);
 	}
 	/* a directory where a put goes is replaced too */
 	CHECK(mkdir(ac, 0755) == 0);
-	CHECK(s->ops->put_result(s, &key, &in) == 0);
-	CHECK(s->ops->get_result(s, &key, &out) == 1);
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	action_result_free(&out);
 	action_result_free(&in);
 
