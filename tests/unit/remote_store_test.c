@@ -173,18 +173,25 @@ static int blob_is(const struct buf *b, const char *text)
 	return b->len == strlen(text) && memcmp(b->s ? b->s : "", text, b->len) == 0;
 }
 
+/* The remote holds result "k1": log "log one", outputs "alpha" and "beta",
+ * every blob there too. */
+static void seed_k1(struct rig *g, struct digest *key, struct action_result *want)
+{
+	key_of(key, "k1");
+	result_of(want, "log one", "alpha", "beta");
+	fake_put_blob(g->f, "log one", NULL);
+	fake_put_blob(g->f, "alpha", NULL);
+	fake_put_blob(g->f, "beta", NULL);
+	fake_put_result(g->f, key, want);
+}
+
 TEST(remote_store_hit_stores_blobs_then_result)
 {
 	struct rig g;
 	rig_open(&g, 0, 0);
 	struct digest key;
-	key_of(&key, "k1");
 	struct action_result want;
-	result_of(&want, "log one", "alpha", "beta");
-	fake_put_blob(g.f, "log one", NULL);
-	fake_put_blob(g.f, "alpha", NULL);
-	fake_put_blob(g.f, "beta", NULL);
-	fake_put_result(g.f, &key, &want);
+	seed_k1(&g, &key, &want);
 
 	struct action_result r;
 	CHECK(g.s->ops->get_result(g.s, &key, 321, &r) == 1);
@@ -403,13 +410,8 @@ TEST(remote_store_lazy_hit_fetches_blobs_on_first_use)
 	struct rig g;
 	rig_open(&g, 0, 1);
 	struct digest key;
-	key_of(&key, "k1");
 	struct action_result want;
-	result_of(&want, "log one", "alpha", "beta");
-	fake_put_blob(g.f, "log one", NULL);
-	fake_put_blob(g.f, "alpha", NULL);
-	fake_put_blob(g.f, "beta", NULL);
-	fake_put_result(g.f, &key, &want);
+	seed_k1(&g, &key, &want);
 
 	struct action_result r;
 	CHECK(g.s->ops->get_result(g.s, &key, 0, &r) == 1);
