@@ -5,7 +5,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -std=c17 -Wall -Wextra -Wshadow -Wmissing-prototypes \
            -Wstrict-prototypes -Wwrite-strings -Wno-unused-parameter
 CPPFLAGS_ALL := -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4) $(CPPFLAGS)
-LIBS    := -llua5.4 -lssl -lcrypto -lm -lprotobuf-c -lnghttp2
+LIBS    := -llua5.4 -lssl -lcrypto -lm -lprotobuf-c -lnghttp2 -lsqlite3
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
@@ -38,6 +38,7 @@ LIB_SRCS := \
 	src/exec/noop.c src/exec/os_posix.c src/exec/runner.c src/exec/files.c src/exec/decide.c src/exec/job.c src/exec/sched.c src/exec/key.c src/exec/shell.c src/exec/depfile.c src/exec/watch.c src/exec/sandbox_linux.c src/exec/spawner.c \
 	src/reapi/reapi.c src/remote/url.c src/remote/net.c src/remote/http.c src/remote/result.c src/remote/remote_store.c src/remote/cas.c \
 	src/remote/grpc.c src/remote/grpc_cas.c src/remote/http_cas.c src/remote/exec.c src/remote/remote.c \
+	src/deploy/state.c \
 	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(GEN_OBJS)
 MAIN_OBJ := $(B)/src/cli/main.o
