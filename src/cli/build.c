@@ -459,11 +459,6 @@ static struct remote *open_remote(struct round *r, int *code)
 	*code = 0;
 	if ((!o->remote_cache.host && !o->remote_executor.host) || r->g.nactions == 0)
 		return NULL;
-	if (o->remote_cache.host && o->remote_cache.scheme == URL_HTTPS) {
-		fprintf(stderr, "cairn: error: --remote_cache: https remote caches are not supported yet\n");
-		*code = 2;
-		return NULL;
-	}
 	char **hv = xcalloc(o->nremote_headers + 1, sizeof *hv);
 	for (size_t i = 0; i < o->nremote_headers; i++)
 		hv[i] = xasprintf("%s: %s", o->remote_headers[i].name, o->remote_headers[i].value);

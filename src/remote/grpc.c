@@ -332,67 +332,11 @@ static ssize_t on_read_body(nghttp2_session *s, int32_t stream, uint8_t *dst, si
 	return (ssize_t)k;
 }
 
-static SSL_CTX *tls_context(char **why)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx) {
-		*why = xstrdup("TLS: cannot make a context");
-		return NULL;
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_default_verify_paths(ctx);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	static const unsigned char alpn[] = "\x02h2";
-	SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
-	return ctx;
-}
-
-static char *tls_error(const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char b[256] = "";
-	if (e)
-		ERR_error_string_n(e, b, sizeof b);
-	ERR_clear_error();
-	return xasprintf("TLS %s: %s", what, *b ? b : "failed");
-}
-
-/* The TLS handshake on g->fd, waiting at most the timeout per step. */
+/* The TLS handshake on g->fd, ALPN h2. 0, or -1 with *why. */
 static int tls_start(struct grpc *g, char **why)
 {
-	if (!g->ctx && !(g->ctx = tls_context(why)))
-		return -1;
-	g->ssl = SSL_new(g->ctx);
-	if (!g->ssl || !SSL_set_fd(g->ssl, g->fd)) {
-		*why = tls_error("setup");
-		return -1;
-	}
-	SSL_set_tlsext_host_name(g->ssl, g->host);
-	SSL_set1_host(g->ssl, g->host);
-	for (;;) {
-		int r = SSL_connect(g->ssl);
-		if (r == 1)
-			break;
-		int e = SSL_get_error(g->ssl, r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (net_wait(g->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, g->timeout_ms, why) < 0)
-				return -1;
-			continue;
-		}
-		long v = SSL_get_verify_result(g->ssl);
-		*why = v != X509_V_OK ? xasprintf("TLS: the server's certificate: %s",
-		                                  X509_verify_cert_error_string(v))
-		                      : tls_error("handshake");
-		return -1;
-	}
-	const unsigned char *proto;
-	unsigned plen;
-	SSL_get0_alpn_selected(g->ssl, &proto, &plen);
-	if (plen != 2 || memcmp(proto, "h2", 2)) {
-		*why = xstrdup("TLS: the server does not speak HTTP/2 (ALPN h2)");
-		return -1;
-	}
-	return 0;
+	g->ssl = net_tls(g->fd, g->host, "h2", g->timeout_ms, &g->ctx, why);
+	return g->ssl ? 0 : -1;
 }
 
 static int conn_open(struct grpc *g, char **why)
@@ -494,7 +438,7 @@ static int flush(struct grpc *g, char **why)
 				int e = SSL_get_error(g->ssl, r);
 				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 					return 0;
-				*why = tls_error("write");
+				*why = net_tls_error("write");
 				return -1;
 			}
 			k = r;
@@ -525,7 +469,7 @@ static int pump_in(struct grpc *g, char **why)
 				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
 					return 0;
 				*why = e == SSL_ERROR_ZERO_RETURN ? xstrdup("the server closed it")
-				                                  : tls_error("read");
+				                                  : net_tls_error("read");
 				return -1;
 			}
 			n = r;

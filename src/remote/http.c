@@ -20,6 +20,8 @@
  * goes away is an error return, never a SIGPIPE. */
 #include "remote/http.h"
 #include "remote/net.h"
+#include <openssl/ssl.h>
+#include <stdint.h>
 #include "util/util.h"
 #include <errno.h>
 #include <netdb.h>
@@ -41,21 +43,25 @@ struct http {
 	struct buf head;   /* "Host: ...\r\n" and the extra headers, preformatted */
 	int timeout_ms;    /* for each wait */
 	int fd;            /* the kept connection, or -1 */
+	int tls;           /* https: speak TLS on it */
+	SSL_CTX *ctx;      /* made on the first TLS connection */
+	SSL *ssl;          /* the kept connection's TLS session, or NULL */
 	char rb[RBUF];     /* bytes read and not yet consumed: rb[rpos..rend) */
 	size_t rpos, rend;
 	size_t got;        /* bytes received on this request (0: the server
 	                      said nothing, so a stale connection is retried) */
 };
 
-struct http *http_new(const char *host, int port, const char *const *headers, size_t nheaders,
-                      int timeout_ms)
+struct http *http_new(const char *host, int port, int tls, const char *const *headers,
+                      size_t nheaders, int timeout_ms)
 {
 	struct http *h = xcalloc(1, sizeof *h);
 	h->host = xstrdup(host);
 	h->port = port;
+	h->tls = tls;
 	int v6 = strchr(host, ':') != NULL;
 	buf_printf(&h->head, "Host: %s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
-	if (port != 80)
+	if (port != (tls ? 443 : 80))
 		buf_printf(&h->head, ":%d", port);
 	buf_puts(&h->head, "\r\n");
 	for (size_t i = 0; i < nheaders; i++)
@@ -67,6 +73,9 @@ struct http *http_new(const char *host, int port, const char *const *headers, si
 
 static void drop_conn(struct http *h)
 {
+	if (h->ssl)
+		SSL_free(h->ssl);
+	h->ssl = NULL;
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
@@ -83,6 +92,8 @@ void http_free(struct http *h)
 	if (!h)
 		return;
 	drop_conn(h);
+	if (h->ctx)
+		SSL_CTX_free(h->ctx);
 	free(h->host);
 	buf_free(&h->head);
 	free(h);
@@ -96,12 +107,46 @@ static int wait_fd(struct http *h, short ev, char **why)
 static int connect_to(struct http *h, char **why)
 {
 	h->fd = net_connect(h->host, h->port, h->timeout_ms, why);
-	return h->fd < 0 ? -1 : 0;
+	if (h->fd < 0)
+		return -1;
+	if (h->tls && !(h->ssl = net_tls(h->fd, h->host, NULL, h->timeout_ms, &h->ctx, why))) {
+		drop_conn(h);
+		return -1;
+	}
+	return 0;
+}
+
+/* One TLS read or write of up to n bytes: the count, 0 at the end of the
+ * connection (reads), or -1 with *why; waits as the session asks. */
+static ssize_t tls_io(struct http *h, int writing, void *p, size_t n, char **why)
+{
+	int cap = n > INT32_MAX ? INT32_MAX : (int)n;
+	for (;;) {
+		int r = writing ? SSL_write(h->ssl, p, cap) : SSL_read(h->ssl, p, cap);
+		if (r > 0)
+			return r;
+		int e = SSL_get_error(h->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN && !writing)
+			return 0;
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			*why = net_tls_error(writing ? "write" : "read");
+			return -1;
+		}
+		if (wait_fd(h, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, why) < 0)
+			return -1;
+	}
 }
 
 static int send_all(struct http *h, const void *p, size_t n, char **why)
 {
 	const char *s = p;
+	while (n && h->ssl) {
+		ssize_t k = tls_io(h, 1, (void *)s, n, why);
+		if (k < 0)
+			return -1;
+		s += k;
+		n -= (size_t)k;
+	}
 	while (n) {
 		ssize_t k = send(h->fd, s, n, MSG_NOSIGNAL);
 		if (k > 0) {
@@ -127,6 +172,15 @@ static int fill(struct http *h, char **why)
 		memmove(h->rb, h->rb + h->rpos, h->rend - h->rpos);
 		h->rend -= h->rpos;
 		h->rpos = 0;
+	}
+	if (h->ssl) {
+		ssize_t k = tls_io(h, 0, h->rb + h->rend, RBUF - h->rend, why);
+		if (k > 0) {
+			h->rend += (size_t)k;
+			h->got += (size_t)k;
+			return 1;
+		}
+		return k == 0 ? 0 : -1;
 	}
 	for (;;) {
 		ssize_t k = recv(h->fd, h->rb + h->rend, RBUF - h->rend, 0);

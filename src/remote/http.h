@@ -1,7 +1,7 @@
 /* http: a small HTTP/1.1 client for one server, enough for a
  * bazel-remote-style cache: GET, HEAD and PUT of whole bodies, one
- * keep-alive connection, a timeout on every step. Plain TCP: https is
- * not spoken yet. Not thread-safe: one caller at a time. */
+ * keep-alive connection, a timeout on every step; plain TCP, or TLS for
+ * https. Not thread-safe: one caller at a time. */
 #ifndef CAIRN_HTTP_H
 #define CAIRN_HTTP_H
 #include "util/str.h"
@@ -9,11 +9,12 @@
 
 struct http;
 
-/* A client for host:port. headers: "Name: value" lines sent with every
+/* A client for host:port, over TLS when tls (the certificate checked
+ * against the system's authorities, or SSL_CERT_FILE). headers: "Name: value" lines sent with every
  * request (copied). timeout_ms bounds connecting, and each wait for the
  * socket to become readable or writable. */
-struct http *http_new(const char *host, int port, const char *const *headers, size_t nheaders,
-                      int timeout_ms);
+struct http *http_new(const char *host, int port, int tls, const char *const *headers,
+                      size_t nheaders, int timeout_ms);
 void http_free(struct http *h);
 /* Close the kept connection: the next request makes a new one. */
 void http_close(struct http *h);

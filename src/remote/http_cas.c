@@ -133,7 +133,7 @@ struct cas_backend *http_cas_new(const struct url *u, const char *const *headers
 {
 	struct http_cas *h = xcalloc(1, sizeof *h);
 	h->base.ops = &http_cas_ops;
-	h->http = http_new(u->host, u->port, headers, n, timeout_ms);
+	h->http = http_new(u->host, u->port, url_tls(u), headers, n, timeout_ms);
 	h->prefix = *u->prefix ? xasprintf("/%s", u->prefix) : xstrdup("");
 	pthread_mutex_init(&h->mu, NULL);
 	return &h->base;

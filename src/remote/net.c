@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,4 +70,81 @@ int net_connect(const char *host, int port, int timeout_ms, char **why)
 	}
 	*why = twhy ? twhy : xasprintf("cannot connect: %s", strerror(err ? err : ECONNREFUSED));
 	return -1;
+}
+
+static SSL_CTX *tls_context(const char *alpn, char **why)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		*why = xstrdup("TLS: cannot make a context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_default_verify_paths(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (alpn) {
+		unsigned char wire[32];
+		size_t n = strlen(alpn);
+		if (n < sizeof wire) {
+			wire[0] = (unsigned char)n;
+			memcpy(wire + 1, alpn, n);
+			SSL_CTX_set_alpn_protos(ctx, wire, (unsigned)n + 1);
+		}
+	}
+	return ctx;
+}
+
+char *net_tls_error(const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char b[256] = "";
+	if (e)
+		ERR_error_string_n(e, b, sizeof b);
+	ERR_clear_error();
+	return xasprintf("TLS %s: %s", what, *b ? b : "failed");
+}
+
+struct ssl_st *net_tls(int fd, const char *host, const char *alpn, int timeout_ms,
+                       struct ssl_ctx_st **ctx, char **why)
+{
+	if (!*ctx && !(*ctx = tls_context(alpn, why)))
+		return NULL;
+	SSL *ssl = SSL_new(*ctx);
+	if (!ssl || !SSL_set_fd(ssl, fd)) {
+		*why = net_tls_error("setup");
+		SSL_free(ssl);
+		return NULL;
+	}
+	SSL_set_tlsext_host_name(ssl, host);
+	SSL_set1_host(ssl, host);
+	for (;;) {
+		int r = SSL_connect(ssl);
+		if (r == 1)
+			break;
+		int e = SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			if (net_wait(fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, timeout_ms, why) < 0) {
+				SSL_free(ssl);
+				return NULL;
+			}
+			continue;
+		}
+		long v = SSL_get_verify_result(ssl);
+		*why = v != X509_V_OK ? xasprintf("TLS: the server's certificate: %s",
+		                                  X509_verify_cert_error_string(v))
+		                      : net_tls_error("handshake");
+		SSL_free(ssl);
+		return NULL;
+	}
+	if (alpn) {
+		const unsigned char *proto;
+		unsigned plen;
+		SSL_get0_alpn_selected(ssl, &proto, &plen);
+		if (plen != strlen(alpn) || memcmp(proto, alpn, plen)) {
+			*why = xasprintf("TLS: the server does not speak %s (ALPN)", alpn);
+			SSL_free(ssl);
+			return NULL;
+		}
+	}
+	return ssl;
 }

@@ -175,10 +175,25 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()' "$po
 	eq "$(wc -l < reqs)" 3
 }
 
-test_https_cache_is_refused_for_now() {
+test_https_cache_round_trip_and_an_unknown_certificate() {
+	NGINX_CACHE_TLS=1 nginx_cache_start
 	two_rules
-	run 2 cairn build --remote_cache=https://127.0.0.1:1
-	has "https remote caches are not supported yet"
+	SSL_CERT_FILE="$NGINX_CACHE_CERT" run 0 cairn build --remote_cache="$NGINX_CACHE_URL"
+	remote_summary 2 0 0 0
+	warnings 0
+	grep -q '"PUT /ac/' "$NGINX_CACHE_ACCESS_LOG"
+	fresh two
+	SSL_CERT_FILE="$NGINX_CACHE_CERT" run 0 cairn build --remote_cache="$NGINX_CACHE_URL"
+	remote_summary 0 2 2 0
+	two_rules_right
+	cas_sound
+	# without the certificate trusted: one warning, a local build
+	cd .. && fresh three
+	run 0 cairn build --remote_cache="$NGINX_CACHE_URL"
+	remote_summary 2 0 0 0
+	warnings 1
+	has "the server's certificate"
+	two_rules_right
 }
 
 test_stalled_server_times_out_and_builds_locally() {

@@ -13,6 +13,9 @@
 #                        # method, URI, status, bytes)
 #   cairn build --remote_cache="$NGINX_CACHE_URL" ...
 #   nginx_cache_stop     # optional: the test's exit stops it anyway
+# With NGINX_CACHE_TLS=1 it speaks https, with a self-signed certificate
+# for localhost and 127.0.0.1 in NGINX_CACHE_CERT; NGINX_CACHE_URL is then
+# https://localhost:PORT (trust it with SSL_CERT_FILE=$NGINX_CACHE_CERT).
 #
 # Its config, pid, logs and temporary files are in $PEERS_DIR/nginx.N;
 # nothing touches /etc/nginx or /var. As root, the workers run as www-data
@@ -36,6 +39,19 @@ nginx_cache_start() {
 		user="user www-data;"
 		chown -R www-data: "$dir/root" "$dir/tmp"
 	fi
+	local ssl="" tlsconf="" scheme=http host=127.0.0.1
+	if [ "${NGINX_CACHE_TLS:-0}" = 1 ]; then
+		peers_need openssl || return 1
+		mkdir -p "$dir/tls"
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+			-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+			-keyout "$dir/tls/key.pem" -out "$dir/tls/cert.pem" 2>/dev/null || return 1
+		ssl=" ssl"
+		tlsconf="ssl_certificate $dir/tls/cert.pem; ssl_certificate_key $dir/tls/key.pem;"
+		scheme=https host=localhost
+		NGINX_CACHE_CERT=$dir/tls/cert.pem
+		export NGINX_CACHE_CERT
+	fi
 	for try in 1 2 3; do
 		NGINX_CACHE_PORT=$(peers_free_port)
 		cat > "$dir/nginx.conf" <<-EOF
@@ -58,8 +74,9 @@ nginx_cache_start() {
 		    client_max_body_size 0;
 		    sendfile on;
 		    server {
-		        listen 127.0.0.1:$NGINX_CACHE_PORT;
+		        listen 127.0.0.1:$NGINX_CACHE_PORT$ssl;
 		        server_name localhost;
+		        $tlsconf
 		        root $dir/root;
 		        location / {
 		            dav_methods PUT;
@@ -76,7 +93,7 @@ nginx_cache_start() {
 		peers_stop "$NGINX_CACHE_PID"
 	done
 	PEERS_LOGS+=("$dir/logs/error.log")
-	NGINX_CACHE_URL=http://127.0.0.1:$NGINX_CACHE_PORT
+	NGINX_CACHE_URL=$scheme://$host:$NGINX_CACHE_PORT
 	NGINX_CACHE_ROOT=$dir/root
 	NGINX_CACHE_LOG=$dir/logs/error.log
 	NGINX_CACHE_ACCESS_LOG=$dir/logs/access.log
