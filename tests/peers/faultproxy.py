@@ -39,18 +39,16 @@ It stops by itself after --max-seconds, when the process --parent is gone,
 when its parent process dies (PR_SET_PDEATHSIG), and on SIGTERM or SIGINT.
 """
 import argparse
-import ctypes
 import os
 import re
 import select
-import signal
 import socket
 import struct
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peerlib import listen, serve, stopper  # noqa: E402
+from peerlib import listen, serve, set_pdeathsig, stopper  # noqa: E402
 
 lock = threading.Lock()
 log_file = None
@@ -220,14 +218,6 @@ def handle(n, mode, client, target, stop):
             close(server)
         log("conn %d mode=%s up=%d down=%d%s end=%s" % (
             n, mode.text, stats["up"], stats["down"], "".join(" " + e for e in extra), end))
-
-
-def set_pdeathsig():
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def main():

@@ -37,7 +37,6 @@ import argparse
 import ctypes
 import ctypes.util
 import os
-import signal
 import socket
 import struct
 import sys
@@ -47,7 +46,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2probe import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,  # noqa: E402
                      PADDED, PING, PREFACE, PRIORITY, RST_STREAM, SETTINGS, WINDOW_UPDATE,
                      frame, hpack_literal)
-from peerlib import listen, serve, stopper  # noqa: E402
+from peerlib import listen, serve, set_pdeathsig, stopper  # noqa: E402
 
 lock = threading.Lock()
 log_file = None
@@ -243,14 +242,6 @@ def handle(n, conn, a, stop):
         except OSError:
             pass
         log("conn %d calls=%d end=%s" % (n, ncalls, end))
-
-
-def set_pdeathsig():
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def main():

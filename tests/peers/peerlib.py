@@ -12,11 +12,21 @@ process `parent` (a pid, or 0) or our own parent is gone; then it closes
 lsock, waits a little for the threads and logs "stopped". A peer never
 outlives the test that started it.
 """
+import ctypes
 import os
 import signal
 import socket
 import threading
 import time
+
+
+def set_pdeathsig():
+    """Be sent SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def stopper():
