@@ -35,7 +35,7 @@ LIB_SRCS := \
 	src/lang/prelude.c \
 	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \
 	src/store/cas.c src/store/ac.c src/store/state.c src/store/gc.c \
-	src/exec/noop.c src/exec/os_posix.c src/exec/runner.c src/exec/files.c src/exec/decide.c src/exec/job.c src/exec/sched.c src/exec/key.c src/exec/shell.c src/exec/depfile.c src/exec/watch.c src/exec/sandbox_linux.c src/exec/spawner.c \
+	src/exec/noop.c src/exec/os_posix.c src/exec/runner.c src/exec/files.c src/exec/decide.c src/exec/job.c src/exec/sched.c src/exec/ready.c src/exec/key.c src/exec/shell.c src/exec/depfile.c src/exec/watch.c src/exec/sandbox_linux.c src/exec/spawner.c \
 	src/reapi/reapi.c src/remote/url.c src/remote/net.c src/remote/http.c src/remote/result.c src/remote/remote_store.c src/remote/cas.c \
 	src/remote/grpc.c src/remote/grpc_cas.c src/remote/http_cas.c src/remote/exec.c src/remote/remote.c \
 	src/deploy/state.c \

@@ -21,6 +21,7 @@
 #include "exec/decide.h"
 #include "exec/files.h"
 #include "exec/job.h"
+#include "exec/ready.h"
 #include "util/fs.h"
 #include "util/map.h"
 #include "util/str.h"
@@ -61,8 +62,9 @@ struct sched {
 	struct graph *g;
 	struct node *n;
 	uint32_t *deps;          /* dependents of every node, CSR */
-	uint32_t *heap;          /* ready nodes, a max-heap on prio */
-	size_t hlen;
+	struct ready ready;      /* nodes ready to be decided */
+	size_t bad_input;        /* prekey's last failure: which input, */
+	int bad_errno;           /* and why */
 	struct files fl;         /* what the build knows of its files */
 	struct job_site site;    /* where actions run */
 	struct sched_counts c;
@@ -73,51 +75,6 @@ struct sched {
 	struct map lazy;         /* output path -> its struct result_output,
 	                            for outputs left remote */
 };
-
-/* ---- the ready heap ---- */
-
-static int before(struct sched *s, uint32_t a, uint32_t b)
-{
-	if (s->n[a].prio != s->n[b].prio)
-		return s->n[a].prio > s->n[b].prio;
-	return a < b;
-}
-
-static void heap_push(struct sched *s, uint32_t id)
-{
-	size_t i = s->hlen++;
-	s->heap[i] = id;
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!before(s, s->heap[i], s->heap[p]))
-			break;
-		uint32_t t = s->heap[i];
-		s->heap[i] = s->heap[p];
-		s->heap[p] = t;
-		i = p;
-	}
-}
-
-static uint32_t heap_pop(struct sched *s)
-{
-	uint32_t top = s->heap[0];
-	s->heap[0] = s->heap[--s->hlen];
-	size_t i = 0;
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		if (l < s->hlen && before(s, s->heap[l], s->heap[m]))
-			m = l;
-		if (r < s->hlen && before(s, s->heap[r], s->heap[m]))
-			m = r;
-		if (m == i)
-			break;
-		uint32_t t = s->heap[i];
-		s->heap[i] = s->heap[m];
-		s->heap[m] = t;
-		i = m;
-	}
-	return top;
-}
 
 /* ---- set-up: edges, pending counts, priorities ---- */
 
@@ -219,10 +176,9 @@ static void setup(struct sched *s)
 				best = s->n[s->deps[d]].prio;
 		s->n[id].prio = best + 1 + (r ? r->ms : 0);
 	}
-	s->heap = xcalloc(na ? na : 1, sizeof *s->heap);
 	for (size_t i = 0; i < na; i++)
 		if (g->actions[i]->wanted && s->n[i].npending == 0 && !s->n[i].same)
-			heap_push(s, (uint32_t)i);
+			ready_push(&s->ready, (uint32_t)i, s->n[i].prio);
 	free(order);
 	free(pend);
 	free(ndeps);
@@ -337,7 +293,7 @@ static void done(struct sched *s, struct action *a, enum act_status st, const st
 	for (uint32_t k = n->dep0; k < n->dep1; k++) {
 		uint32_t dep = s->deps[k];
 		if (--s->n[dep].npending == 0 && s->n[dep].status == AS_PENDING)
-			heap_push(s, dep);
+			ready_push(&s->ready, dep, s->n[dep].prio);
 	}
 }
 
@@ -526,10 +482,11 @@ static void leave_remote(struct sched *s, struct action *a, const struct action_
 	}
 }
 
-/* Key a ahead of deciding it (ind, env, dc), as decide would, when that
- * goes without a hitch: 1 when its result is worth looking up (not up to
- * date by its record), 0 when not, -1 when it is left for decide (an input
- * that will change or cannot be read: decide says why). */
+/* Key a (ind, env, dc: on what its depfile said it read last time, when
+ * that is known, else on all its inputs), for decide, or ahead of it for
+ * prefetch: 1 when its result is worth looking up (not up to date by its
+ * record), 0 when not, -1 when an input will change or cannot be read
+ * (unkeyable says why). */
 static int prekey(struct sched *s, struct action *a)
 {
 	struct node *n = &s->n[a->id];
@@ -540,6 +497,8 @@ static int prekey(struct sched *s, struct action *a)
 		if ((p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) ||
 		    (p && p->wanted ? output_digest(s, p, f, &n->ind[i])
 		                    : files_source_digest(&s->fl, f, &n->ind[i])) < 0) {
+			s->bad_input = i; /* for unkeyable: a second try may say otherwise */
+			s->bad_errno = errno;
 			free(n->ind);
 			n->ind = NULL;
 			return -1;
@@ -566,8 +525,8 @@ static void prefetch(struct sched *s)
 	struct digest *keys = NULL;
 	uint64_t *sizes = NULL;
 	size_t nk = 0, cap = 0, capsizes = 0;
-	for (size_t i = 0; i < s->hlen; i++) {
-		uint32_t id = s->heap[i];
+	for (size_t i = 0; i < s->ready.len; i++) {
+		uint32_t id = s->ready.v[i].id;
 		struct node *n = &s->n[id];
 		if (n->hinted)
 			continue;
@@ -585,6 +544,35 @@ static void prefetch(struct sched *s)
 	free(keys);
 }
 
+/* Why prekey could not key a (its bad_input and bad_errno), said the way
+ * decide reports it: an input that will change (a would run), a source
+ * that is not a regular file (-1 with *e), one that cannot be read (a
+ * fails). 1, or -1. */
+static int unkeyable(struct sched *s, struct action *a, struct err *e)
+{
+	struct node *n = &s->n[a->id];
+	struct gfile *f = a->inputs[s->bad_input];
+	struct action *p = f->producer;
+	if (p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) {
+		n->reason = xasprintf("input will change: %s", f->path);
+		done(s, a, AS_WOULD_RUN, NULL);
+		return 1;
+	}
+	if (!p && fs_not_regular(s->bad_errno)) {
+		/* it became one since check_sources(), or is a symlink to one */
+		struct stat st;
+		struct file_stat fst;
+		uint32_t mode = stat(f->path, &st) == 0 ? (uint32_t)st.st_mode
+		                : s->env->fs->stat(s->env->fs, f->path, &fst) == 0 ? fst.mode : 0;
+		return not_regular(a, f, mode, e);
+	}
+	char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(s->bad_errno));
+	n->reason = xstrdup("missing input");
+	fail(s, a, msg, 2);
+	free(msg);
+	return 1;
+}
+
 /* Decide one ready action: 1 when it finished at once, 0 when it was
  * started, -1 on a system error. */
 static int decide(struct sched *s, struct action *a, struct err *e)
@@ -592,45 +580,10 @@ static int decide(struct sched *s, struct action *a, struct err *e)
 	struct sched_env *env = s->env;
 	struct node *n = &s->n[a->id];
 	n->outd = xcalloc(a->noutputs, sizeof *n->outd);
-	if (!n->keyed)
-		n->ind = xcalloc(a->ninputs ? a->ninputs : 1, sizeof *n->ind);
-	for (size_t i = 0; i < a->ninputs && !n->keyed; i++) {
-		struct gfile *f = a->inputs[i];
-		struct action *p = f->producer;
-		if (p && p->wanted && s->n[p->id].status == AS_WOULD_RUN) {
-			n->reason = xasprintf("input will change: %s", f->path);
-			done(s, a, AS_WOULD_RUN, NULL);
-			return 1;
-		}
-		int r = p && p->wanted ? output_digest(s, p, f, &n->ind[i])
-		                       : files_source_digest(&s->fl, f, &n->ind[i]);
-		if (r < 0 && !p && fs_not_regular(errno)) {
-			/* it became one since check_sources(), or is a symlink to one */
-			struct stat st;
-			struct file_stat fst;
-			uint32_t mode = stat(f->path, &st) == 0 ? (uint32_t)st.st_mode
-			                : env->fs->stat(env->fs, f->path, &fst) == 0 ? fst.mode : 0;
-			return not_regular(a, f, mode, e);
-		}
-		if (r < 0) {
-			char *msg = xasprintf("cannot read input '%s': %s\n", f->path, strerror(errno));
-			n->reason = xstrdup("missing input");
-			fail(s, a, msg, 2);
-			free(msg);
-			return 1;
-		}
-	}
-	struct act_rec *r = state_action(env->st, a->outputs[0]->path);
-	if (!n->keyed) {
-		n->env = key_env(a);
-		/* An action with a depfile is keyed on what it read last time, when
-		 * that is known; else (and for every other action) on all inputs. */
-		size_t ndisc;
-		char **disc = decide_disc_from_record(a, r, &ndisc);
-		key_on(s, a, disc, ndisc);
-		strv_free(disc);
-	}
+	if (!n->keyed && prekey(s, a) < 0)
+		return unkeyable(s, a, e);
 	n->keyed = 0;
+	struct act_rec *r = state_action(env->st, a->outputs[0]->path);
 
 	if (r && digest_eq(&r->key, &n->dc.key) && r->nouts == a->noutputs) {
 		size_t i;
@@ -700,14 +653,14 @@ static int unblocks(const struct sched *s, uint32_t id)
 /* Start ready actions while there are free slots (and no stop). */
 static void fill(struct sched *s, size_t jobs, int *rc, struct err *e)
 {
-	if (!s->stop && s->hlen && s->c.running < jobs)
+	if (!s->stop && s->ready.len && s->c.running < jobs)
 		prefetch(s);
-	while (!s->stop && s->hlen && s->c.running < jobs) {
+	while (!s->stop && s->ready.len && s->c.running < jobs) {
 		if (runner_interrupted()) {
 			s->stop = s->interrupted = 1;
 			break;
 		}
-		uint32_t id = heap_pop(s);
+		uint32_t id = ready_pop(&s->ready);
 		if (decide(s, s->g->actions[id], e) < 0) {
 			*rc = -1;
 			s->stop = 1;
@@ -832,7 +785,7 @@ int sched_run(struct sched_env *env, struct sched_result *res, struct err *e)
 	}
 	free(s.n);
 	free(s.deps);
-	free(s.heap);
+	ready_free(&s.ready);
 	map_free(&s.lazy);
 	files_free(&s.fl);
 	free(s.root);
