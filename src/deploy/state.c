@@ -55,9 +55,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Field 22 of /proc/PID/stat: when the process started (clock ticks
- * since boot), or 0 when it is gone. */
-static uint64_t pid_start(long pid)
+uint64_t dstate_pid_start(long pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -92,7 +90,7 @@ int dstate_open(const char *path, struct dstate **out, struct err *e)
 	s->path = xstrdup(path);
 	if (gethostname(s->host, sizeof s->host - 1) < 0)
 		strcpy(s->host, "?");
-	s->my_start = pid_start((long)getpid());
+	s->my_start = dstate_pid_start((long)getpid());
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		db_err(s, e, "cannot open the state store");
 		dstate_close(s);
@@ -159,7 +157,7 @@ static int alive(const struct dstate *s, const struct dlock_owner *o, int64_t no
 		return 1; /* another host's: its lease is all we can go by */
 	if (kill((pid_t)o->pid, 0) < 0 && errno == ESRCH)
 		return 0;
-	return pid_start(o->pid) == o->pid_start;
+	return dstate_pid_start(o->pid) == o->pid_start;
 }
 
 int dstate_lock(struct dstate *s, const char *deployment, int64_t lease_ms,

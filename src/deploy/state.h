@@ -25,6 +25,10 @@ struct dlock_owner {
 	int64_t lease_ms;     /* until when (Unix ms); it renews while it works */
 };
 
+/* When process pid started (field 22 of /proc/PID/stat: clock ticks since
+ * boot), or 0 when it is gone: with the pid, it names one process. */
+uint64_t dstate_pid_start(long pid);
+
 /* Take deployment's lock for this process, for lease_ms. 0 taken (or
  * renewed); 1 held by another owner that is alive with a lease running
  * (*holder filled); -1 with *e. An owner that is dead (this host, its pid

@@ -70,6 +70,18 @@ test_remote_cache_malformed() {
 	refused "cairn: error: flag '--remote_cache' needs a value" --remote_cache
 }
 
+# An executor reads its inputs from its own CAS: an HTTP cache beside it
+# is refused before anything runs (exit 2), nothing contacted.
+test_remote_executor_with_an_http_cache_is_refused() {
+	ws
+	write p/BUILD.lua <<'L'
+genrule { name = "x", outs = { "x.txt" }, cmd = "echo x > $@" }
+L
+	run 2 cairn build --remote_executor=grpc://127.0.0.1:1 --remote_cache=http://127.0.0.1:1
+	has "cairn: error: --remote_executor with an HTTP --remote_cache"
+	[ ! -e cairn-out/p/x.txt ]
+}
+
 test_remote_executor() {
 	remote --remote_executor=grpcs://rbe.example.com:443 --remote_cache=grpc://c:1
 	has " --remote_cache=grpc://c:1 --remote_executor=grpcs://rbe.example.com:443 "

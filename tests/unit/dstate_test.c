@@ -39,27 +39,6 @@ static void sql(const char *path, const char *q)
 	sqlite3_close(db);
 }
 
-/* Start time of pid as dstate records it (field 22 of /proc/PID/stat). */
-static unsigned long long start_of(long pid)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	char *p = strrchr(buf, ')');
-	unsigned long long v = 0;
-	for (int field = 2; p && *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
-	if (p)
-		sscanf(p, "%llu", &v);
-	return v;
-}
-
 static void set_holder(const char *path, long pid, unsigned long long start, long long lease_delta_ms)
 {
 	char host[256] = "?";
@@ -122,17 +101,17 @@ TEST(dstate_lock_one_owner_and_takeovers)
 
 	/* a live owner elsewhere (our parent), lease running: refused, named */
 	long pp = (long)getppid();
-	set_holder(p, pp, start_of(pp), 60000);
+	set_holder(p, pp, dstate_pid_start(pp), 60000);
 	memset(&h, 0, sizeof h);
 	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 1);
 	CHECK(h.pid == pp && h.lease_ms > 0);
 
 	/* its lease ran out: taken over */
-	set_holder(p, pp, start_of(pp), -1000);
+	set_holder(p, pp, dstate_pid_start(pp), -1000);
 	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 0);
 
 	/* the pid was reused by another process (another start time) */
-	set_holder(p, pp, start_of(pp) + 1, 60000);
+	set_holder(p, pp, dstate_pid_start(pp) + 1, 60000);
 	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 0);
 
 	/* its owner is dead */
@@ -144,7 +123,7 @@ TEST(dstate_lock_one_owner_and_takeovers)
 	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 0);
 
 	/* another deployment's lock is another lock */
-	set_holder(p, pp, start_of(pp), 60000);
+	set_holder(p, pp, dstate_pid_start(pp), 60000);
 	CHECK(dstate_lock(s, "db", 60000, &h, &e) == 0);
 
 	CHECK(dstate_unlock(s, "db", &e) == 0);
