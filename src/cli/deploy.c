@@ -12,6 +12,7 @@
 #include "deploy/provider.h"
 #include "deploy/release.h"
 #include "deploy/rollout.h"
+#include "deploy/roots.h"
 #include "deploy/state.h"
 #include "exec/runner.h"
 #include "graph/graph.h"
@@ -35,6 +36,8 @@ struct dctx {
 	struct dstate *st;
 	struct store *store;
 	struct rollout_env env;
+	const char *cache_dir;
+	int changed;  /* releases may have moved: write the GC roots again */
 };
 
 /* 0, or 2 (said). */
@@ -61,11 +64,17 @@ static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o)
 	}
 	c->env = (struct rollout_env){.st = c->st, .store = c->store, .runner = r, .root = w->root,
 	                              .sandbox = sandbox_wanted(o), .out = stdout};
+	c->cache_dir = w->cache_dir;
 	return 0;
 }
 
 static void dctx_close(struct dctx *c)
 {
+	struct err e = {0};
+	if (c->changed && c->st && roots_write(c->st, c->env.root, c->cache_dir, &e) < 0) {
+		warn("%s", e.msg);
+		err_clear(&e);
+	}
 	if (c->env.runner)
 		c->env.runner->free(c->env.runner);
 	if (c->store)
@@ -179,6 +188,7 @@ int deploy_after_build(const struct opts *o, struct ws *w, const struct build_re
 	struct dctx c;
 	int code = dctx_open(&c, w, o);
 	/* deps were analyzed first: they roll out first */
+	c.changed = !o->plan;
 	for (size_t i = 0; i < g->ndeploys && code == 0; i++)
 		code = deploy_one(&c, o, &g->deploys[i]);
 	dctx_close(&c);
@@ -390,6 +400,7 @@ int cmd_rollback(const struct opts *o)
 	label_free(&l);
 	struct dctx c;
 	int code = dctx_open(&c, &w, o);
+	c.changed = 1;
 	if (code == 0) {
 		if (rollout_lock(&c.env, label, o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
 			code = 1;
@@ -443,6 +454,7 @@ int cmd_reconcile(const struct opts *o)
 	ws_open(&w, o, 0);
 	struct dctx c;
 	int code = dctx_open(&c, &w, o);
+	c.changed = 1;
 	if (code == 0) {
 		for (;;) {
 			code = reconcile_pass(&c, &w, o);
