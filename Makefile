@@ -38,8 +38,9 @@ LIB_SRCS := \
 	src/exec/noop.c src/exec/os_posix.c src/exec/runner.c src/exec/files.c src/exec/decide.c src/exec/job.c src/exec/sched.c src/exec/ready.c src/exec/key.c src/exec/shell.c src/exec/depfile.c src/exec/watch.c src/exec/sandbox_linux.c src/exec/spawner.c \
 	src/reapi/reapi.c src/remote/url.c src/remote/net.c src/remote/http.c src/remote/result.c src/remote/remote_store.c src/remote/cas.c \
 	src/remote/grpc.c src/remote/grpc_cas.c src/remote/http_cas.c src/remote/exec.c src/remote/remote.c \
-	src/deploy/state.c \
-	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c
+	src/deploy/state.c src/deploy/records.c src/deploy/config.c src/deploy/release.c \
+	src/deploy/provider.c src/deploy/health.c src/deploy/rollout.c \
+	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c src/cli/deploy.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(GEN_OBJS)
 MAIN_OBJ := $(B)/src/cli/main.o
 # The files that call hook() (util/hook.h), built again with -DCAIRN_HOOKS
@@ -97,7 +98,7 @@ bench-reapi: $(B)/bench/reapi_bench
 	$(B)/bench/reapi_bench
 
 # The Lua prelude is embedded with .incbin; make must know about it.
-$(B)/src/lang/prelude.o: src/lang/prelude.lua src/lang/rules_cc.lua
+$(B)/src/lang/prelude.o: src/lang/prelude.lua src/lang/rules_cc.lua src/lang/rules_deploy.lua
 
 unit: $(B)/tests/unit/run
 	@mkdir -p build/tests/unit

@@ -31,7 +31,8 @@
 #include <string.h>
 
 static const char *const commands[] = {
-	"build", "test", "run", "plan", "query", "clean", "gc", "compdb", NULL,
+	"build", "test", "run", "plan", "query", "clean", "gc", "compdb",
+	"deploy", "status", "rollback", "reconcile", NULL,
 };
 
 void usage(void)
@@ -46,6 +47,11 @@ void usage(void)
 	      "  query  EXPR             deps(L) rdeps(U, L) kind(RE, U) PATTERN\n"
 	      "  clean  [--all]          remove outputs (--all: and the state)\n"
 	      "  gc     [--max-size N]   trim the shared cache\n"
+	      "  deploy LABEL...         build, test and roll out deployments\n"
+	      "         [--plan] [--promote|--abort] [--lock-timeout SECONDS]\n"
+	      "  status [PATTERN...] [--json]   each stage: desired, live, drift\n"
+	      "  rollback LABEL [--stage S] [--to RELEASE]   no build, no network\n"
+	      "  reconcile [PATTERN...] [--every SECONDS]    repair drift\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
 	      "       --test_output errors|all|summary, --watch (build, test),\n"
@@ -111,7 +117,7 @@ enum flag_kind {
 	F_ENUM,    /* an enum (int-sized), the index of the value in choices */
 	F_SIZE,    /* uint64_t bytes, "10G"; sets have_max_size */
 	F_URL,     /* struct url; choices: the schemes it may have */
-	F_SECONDS, /* int, 1..86400; "60" or "60s" */
+	F_SECONDS, /* int, 1..86400; "60" or "60s" (choices "0": from 0) */
 	F_HEADER,  /* NAME=VALUE, appended to remote_headers */
 };
 
@@ -150,6 +156,14 @@ static const struct flag flags[] = {
 	{"--remote_upload_local_results", NULL, F_BOOLV, AT(remote_upload_local_results), NULL, 0},
 	{"--remote_download", NULL, F_ENUM, AT(remote_download), "all|toplevel", 0},
 	{"--announce_rc", NULL, F_BOOL, AT(announce_rc), NULL, 0},
+	{"--plan", NULL, F_BOOL, AT(plan), NULL, 0},
+	{"--promote", NULL, F_BOOL, AT(promote), NULL, 1},
+	{"--abort", NULL, F_BOOL, AT(abort_rollout), NULL, 1},
+	{"--json", NULL, F_BOOL, AT(json), NULL, 0},
+	{"--lock-timeout", NULL, F_SECONDS, AT(lock_timeout), "0", 0},
+	{"--every", NULL, F_SECONDS, AT(every), NULL, 0},
+	{"--stage", NULL, F_TEXT, AT(stage), NULL, 1},
+	{"--to", NULL, F_TEXT, AT(to), NULL, 1},
 	{"--home_rc", NULL, F_BOOLV, AT(home_rc), NULL, 1},
 	{"--workspace_rc", NULL, F_BOOLV, AT(workspace_rc), NULL, 1},
 };
@@ -305,8 +319,10 @@ static int set_value(const struct src *src, const struct flag *f, const char *v,
 		long s = strtol(v, &end, 10);
 		if (*end == 's')
 			end++;
-		if (*end || end == v || v[0] == '-' || v[0] == '+' || s < 1 || s > 86400)
-			return bad(src, "%s wants a number of seconds from 1 to 86400, not '%s'", f->name, v);
+		long lo = f->choices ? 0 : 1;
+		if (*end || end == v || v[0] == '-' || v[0] == '+' || s < lo || s > 86400)
+			return bad(src, "%s wants a number of seconds from %ld to 86400, not '%s'", f->name,
+			           lo, v);
 		*(int *)at = (int)s;
 		return 0;
 	}
@@ -377,6 +393,7 @@ static void defaults(struct opts *o, int argc)
 	o->remote_timeout = 60;
 	o->remote_upload_local_results = 1;
 	o->home_rc = o->workspace_rc = 1;
+	o->lock_timeout = -1;
 }
 
 /* The command line's words into o: the command, its arguments, flags. */
@@ -420,7 +437,7 @@ int args_parse(int argc, char **argv, struct opts *o)
 /* Does an rc line for command `word` apply to the command cmd? */
 static int rc_applies(const char *word, const char *cmd)
 {
-	static const char *const builders[] = {"test", "run", "plan", "compdb", NULL};
+	static const char *const builders[] = {"test", "run", "plan", "compdb", "deploy", NULL};
 	if (!strcmp(word, "common") || !strcmp(word, cmd))
 		return 1;
 	if (strcmp(word, "build"))

@@ -41,6 +41,14 @@ struct opts {
 	int have_max_size;
 	int version, help;
 
+	/* Deployments (SPEC section 7). */
+	int plan;                 /* deploy --plan */
+	int promote, abort_rollout; /* deploy --promote, --abort */
+	int json;                 /* status --json */
+	int lock_timeout;         /* deploy --lock-timeout, seconds; -1: unset */
+	int every;                /* reconcile --every, seconds; 0: once */
+	const char *stage, *to;   /* rollback --stage, --to */
+
 	/* The remote (SPEC section 6), parsed and checked; nothing uses it yet. */
 	struct url remote_cache;          /* --remote_cache; host NULL: none */
 	struct url remote_executor;       /* --remote_executor (grpc, grpcs only) */

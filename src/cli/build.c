@@ -169,7 +169,7 @@ static char *exec_props(int sandbox)
  * action fails if the sandbox cannot be made (found out when the first one
  * runs: a no-op build never pays for setting it up); auto checks first and
  * falls back with one warning; none never sandboxes. */
-static int sandbox_wanted(const struct opts *o)
+int sandbox_wanted(const struct opts *o)
 {
 	static int decided = -2;
 	if (decided != -2)
@@ -205,18 +205,20 @@ static void user_error(struct err *e)
  * deps gets the snapshot's dependency section (left empty when no snapshot
  * is kept). deps_checked: the no-op check has just found the dependencies
  * of this very snapshot unchanged. 0, or -1 with *e set (a user error). */
-static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, int tests,
+static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, unsigned what,
                       const struct cc_config *cc, const char *key, int deps_checked,
                       struct graph *g, struct buf *deps, struct err *e)
 {
 	int rc = 0;
-	if (snapshot_load(".cairn/graph", key, deps_checked ? NULL : fsys_real(), g, deps)) {
+	/* a deploy's graph holds its deployments, which no snapshot keeps */
+	if (!(what & EVAL_DEPLOY) &&
+	    snapshot_load(".cairn/graph", key, deps_checked ? NULL : fsys_real(), g, deps)) {
 		rc = graph_check(g, e);
 	} else {
 		struct eval *ev = eval_new(w->name, g, cc, e);
-		if (!ev || eval_request(ev, pats, npat, tests, e) < 0 || graph_check(g, e) < 0) {
+		if (!ev || eval_request(ev, pats, npat, what, e) < 0 || graph_check(g, e) < 0) {
 			rc = -1;
-		} else {
+		} else if (!(what & EVAL_DEPLOY)) {
 			size_t nseen;
 			const struct snap_dep *seen = eval_deps_seen(ev, &nseen);
 			if (snapshot_save(".cairn/graph", key, g, seen, nseen, deps, fsys_real()) < 0)
@@ -435,7 +437,8 @@ static int load(struct round *r)
 	struct state_job sj = {0};
 	if (want_state)
 		sj.started = pthread_create(&sj.th, NULL, load_state, &sj) == 0;
-	int loaded = load_graph(r->w, r->pats, r->npat, r->mode == MODE_TEST, &r->cc.cfg, r->skey,
+	unsigned what = r->mode == MODE_TEST ? EVAL_TESTS : r->mode == MODE_DEPLOY ? EVAL_DEPLOY : 0;
+	int loaded = load_graph(r->w, r->pats, r->npat, what, &r->cc.cfg, r->skey,
 	                        r->seen.st != NULL, &r->g, &r->deps, &r->e);
 	if (sj.started)
 		pthread_join(sj.th, NULL);
@@ -590,7 +593,7 @@ static int report(struct round *r)
 	} else if (r->res.c.failed) {
 		code = 1;
 	}
-	if (r->mode == MODE_TEST && !r->res.interrupted) {
+	if ((r->mode == MODE_TEST || (r->mode == MODE_DEPLOY && r->g.ntests)) && !r->res.interrupted) {
 		tests_merge_xml(&r->g);
 		ui_test_summary(&r->u, &r->g);
 	}
@@ -650,6 +653,8 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	code = report(&r);
 	if (mode == MODE_RUN && code == 0)
 		code = run_binary(w, &r.g, o);
+	if (mode == MODE_DEPLOY && code != 2 && code != 130)
+		code = deploy_after_build(o, w, &(struct build_report){&r.g, code == 0});
 out:
 	round_free(&r);
 	return code;

@@ -33,11 +33,27 @@ struct cc_state {
 void cc_configure(struct cc_state *cs);
 void cc_state_free(struct cc_state *cs);
 
-enum build_mode { MODE_BUILD, MODE_PLAN, MODE_TEST, MODE_RUN, MODE_COMPDB };
+enum build_mode { MODE_BUILD, MODE_PLAN, MODE_TEST, MODE_RUN, MODE_COMPDB, MODE_DEPLOY };
+
+/* Whether actions run sandboxed (--sandbox; decided once). */
+int sandbox_wanted(const struct opts *o);
+
+/* What a deploy's build hands over (MODE_DEPLOY): the graph it built,
+ * with its deployments, and whether the required tests passed. The exit
+ * code of the command. */
+struct build_report {
+	struct graph *g;
+	int built;       /* the build succeeded: every action and test passed */
+};
+int deploy_after_build(const struct opts *o, struct ws *w, const struct build_report *br);
 
 int cmd_build(const struct opts *o, enum build_mode mode);
 int cmd_clean(const struct opts *o);
 int cmd_gc(const struct opts *o);
 int cmd_query(const struct opts *o);
+int cmd_deploy(const struct opts *o);
+int cmd_status(const struct opts *o);
+int cmd_rollback(const struct opts *o);
+int cmd_reconcile(const struct opts *o);
 
 #endif

@@ -49,6 +49,14 @@ int main(int argc, char **argv)
 		code = cmd_clean(&o);
 	} else if (!strcmp(o.cmd, "gc")) {
 		code = cmd_gc(&o);
+	} else if (!strcmp(o.cmd, "deploy")) {
+		code = cmd_deploy(&o);
+	} else if (!strcmp(o.cmd, "status")) {
+		code = cmd_status(&o);
+	} else if (!strcmp(o.cmd, "rollback")) {
+		code = cmd_rollback(&o);
+	} else if (!strcmp(o.cmd, "reconcile")) {
+		code = cmd_reconcile(&o);
 	}
 	args_free(&o);
 	return code;

@@ -11,16 +11,29 @@
  *         what, begun_ms, ended_ms, result)
  *                                 the journal: a row is written before its
  *                                 step acts; ended_ms NULL = never ended
- *   releases(deployment, stage, release, applied_ms, user, result)
- *                                 every release ever applied, per stage
+ *   releases(deployment, stage, release, applied_ms, user, result, health)
+ *                                 every release ever applied, per stage,
+ *                                 with its health verdict ("passed" once
+ *                                 its check and bake passed there)
+ *   rels(release TEXT PRIMARY KEY, deployment, config, manifest, tests,
+ *        created_ms)              what each release is (records.c)
+ *   deployments(deployment TEXT PRIMARY KEY, config, updated_ms)
+ *                                 the configuration last deployed
+ *   rollouts(id INTEGER PRIMARY KEY, deployment, release, state, stage,
+ *            started_ms, ended_ms)
+ *                                 each cairn deploy; state "running",
+ *                                 "paused" (at stage), "done", "rolled back"
+ *   steps.rollout                 the rollout a step belongs to
  *
  * A lock is taken in one IMMEDIATE transaction: read the holder, decide,
  * write ourselves. Two processes cannot both win. The holder is alive when
  * it is this host's pid with the start time recorded (a reused pid has
  * another) and its lease has not run out; else it is taken over. */
 #include "deploy/state.h"
+#include "deploy/state_int.h"
 #include "util/util.h"
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -32,27 +45,39 @@
 
 enum { SCHEMA = 1, BUSY_MS = 5000 };
 
-struct dstate {
-	sqlite3 *db;
-	char *path;
-	char host[256];
-	uint64_t my_start;
-};
-
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS locks(deployment TEXT PRIMARY KEY, pid INTEGER, host TEXT,"
 	" pid_start INTEGER, since_ms INTEGER, lease_ms INTEGER);"
 	"CREATE TABLE IF NOT EXISTS steps(id INTEGER PRIMARY KEY, deployment TEXT, stage TEXT,"
-	" from_rel TEXT, to_rel TEXT, what TEXT, begun_ms INTEGER, ended_ms INTEGER, result TEXT);"
+	" from_rel TEXT, to_rel TEXT, what TEXT, begun_ms INTEGER, ended_ms INTEGER, result TEXT,"
+	" rollout INTEGER);"
+	"CREATE INDEX IF NOT EXISTS steps_open ON steps(deployment, ended_ms);"
 	"CREATE TABLE IF NOT EXISTS releases(deployment TEXT, stage TEXT, release TEXT,"
-	" applied_ms INTEGER, user TEXT, result TEXT);"
-	"CREATE INDEX IF NOT EXISTS releases_by_stage ON releases(deployment, stage);";
+	" applied_ms INTEGER, user TEXT, result TEXT, health TEXT);"
+	"CREATE INDEX IF NOT EXISTS releases_by_stage ON releases(deployment, stage);"
+	"CREATE TABLE IF NOT EXISTS rels(release TEXT PRIMARY KEY, deployment TEXT, config TEXT,"
+	" manifest TEXT, tests TEXT, created_ms INTEGER);"
+	"CREATE TABLE IF NOT EXISTS deployments(deployment TEXT PRIMARY KEY, config TEXT,"
+	" updated_ms INTEGER);"
+	"CREATE TABLE IF NOT EXISTS rollouts(id INTEGER PRIMARY KEY, deployment TEXT, release TEXT,"
+	" state TEXT, stage TEXT, started_ms INTEGER, ended_ms INTEGER);";
 
-static int64_t now_ms(void)
+int64_t ds_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *dstate_user(void)
+{
+	static char name[64];
+	if (name[0])
+		return name;
+	const char *u = getenv("USER");
+	struct passwd *pw = u && *u ? NULL : getpwuid(getuid());
+	snprintf(name, sizeof name, "%s", u && *u ? u : pw ? pw->pw_name : "?");
+	return name;
 }
 
 uint64_t dstate_pid_start(long pid)
@@ -79,7 +104,7 @@ uint64_t dstate_pid_start(long pid)
 	return v;
 }
 
-static int db_err(struct dstate *s, struct err *e, const char *what)
+int ds_err(struct dstate *s, struct err *e, const char *what)
 {
 	return err_input(e, NULL, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
@@ -92,7 +117,7 @@ int dstate_open(const char *path, struct dstate **out, struct err *e)
 		strcpy(s->host, "?");
 	s->my_start = dstate_pid_start((long)getpid());
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
-		db_err(s, e, "cannot open the state store");
+		ds_err(s, e, "cannot open the state store");
 		dstate_close(s);
 		return -1;
 	}
@@ -142,7 +167,7 @@ void dstate_close(struct dstate *s)
 	free(s);
 }
 
-static void text(sqlite3_stmt *st, int col, char *dst, size_t n)
+void ds_text(sqlite3_stmt *st, int col, char *dst, size_t n)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	snprintf(dst, n, "%s", t ? (const char *)t : "");
@@ -164,10 +189,10 @@ int dstate_lock(struct dstate *s, const char *deployment, int64_t lease_ms,
                 struct dlock_owner *holder, struct err *e)
 {
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return db_err(s, e, "cannot lock the state store");
+		return ds_err(s, e, "cannot lock the state store");
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
-	int64_t now = now_ms();
+	int64_t now = ds_now_ms();
 	if (sqlite3_prepare_v2(s->db,
 	                       "SELECT pid, host, pid_start, since_ms, lease_ms FROM locks WHERE deployment = ?",
 	                       -1, &st, NULL) != SQLITE_OK)
@@ -176,7 +201,7 @@ int dstate_lock(struct dstate *s, const char *deployment, int64_t lease_ms,
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		struct dlock_owner o = {0};
 		o.pid = (long)sqlite3_column_int64(st, 0);
-		text(st, 1, o.host, sizeof o.host);
+		ds_text(st, 1, o.host, sizeof o.host);
 		o.pid_start = (uint64_t)sqlite3_column_int64(st, 2);
 		o.since_ms = sqlite3_column_int64(st, 3);
 		o.lease_ms = sqlite3_column_int64(st, 4);
@@ -208,7 +233,7 @@ int dstate_lock(struct dstate *s, const char *deployment, int64_t lease_ms,
 		goto fail;
 	return 0;
 fail:
-	rc = db_err(s, e, "cannot take the lock");
+	rc = ds_err(s, e, "cannot take the lock");
 	sqlite3_finalize(st);
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
@@ -220,48 +245,49 @@ int dstate_unlock(struct dstate *s, const char *deployment, struct err *e)
 	if (sqlite3_prepare_v2(s->db,
 	                       "DELETE FROM locks WHERE deployment = ? AND pid = ? AND host = ? AND pid_start = ?",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s, e, "cannot give up the lock");
+		return ds_err(s, e, "cannot give up the lock");
 	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)getpid());
 	sqlite3_bind_text(st, 3, s->host, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)s->my_start);
 	int ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
-	return ok ? 0 : db_err(s, e, "cannot give up the lock");
+	return ok ? 0 : ds_err(s, e, "cannot give up the lock");
 }
 
 int dstate_step_begin(struct dstate *s, const struct dstep *stp, int64_t *id, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(s->db,
-	                       "INSERT INTO steps(deployment, stage, from_rel, to_rel, what, begun_ms)"
-	                       " VALUES (?, ?, ?, ?, ?, ?)",
+	                       "INSERT INTO steps(deployment, stage, from_rel, to_rel, what, begun_ms,"
+	                       " rollout) VALUES (?, ?, ?, ?, ?, ?, ?)",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s, e, "cannot journal a step");
+		return ds_err(s, e, "cannot journal a step");
 	sqlite3_bind_text(st, 1, stp->deployment, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, stp->stage, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, stp->from, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, stp->to, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, stp->what, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, now_ms());
+	sqlite3_bind_int64(st, 6, ds_now_ms());
+	sqlite3_bind_int64(st, 7, stp->rollout);
 	int ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
 	if (!ok)
-		return db_err(s, e, "cannot journal a step");
+		return ds_err(s, e, "cannot journal a step");
 	*id = sqlite3_last_insert_rowid(s->db);
 	return 0;
 }
 
 int dstate_step_end(struct dstate *s, int64_t id, const char *result, struct err *e)
 {
-	char *user = getenv("USER");
+	const char *user = dstate_user();
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return db_err(s, e, "cannot end a step");
+		return ds_err(s, e, "cannot end a step");
 	int ok = sqlite3_prepare_v2(s->db, "UPDATE steps SET ended_ms = ?, result = ? WHERE id = ?", -1,
 	                            &st, NULL) == SQLITE_OK;
 	if (ok) {
-		sqlite3_bind_int64(st, 1, now_ms());
+		sqlite3_bind_int64(st, 1, ds_now_ms());
 		sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 3, id);
 		ok = sqlite3_step(st) == SQLITE_DONE && sqlite3_changes(s->db) == 1;
@@ -271,8 +297,9 @@ int dstate_step_end(struct dstate *s, int64_t id, const char *result, struct err
 	/* the step's release, as the stage's, in the same transaction */
 	if (ok)
 		ok = sqlite3_prepare_v2(s->db,
-		                        "INSERT INTO releases SELECT deployment, stage, to_rel, ended_ms, ?, result"
-		                        " FROM steps WHERE id = ? AND what IN ('apply', 'rollback')",
+		                        "INSERT INTO releases SELECT deployment, stage, to_rel, ended_ms, ?,"
+		                        " result, NULL"
+		                        " FROM steps WHERE id = ? AND what IN ('apply', 'rollback', 'reconcile')",
 		                        -1, &st, NULL) == SQLITE_OK;
 	if (ok) {
 		sqlite3_bind_text(st, 1, user ? user : "?", -1, SQLITE_STATIC);
@@ -281,7 +308,7 @@ int dstate_step_end(struct dstate *s, int64_t id, const char *result, struct err
 	}
 	sqlite3_finalize(st);
 	if (!ok || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		int rc = db_err(s, e, "cannot end a step");
+		int rc = ds_err(s, e, "cannot end a step");
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return rc;
 	}
@@ -296,10 +323,10 @@ int dstate_unfinished(struct dstate *s, const char *deployment, struct dstep **v
 	size_t cap = 0;
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT id, stage, from_rel, to_rel, what FROM steps"
+	                       "SELECT id, stage, from_rel, to_rel, what, rollout FROM steps"
 	                       " WHERE deployment = ? AND ended_ms IS NULL ORDER BY id",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s, e, "cannot read the journal");
+		return ds_err(s, e, "cannot read the journal");
 	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
 	int r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -308,17 +335,18 @@ int dstate_unfinished(struct dstate *s, const char *deployment, struct dstep **v
 		memset(x, 0, sizeof *x);
 		x->id = sqlite3_column_int64(st, 0);
 		snprintf(x->deployment, sizeof x->deployment, "%s", deployment);
-		text(st, 1, x->stage, sizeof x->stage);
-		text(st, 2, x->from, sizeof x->from);
-		text(st, 3, x->to, sizeof x->to);
-		text(st, 4, x->what, sizeof x->what);
+		ds_text(st, 1, x->stage, sizeof x->stage);
+		ds_text(st, 2, x->from, sizeof x->from);
+		ds_text(st, 3, x->to, sizeof x->to);
+		ds_text(st, 4, x->what, sizeof x->what);
+		x->rollout = sqlite3_column_int64(st, 5);
 	}
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE) {
 		free(*v);
 		*v = NULL;
 		*n = 0;
-		return db_err(s, e, "cannot read the journal");
+		return ds_err(s, e, "cannot read the journal");
 	}
 	return 0;
 }
@@ -332,12 +360,12 @@ int dstate_current(struct dstate *s, const char *deployment, const char *stage, 
 	                       "SELECT release FROM releases WHERE deployment = ? AND stage = ?"
 	                       " AND result = 'ok' ORDER BY rowid DESC LIMIT 1",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_err(s, e, "cannot read the releases");
+		return ds_err(s, e, "cannot read the releases");
 	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, stage, -1, SQLITE_STATIC);
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
-		text(st, 0, out, 65);
+		ds_text(st, 0, out, 65);
 	sqlite3_finalize(st);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : db_err(s, e, "cannot read the releases");
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the releases");
 }

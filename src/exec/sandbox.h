@@ -35,6 +35,9 @@ struct sandbox_spec {
 	size_t noutdirs;
 	const char *const *rwdirs;    /* workspace directories shared read-write */
 	size_t nrwdirs;
+	const char *const *rodirs;    /* absolute host directories, shown
+	                                 read-only at the same path */
+	size_t nrodirs;
 	int network;                  /* keep the host's network */
 };
 

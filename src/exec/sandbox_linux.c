@@ -390,6 +390,16 @@ static int image(const struct sandbox_spec *sp)
 		if (bind_into(p, q, 1) < 0)
 			return -1;
 	}
+	/* host directories shown read-only where they are (a health check's
+	 * stage); one that does not exist is left out */
+	for (size_t i = 0; i < sp->nrodirs; i++) {
+		struct stat st;
+		if (stat(sp->rodirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		FMT(q, "%s%s", sb.base, sp->rodirs[i]);
+		if (bind_into(sp->rodirs[i], q, 0) < 0)
+			return -1;
+	}
 	/* inputs: a placeholder file, then a bind from the read-only view of
 	 * the workspace (read-only already); parents made once per directory */
 	char made[4096] = "";

@@ -126,6 +126,13 @@ void graph_add_test(struct graph *g, const char *label, const char *base, int sh
 	VEC_PUSH(g->tests, g->ntests, g->captests, t);
 }
 
+void graph_add_deploy(struct graph *g, const char *label, const char *config, const char *build)
+{
+	struct deploy_def d = {arena_strdup(&g->arena, label), arena_strdup(&g->arena, config),
+	                       arena_strdup(&g->arena, build)};
+	VEC_PUSH(g->deploys, g->ndeploys, g->capdeploys, d);
+}
+
 void graph_request(struct graph *g, struct gfile *f)
 {
 	VEC_PUSH(g->requested, g->nrequested, g->caprequested, f);
@@ -137,6 +144,7 @@ void graph_free(struct graph *g)
 	free(g->files);
 	free(g->requested);
 	free(g->tests);
+	free(g->deploys);
 	map_free(&g->by_path);
 	arena_free(&g->arena);
 	memset(g, 0, sizeof *g);

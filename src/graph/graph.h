@@ -60,6 +60,15 @@ struct action {
 	int wanted;               /* needed by the current request */
 };
 
+/* A deployment a deploy request analyzed (lang/rules_deploy.lua says what
+ * its two texts hold; src/deploy/config.c reads them). */
+struct deploy_def {
+	const char *label;
+	const char *config;       /* what its releases are made of */
+	const char *build;        /* where it is, its artifacts' paths, its health
+	                             check and required tests */
+};
+
 struct graph {
 	struct arena arena;       /* owns every string and array below */
 	struct action **actions;
@@ -72,6 +81,8 @@ struct graph {
 	size_t nrequested, caprequested;
 	struct test_target *tests; /* tests to run, in request order */
 	size_t ntests, captests;
+	struct deploy_def *deploys; /* in analysis order: deps first */
+	size_t ndeploys, capdeploys;
 };
 
 /* The file node for path, created on first use. */
@@ -104,6 +115,8 @@ struct action_spec {
 struct action *graph_add_action(struct graph *g, const struct action_spec *s, struct err *e);
 /* Add a test target (strings copied). */
 void graph_add_test(struct graph *g, const char *label, const char *base, int shards);
+/* Add a deployment (strings copied). */
+void graph_add_deploy(struct graph *g, const char *label, const char *config, const char *build);
 /* Mark a file as asked for by the user. */
 void graph_request(struct graph *g, struct gfile *f);
 /* Mark the producers of requested files, transitively, as wanted, and

@@ -569,6 +569,14 @@ static int c_test_target(lua_State *L)
 	return 0;
 }
 
+static int c_deployment(lua_State *L)
+{
+	struct eval *ev = self(L);
+	graph_add_deploy(ev->g, arg_str(L, 1, "a label"), arg_str(L, 2, "a text"),
+	                 arg_str(L, 3, "a text"));
+	return 0;
+}
+
 static int c_request(lua_State *L)
 {
 	struct eval *ev = self(L);
@@ -587,7 +595,7 @@ void bind_push(lua_State *L, struct eval *ev, const char *root_name, const struc
 		{"is_package", c_is_package}, {"list_packages", c_list_packages},
 		{"glob", c_glob}, {"compile", c_compile},
 		{"add_action", c_add_action}, {"request", c_request},
-		{"test_target", c_test_target},
+		{"test_target", c_test_target}, {"deployment", c_deployment},
 		{NULL, NULL},
 	};
 	lua_newtable(L);

@@ -123,7 +123,13 @@ struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_co
 		eval_free(ev);
 		return NULL;
 	}
-	if (call(ev, 2, e) < 0) {
+	if (luaL_loadbufferx(L, cairn_rules_deploy, strlen(cairn_rules_deploy), "=rules_deploy",
+	                     "t") != LUA_OK) {
+		err_input(e, NULL, "internal: rules_deploy: %s", lua_tostring(L, -1));
+		eval_free(ev);
+		return NULL;
+	}
+	if (call(ev, 3, e) < 0) {
 		char *m = e->msg;
 		e->msg = NULL;
 		err_input(e, NULL, "internal: prelude: %s", m);
@@ -201,15 +207,16 @@ static int run_workspace(struct eval *ev, struct err *e)
 	return call(ev, 0, e);
 }
 
-int eval_request(struct eval *ev, const struct pattern *pats, size_t n, int tests,
+int eval_request(struct eval *ev, const struct pattern *pats, size_t n, unsigned what,
                  struct err *e)
 {
 	if (run_workspace(ev, e) < 0)
 		return -1;
 	prepare(ev, "request");
 	push_patterns(ev->L, pats, n);
-	lua_pushboolean(ev->L, tests);
-	if (call(ev, 2, e) < 0)
+	lua_pushboolean(ev->L, (what & EVAL_TESTS) != 0);
+	lua_pushboolean(ev->L, (what & EVAL_DEPLOY) != 0);
+	if (call(ev, 3, e) < 0)
 		return -1;
 	lua_settop(ev->L, 0);
 	return 0;

@@ -24,10 +24,17 @@ struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_co
                       struct err *e);
 void eval_free(struct eval *ev);
 
+/* What a request is for (eval_request's what). */
+enum {
+	EVAL_TESTS = 1,  /* the test targets matched get actions that run them */
+	EVAL_DEPLOY = 2, /* deployments add themselves to the graph (graph.deploys)
+	                    with their required tests' actions, and request what
+	                    their health checks run */
+};
+
 /* Analyze the targets the patterns match; their default outputs become
- * the graph's requested files, and with tests, the test targets among them
- * get actions that run them. 0 or -1 (a user error, formatted). */
-int eval_request(struct eval *ev, const struct pattern *pats, size_t n, int tests,
+ * the graph's requested files. 0 or -1 (a user error, formatted). */
+int eval_request(struct eval *ev, const struct pattern *pats, size_t n, unsigned what,
                  struct err *e);
 
 /* For query. Each returns a NULL-terminated array of fresh strings

@@ -9,6 +9,7 @@
 
 extern const char cairn_prelude[];
 extern const char cairn_rules_cc[];
+extern const char cairn_rules_deploy[];
 
 struct eval {
 	lua_State *L;

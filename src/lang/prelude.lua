@@ -15,7 +15,7 @@
 --  * No string handed to C as data holds a NUL byte (C would see it cut
 --    short): attributes are checked where the rule is called, and C checks
 --    again whatever reaches it.
-local C, rules_cc = ...
+local C, rules_cc, rules_deploy = ...
 
 local sort, concat = table.sort, table.concat
 local fail, fail_at = C.fail, C.fail_at
@@ -234,6 +234,8 @@ local function check_attr(kind, name, a, v)
       fail(fmt("%s: attribute '%s' must be short, moderate, long or a number of seconds", kind, name))
     end
     return secs
+  elseif k == "raw" then
+    return v -- internal: the rule's own check looks at it
   elseif k == "string_dict" then
     if type(v) ~= "table" then type_error(kind, name, "a table of strings", v) end
     local out = {}
@@ -328,6 +330,7 @@ local function instantiate(r, args)
       if a.default ~= nil then t.attrs[k] = check_attr(kind, k, a, a.default) end
     end
   end
+  if r.check then r.check(t.attrs, kind) end
   local prev = p.targets[t.name] or p.outputs[t.name]
   if prev then
     fail(fmt("%s: target '%s' is already defined at %s", kind, t.name, prev.loc))
@@ -359,7 +362,7 @@ RuleMT.__name = "rule"
 local function make_rule(def, kind)
   if type(def) ~= "table" then fail("rule{} takes one table: { attrs = ..., impl = ... }") end
   for k in next, def do
-    if k ~= "attrs" and k ~= "impl" and k ~= "test" and k ~= "executable" then
+    if k ~= "attrs" and k ~= "impl" and k ~= "test" and k ~= "executable" and k ~= "check" then
       fail(fmt("rule{}: unknown field '%s'", tostring(k)))
     end
   end
@@ -386,7 +389,7 @@ local function make_rule(def, kind)
     all.shard_count = all.shard_count or attr.int { default = 1 }
     attrs = all
   end
-  return setmetatable({ attrs = attrs, impl = def.impl, test = def.test and true or false,
+  return setmetatable({ attrs = attrs, impl = def.impl, check = def.check, test = def.test and true or false,
     executable = def.executable and true or false, kind = kind }, RuleMT)
 end
 base.rule = function(def) return make_rule(def, nil) end
@@ -779,36 +782,42 @@ local ACT_TEST, ACT_FLAKY = 4, 8
 
 -- The actions that run a test target: one per shard. Each writes the
 -- test's log and JUnit XML (the scheduler fills them in).
-local function test_actions(t, prov)
+local function test_command(t, prov)
   local exe = prov.executable
   if not is_file(exe) then
     fail_at(t.loc, fmt("%s: a test rule must return an 'executable' file", t.label))
   end
   local a = t.attrs
-  local n = a.shard_count or 1
-  if n < 1 or n > 1000 then fail_at(t.loc, fmt("%s: shard_count must be 1 to 1000", t.label)) end
   local inputs = { exe.path }
   for _, f in ipairs(prov.runfiles or {}) do inputs[#inputs + 1] = f.path end
-  local data = {}
   for _, l in ipairs(a.data or {}) do
-    for _, f in ipairs(resolve(l, t).files or {}) do inputs[#inputs + 1] = f.path; data[#data + 1] = f end
+    for _, f in ipairs(resolve(l, t).files or {}) do inputs[#inputs + 1] = f.path end
   end
   local argv = { exe.path }
   if exe.is_source then argv = { "/bin/sh", exe.path } end
   for _, x in ipairs(a.args or {}) do argv[#argv + 1] = x end
+  local env = { "TEST_TIMEOUT=" .. tostring(a.timeout or 300) }
+  for k, v in spairs(a.env or {}) do env[#env + 1] = k .. "=" .. v end
+  return argv, env, inputs
+end
+
+local function test_actions(t, prov)
+  local a = t.attrs
+  local n = a.shard_count or 1
+  if n < 1 or n > 1000 then fail_at(t.loc, fmt("%s: shard_count must be 1 to 1000", t.label)) end
+  local argv, tenv, inputs = test_command(t, prov)
   local flags = tag_flags(t.tags, ACT_TEST | (a.flaky and ACT_FLAKY or 0))
   local base_dir = "cairn-out/" .. join_path(t.pkg, t.name)
   if t.pkg == "" then base_dir = "cairn-out/" .. t.name end
   local outs = {}
   for i = 0, n - 1 do
     local stem = n == 1 and base_dir or fmt("%s.shard_%d_of_%d", base_dir, i + 1, n)
-    local env = { "TEST_TIMEOUT=" .. tostring(a.timeout or 300),
-      "TEST_TMPDIR=" .. stem .. ".tmp" }
+    local env = { tenv[1], "TEST_TMPDIR=" .. stem .. ".tmp" }
     if n > 1 then
       env[#env + 1] = "TEST_SHARD_INDEX=" .. i
       env[#env + 1] = "TEST_TOTAL_SHARDS=" .. n
     end
-    for k, v in spairs(a.env or {}) do env[#env + 1] = k .. "=" .. v end
+    for j = 2, #tenv do env[#env + 1] = tenv[j] end
     add_action {
       label = t.label, mnemonic = "Test", where = t.loc, argv = argv, env = env,
       inputs = inputs, outputs = { stem .. ".log", stem .. ".xml" }, flags = flags,
@@ -820,6 +829,48 @@ local function test_actions(t, prov)
   C.test_target(t.label, base_dir, n)
   return outs
 end
+
+-- Tests a request runs (cairn test, and a deploy's required tests): each once.
+local tested = {}
+local deploying = false
+
+-- The test target label l names, seen from target `from`, analyzed:
+-- the target and its providers, or nil when l names no test.
+local function test_target(l, from)
+  local prov = resolve(l, from)
+  local p = get_package(l.pkg)
+  local t = p and p.targets[l.name]
+  if not t or not t.rule.test then return nil end
+  return t, prov
+end
+
+rules_deploy {
+  attr = attr, make_rule = make_rule, fail = fail, fail_at = fail_at, base = base, C = C,
+  current = function() return analyzing[#analyzing] end,
+  label_of = label_of, spairs = spairs, is_list = is_list, has_nul = has_nul,
+  deploying = function() return deploying end,
+  -- a health check: how to run the test l names, its inputs requested
+  -- when deploying; nil when l is no test
+  health = function(l, from)
+    local t, prov = test_target(l, from)
+    if not t then return nil end
+    local argv, env, inputs = test_command(t, prov)
+    if deploying then for _, p in ipairs(inputs) do C.request(p) end end
+    return { label = t.label, argv = argv, env = env, inputs = inputs }
+  end,
+  -- a required test: run when deploying; its label and log base, or nil
+  -- when l is no test
+  require_test = function(l, from)
+    local t, prov = test_target(l, from)
+    if not t then return nil end
+    local base_dir = "cairn-out/" .. (t.pkg == "" and t.name or join_path(t.pkg, t.name))
+    if deploying and not tested[t] then
+      tested[t] = true
+      test_actions(t, prov)
+    end
+    return { label = t.label, base = base_dir, shards = t.attrs.shard_count or 1 }
+  end,
+}
 
 ---------------------------------------------------------------- WORKSPACE.lua
 -- workspace{ ... }: settings of the whole workspace, only in WORKSPACE.lua.
@@ -891,8 +942,9 @@ local cmdline = { pkg = "", label = "//:command-line", loc = "command line" }
 
 -- Analyze the targets of the patterns and request their default outputs.
 -- Returns the list of labels analyzed.
-function M.request(pats, run_tests)
-  local labels, tested = {}, {}
+function M.request(pats, run_tests, deploy)
+  local labels = {}
+  deploying = deploy
   for _, pat in ipairs(pats) do
     for _, t in ipairs(match(pat)) do
       local prov

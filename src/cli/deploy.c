@@ -1,0 +1,465 @@
+/* deploy: the commands of SPEC section 7.
+ *   deploy LABEL...   build (with the required tests), then roll out each
+ *                     deployment the labels name, its deps first
+ *   status            each stage: desired, live, last result, drift
+ *   rollback LABEL    back to the previous (or a named) release
+ *   reconcile         re-apply the recorded release wherever it drifted
+ * Only deploy reads build files: the others work from .cairn/state.db,
+ * which keeps each release's configuration, and from the store, which
+ * keeps its bytes. */
+#include "cli/cmds.h"
+#include "deploy/config.h"
+#include "deploy/provider.h"
+#include "deploy/release.h"
+#include "deploy/rollout.h"
+#include "deploy/state.h"
+#include "exec/runner.h"
+#include "graph/graph.h"
+#include "lang/label.h"
+#include "store/store.h"
+#include "util/fs.h"
+#include "util/str.h"
+#include "util/util.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STATE_DB ".cairn/state.db"
+
+/* What every deploy command opens. */
+struct dctx {
+	struct dstate *st;
+	struct store *store;
+	struct rollout_env env;
+};
+
+/* 0, or 2 (said). */
+static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o)
+{
+	memset(c, 0, sizeof *c);
+	struct err e = {0};
+	if (fs_mkdir_p(".cairn") < 0 || dstate_open(STATE_DB, &c->st, &e) < 0) {
+		fprintf(stderr, "cairn: error: %s\n", e.msg ? e.msg : "cannot create .cairn");
+		err_clear(&e);
+		memset(c, 0, sizeof *c);
+		return 2;
+	}
+	c->store = store_local_open(w->cache_dir);
+	struct runner *r = c->store ? runner_local_new() : NULL;
+	if (!r) {
+		fprintf(stderr, "cairn: error: cannot open the cache at %s: %s\n", w->cache_dir,
+		        strerror(errno));
+		if (c->store)
+			c->store->ops->close(c->store);
+		dstate_close(c->st);
+		memset(c, 0, sizeof *c);
+		return 2;
+	}
+	c->env = (struct rollout_env){.st = c->st, .store = c->store, .runner = r, .root = w->root,
+	                              .sandbox = sandbox_wanted(o), .out = stdout};
+	return 0;
+}
+
+static void dctx_close(struct dctx *c)
+{
+	if (c->env.runner)
+		c->env.runner->free(c->env.runner);
+	if (c->store)
+		c->store->ops->close(c->store);
+	dstate_close(c->st);
+}
+
+/* ---- deploy ---- */
+
+int cmd_deploy(const struct opts *o)
+{
+	if (o->nargs == 0) {
+		fprintf(stderr, "cairn: error: deploy takes the labels of deployments: cairn deploy //pkg:name\n");
+		return 2;
+	}
+	if (o->promote + o->abort_rollout + o->plan > 1) {
+		fprintf(stderr, "cairn: error: --plan, --promote and --abort go one at a time\n");
+		return 2;
+	}
+	return cmd_build(o, MODE_DEPLOY);
+}
+
+/* The tests that admitted a deployment's release: "LABEL\n" each. */
+static char *admitted(const struct dbuild *b)
+{
+	struct buf t = {0};
+	for (size_t i = 0; i < b->ntests; i++)
+		buf_printf(&t, "%s\n", b->tests[i].label);
+	return t.s ? buf_take(&t) : xstrdup("");
+}
+
+/* One deployment of the graph: its release made, then planned, rolled
+ * out, promoted or aborted. The exit code. */
+static int deploy_one(struct dctx *c, const struct opts *o, const struct deploy_def *d)
+{
+	struct err e = {0};
+	struct rtarget t = {.label = d->label, .config = d->config};
+	struct dbuild b;
+	if (dconfig_parse(d->config, d->label, &t.cfg, &e) < 0) {
+		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		err_clear(&e);
+		return 2;
+	}
+	if (dbuild_parse(d->build, d->label, &b, &e) < 0) {
+		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		err_clear(&e);
+		dconfig_free(&t.cfg);
+		return 2;
+	}
+	t.build = &b;
+	char *tests = admitted(&b);
+	t.tests = tests;
+	int code = 0;
+	if (release_make(c->store, d->config, &b, t.rel, &t.manifest, &e) < 0 ||
+	    dstate_release_put(c->st, t.rel, d->label, d->config, t.manifest, tests, &e) < 0 ||
+	    !(t.reldir = release_dir(c->store, c->env.root, t.rel, t.manifest, &e))) {
+		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		err_clear(&e);
+		code = 2;
+		goto out;
+	}
+	if (o->plan) {
+		rollout_plan(&c->env, &t);
+		goto out;
+	}
+	if (rollout_lock(&c->env, d->label, o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
+		code = 1;
+		goto out;
+	}
+	if (rollout_recover(&c->env, d->label, t.rel) < 0) {
+		code = 1;
+	} else if (o->abort_rollout) {
+		code = rollout_abort(&c->env, d->label) < 0 ? 1 : 0;
+	} else {
+		if (dstate_deployment_put(c->st, d->label, d->config, &e) < 0) {
+			fprintf(stderr, "cairn: error: %s\n", e.msg);
+			err_clear(&e);
+			code = 2;
+		} else {
+			rollout_plan(&c->env, &t);
+			fflush(stdout);
+			enum rollout_end r = rollout_run(&c->env, &t, o->promote);
+			code = r == ROLL_PAUSED ? 0 : (int)r;
+		}
+	}
+	rollout_unlock(&c->env, d->label);
+out:
+	free(tests);
+	free(t.manifest);
+	free(t.reldir);
+	dbuild_free(&b);
+	dconfig_free(&t.cfg);
+	return code;
+}
+
+int deploy_after_build(const struct opts *o, struct ws *w, const struct build_report *br)
+{
+	const struct graph *g = br->g;
+	if (g->ndeploys == 0) {
+		fprintf(stderr, "cairn: error: no deployment{} among the targets named\n");
+		return 2;
+	}
+	if (!br->built) {
+		printf("cairn: not deploying: the build or a required test failed\n");
+		return 1;
+	}
+	/* the rollout holds each deployment's own lock, not the workspace's:
+	 * a second deploy waits for the deployment, and says who holds it */
+	if (w->lock_fd >= 0)
+		flock(w->lock_fd, LOCK_UN);
+	struct dctx c;
+	int code = dctx_open(&c, w, o);
+	/* deps were analyzed first: they roll out first */
+	for (size_t i = 0; i < g->ndeploys && code == 0; i++)
+		code = deploy_one(&c, o, &g->deploys[i]);
+	dctx_close(&c);
+	return code;
+}
+
+/* ---- status, rollback, reconcile: from the state store ---- */
+
+/* Does label match one of the patterns? */
+static int matches(const struct pattern *p, size_t n, const char *label)
+{
+	struct label l;
+	const char *why;
+	if (label_parse(label, NULL, &l, &why) < 0)
+		return 0;
+	int yes = 0;
+	for (size_t i = 0; i < n && !yes; i++) {
+		size_t k = strlen(p[i].label.pkg);
+		if (p[i].kind == PAT_TARGET)
+			yes = !strcmp(p[i].label.pkg, l.pkg) && !strcmp(p[i].label.name, l.name);
+		else if (p[i].kind == PAT_PACKAGE)
+			yes = !strcmp(p[i].label.pkg, l.pkg);
+		else
+			yes = k == 0 || (!strncmp(p[i].label.pkg, l.pkg, k) && (!l.pkg[k] || l.pkg[k] == '/'));
+	}
+	label_free(&l);
+	return yes;
+}
+
+/* The deployments in the store that the command's patterns match (all
+ * when none): fresh labels and configs, their count in *n. */
+static int select_deployments(struct dctx *c, const struct ws *w, const struct opts *o,
+                              char ***labels, char ***configs, size_t *n)
+{
+	struct err e = {0};
+	char **l, **cf;
+	size_t nd;
+	if (dstate_deployments(c->st, &l, &cf, &nd, &e) < 0) {
+		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		err_clear(&e);
+		return -1;
+	}
+	size_t np = 0;
+	struct pattern *pats = ws_patterns(w, o->args, o->nargs, &np);
+	size_t k = 0;
+	for (size_t i = 0; i < nd; i++) {
+		if (matches(pats, np, l[i])) {
+			l[k] = l[i];
+			cf[k++] = cf[i];
+		} else {
+			free(l[i]);
+			free(cf[i]);
+		}
+	}
+	l[k] = cf[k] = NULL;
+	patterns_free(pats, np);
+	*labels = l;
+	*configs = cf;
+	*n = k;
+	return 0;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+int cmd_status(const struct opts *o)
+{
+	struct ws w;
+	ws_open(&w, o, 0);
+	struct dctx c;
+	int code = dctx_open(&c, &w, o);
+	char **labels = NULL, **configs = NULL;
+	size_t n = 0;
+	if (code == 0 && select_deployments(&c, &w, o, &labels, &configs, &n) < 0)
+		code = 2;
+	if (code == 0 && n == 0 && !o->json)
+		printf("cairn: no deployment matches (none was ever deployed here?)\n");
+	if (o->json && code == 0)
+		printf("{\"deployments\": [");
+	for (size_t i = 0; i < n && code == 0; i++) {
+		struct err e = {0};
+		struct dconfig cfg;
+		if (dconfig_parse(configs[i], labels[i], &cfg, &e) < 0) {
+			fprintf(stderr, "cairn: error: %s\n", e.msg);
+			err_clear(&e);
+			code = 2;
+			break;
+		}
+		if (o->json) {
+			printf("%s{\"label\": ", i ? ", " : "");
+			json_str(labels[i]);
+			printf(", \"stages\": [");
+		} else {
+			printf("%s\n  %-12s %-12s %-12s %-8s %s\n", labels[i], "STAGE", "DESIRED", "LIVE",
+			       "DRIFT", "LAST");
+		}
+		for (size_t s = 0; s < cfg.nstages; s++) {
+			const char *name = cfg.stages[s].name;
+			struct dstage_last last;
+			char want[65], live[65] = "";
+			int changed = 0, known = 1;
+			const char *why = NULL;
+			if (dstate_current(c.st, labels[i], name, want, &e) < 0 ||
+			    dstate_last(c.st, labels[i], name, &last, &e) < 0) {
+				fprintf(stderr, "cairn: error: %s\n", e.msg);
+				err_clear(&e);
+				code = 2;
+				break;
+			}
+			/* live: asked of the provider, with the desired release's
+			 * configuration (the one that put it there) */
+			char *cf = NULL, *man = NULL, full[65];
+			struct dconfig rc;
+			int have = want[0] && dstate_release_get(c.st, labels[i], want, full, &cf, &man, &e) == 0 &&
+			           dconfig_parse(cf, labels[i], &rc, &e) == 0;
+			err_clear(&e);
+			struct pop p = {.cfg = &cfg, .stage = &cfg.stages[s], .root = w.root, .rel = want,
+			                .manifest = man};
+			const struct dstage *rs = have ? dconfig_stage(&rc, name) : NULL;
+			if (rs)
+				p.cfg = &rc, p.stage = rs;
+			if (pop_read(&p, c.env.runner, live, &changed, &why, &e) < 0) {
+				known = 0;
+				why = NULL;
+				err_clear(&e);
+			}
+			pop_free(&p);
+			if (have)
+				dconfig_free(&rc);
+			free(cf);
+			free(man);
+			int drift = !known || strcmp(live, want) != 0 || changed;
+			char when[32] = "";
+			if (last.when_ms) {
+				time_t tt = (time_t)(last.when_ms / 1000);
+				strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", localtime(&tt));
+			}
+			if (o->json) {
+				printf("%s{\"name\": ", s ? ", " : "");
+				json_str(name);
+				printf(", \"desired\": ");
+				json_str(want);
+				printf(", \"live\": ");
+				if (known)
+					json_str(live);
+				else
+					printf("null");
+				printf(", \"drift\": %s, \"last\": {\"release\": ", drift ? "true" : "false");
+				json_str(last.release);
+				printf(", \"result\": ");
+				json_str(last.result);
+				printf(", \"health\": ");
+				json_str(last.health);
+				printf(", \"user\": ");
+				json_str(last.user);
+				printf(", \"time_ms\": %lld}}", (long long)last.when_ms);
+			} else {
+				char lastbuf[160] = "never";
+				if (last.when_ms)
+					snprintf(lastbuf, sizeof lastbuf, "%s %.12s%s%s at %s by %s", last.result,
+					         last.release[0] ? last.release : "(none)",
+					         last.health[0] ? ", health " : "", last.health, when, last.user);
+				printf("  %-12s %-12.12s %-12.12s %-8s %s%s%s\n", name, want[0] ? want : "-",
+				       known ? (live[0] ? live : "-") : "?", drift ? "drift" : "-", lastbuf,
+				       why ? "; " : "", why ? why : "");
+			}
+		}
+		if (o->json)
+			printf("]}");
+		dconfig_free(&cfg);
+	}
+	if (o->json && code == 0)
+		printf("]}\n");
+	strv_free(labels);
+	strv_free(configs);
+	dctx_close(&c);
+	ws_close(&w);
+	return code;
+}
+
+int cmd_rollback(const struct opts *o)
+{
+	if (o->nargs != 1) {
+		fprintf(stderr, "cairn: error: rollback takes one deployment: cairn rollback //pkg:name"
+		        " [--stage S] [--to RELEASE]\n");
+		return 2;
+	}
+	struct ws w;
+	ws_open(&w, o, 0);
+	struct label l;
+	const char *why;
+	if (label_parse(o->args[0], w.rel, &l, &why) < 0) {
+		fprintf(stderr, "cairn: error: bad label '%s': %s\n", o->args[0], why);
+		ws_close(&w);
+		return 2;
+	}
+	char *label = label_str(&l);
+	label_free(&l);
+	struct dctx c;
+	int code = dctx_open(&c, &w, o);
+	if (code == 0) {
+		if (rollout_lock(&c.env, label, o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
+			code = 1;
+		} else {
+			code = rollout_recover(&c.env, label, NULL) < 0 ? 1 : 0;
+			if (code == 0)
+				code = rollout_back(&c.env, label, o->stage, o->to);
+			rollout_unlock(&c.env, label);
+		}
+		dctx_close(&c);
+	}
+	free(label);
+	ws_close(&w);
+	return code;
+}
+
+/* One pass over the deployments: 0, or 1 when a stage could not be
+ * repaired. */
+static int reconcile_pass(struct dctx *c, const struct ws *w, const struct opts *o)
+{
+	char **labels, **configs;
+	size_t n;
+	if (select_deployments(c, w, o, &labels, &configs, &n) < 0)
+		return 2;
+	int code = 0, fixed = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rollout_lock(&c->env, labels[i], o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
+			code = 1;
+			continue;
+		}
+		int r = rollout_recover(&c->env, labels[i], NULL);
+		if (r == 0)
+			r = rollout_reconcile(&c->env, labels[i], configs[i]);
+		rollout_unlock(&c->env, labels[i]);
+		if (r < 0)
+			code = 1;
+		else
+			fixed += r;
+	}
+	printf("cairn: reconcile: %zu deployment%s, %d stage%s repaired\n", n, n == 1 ? "" : "s",
+	       fixed, fixed == 1 ? "" : "s");
+	fflush(stdout);
+	strv_free(labels);
+	strv_free(configs);
+	return code;
+}
+
+int cmd_reconcile(const struct opts *o)
+{
+	struct ws w;
+	ws_open(&w, o, 0);
+	struct dctx c;
+	int code = dctx_open(&c, &w, o);
+	if (code == 0) {
+		for (;;) {
+			code = reconcile_pass(&c, &w, o);
+			if (!o->every || code == 2)
+				break;
+			/* until Ctrl-C */
+			uint64_t end = now_ns() + (uint64_t)o->every * 1000000000ull;
+			while (now_ns() < end && !runner_interrupted())
+				usleep(50000);
+			if (runner_interrupted()) {
+				printf("cairn: interrupted\n");
+				code = 130;
+				break;
+			}
+		}
+		dctx_close(&c);
+	}
+	ws_close(&w);
+	return code;
+}

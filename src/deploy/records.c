@@ -1,0 +1,306 @@
+/* deploy/records: releases, deployments, rollouts and health verdicts in
+ * the state store (state.h; the schema is in state.c). Each function is
+ * one statement or one transaction: what it writes is all there after a
+ * kill -9, or none of it. */
+#include "deploy/state.h"
+#include "deploy/state_int.h"
+#include "util/util.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Prepare sql and bind the strings of args (NULL binds NULL): the
+ * statement, or NULL with *e. */
+static sqlite3_stmt *prep(struct dstate *s, const char *sql, const char *const *args, int n,
+                          struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		ds_err(s, e, "cannot read or write the state store");
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	return st;
+}
+
+/* Run a statement that returns no rows, and finalize it. 0 or -1 with *e. */
+static int exec_done(struct dstate *s, sqlite3_stmt *st, struct err *e)
+{
+	if (!st)
+		return -1;
+	int ok = sqlite3_step(st) == SQLITE_DONE;
+	sqlite3_finalize(st);
+	return ok ? 0 : ds_err(s, e, "cannot write the state store");
+}
+
+static char *col_dup(sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	return xstrdup(t ? (const char *)t : "");
+}
+
+int dstate_release_put(struct dstate *s, const char *rel, const char *deployment,
+                       const char *config, const char *manifest, const char *tests,
+                       struct err *e)
+{
+	const char *a[] = {rel, deployment, config, manifest, tests};
+	sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO rels VALUES (?, ?, ?, ?, ?, ?)", a, 5, e);
+	if (st)
+		sqlite3_bind_int64(st, 6, ds_now_ms());
+	return exec_done(s, st, e);
+}
+
+int dstate_release_get(struct dstate *s, const char *deployment, const char *prefix,
+                       char rel[65], char **config, char **manifest, struct err *e)
+{
+	size_t n = strlen(prefix);
+	if (n < 4 || n > 64 || strspn(prefix, "0123456789abcdef") != n)
+		return 1;
+	char *hi = xasprintf("%s~", prefix); /* '~' sorts after every hex digit */
+	const char *a[] = {deployment, prefix, hi};
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT release, config, manifest FROM rels WHERE deployment = ?"
+	                        " AND release >= ? AND release < ? LIMIT 2",
+	                        a, 3, e);
+	if (!st) {
+		free(hi);
+		return -1;
+	}
+	int rc = 1, r;
+	for (int i = 0; (r = sqlite3_step(st)) == SQLITE_ROW; i++) {
+		if (i == 1) {
+			rc = 2;
+			break;
+		}
+		ds_text(st, 0, rel, 65);
+		if (config)
+			*config = col_dup(st, 1);
+		if (manifest)
+			*manifest = col_dup(st, 2);
+		rc = 0;
+	}
+	if (rc == 2) {
+		if (config)
+			free(*config), *config = NULL;
+		if (manifest)
+			free(*manifest), *manifest = NULL;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = ds_err(s, e, "cannot read the releases");
+	sqlite3_finalize(st);
+	free(hi);
+	return rc;
+}
+
+int dstate_deployment_put(struct dstate *s, const char *deployment, const char *config,
+                          struct err *e)
+{
+	const char *a[] = {deployment, config};
+	sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO deployments VALUES (?, ?, ?)", a, 2, e);
+	if (st)
+		sqlite3_bind_int64(st, 3, ds_now_ms());
+	return exec_done(s, st, e);
+}
+
+int dstate_deployments(struct dstate *s, char ***labels, char ***configs, size_t *n,
+                       struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT deployment, config FROM deployments ORDER BY deployment",
+	                        NULL, 0, e);
+	*labels = xcalloc(1, sizeof **labels);
+	*configs = xcalloc(1, sizeof **configs);
+	*n = 0;
+	if (!st)
+		return -1;
+	size_t cap = 1;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n + 1 >= cap) {
+			cap *= 2;
+			*labels = xreallocarray(*labels, cap, sizeof **labels);
+			*configs = xreallocarray(*configs, cap, sizeof **configs);
+		}
+		(*labels)[*n] = col_dup(st, 0);
+		(*configs)[*n] = col_dup(st, 1);
+		(*n)++;
+		(*labels)[*n] = (*configs)[*n] = NULL;
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the deployments");
+}
+
+int dstate_rollout_begin(struct dstate *s, const char *deployment, const char *rel,
+                         int64_t *id, struct err *e)
+{
+	const char *a[] = {deployment, rel};
+	sqlite3_stmt *st = prep(s,
+	                        "INSERT INTO rollouts(deployment, release, state, started_ms)"
+	                        " VALUES (?, ?, 'running', ?)",
+	                        a, 2, e);
+	if (st)
+		sqlite3_bind_int64(st, 3, ds_now_ms());
+	if (exec_done(s, st, e) < 0)
+		return -1;
+	*id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int dstate_rollout_set(struct dstate *s, int64_t id, const char *state, const char *stage,
+                       struct err *e)
+{
+	const char *a[] = {state, stage};
+	sqlite3_stmt *st = prep(s, "UPDATE rollouts SET state = ?, stage = ?, ended_ms = ? WHERE id = ?",
+	                        a, 2, e);
+	if (st) {
+		if (strcmp(state, "running") != 0 && strcmp(state, "paused") != 0)
+			sqlite3_bind_int64(st, 3, ds_now_ms());
+		sqlite3_bind_int64(st, 4, id);
+	}
+	return exec_done(s, st, e);
+}
+
+int dstate_rollout_open(struct dstate *s, const char *deployment, struct drollout *r,
+                        struct err *e)
+{
+	const char *a[] = {deployment};
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT id, release, state, stage FROM rollouts WHERE deployment = ?"
+	                        " AND ended_ms IS NULL ORDER BY id DESC LIMIT 1",
+	                        a, 1, e);
+	if (!st)
+		return -1;
+	memset(r, 0, sizeof *r);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		r->id = sqlite3_column_int64(st, 0);
+		ds_text(st, 1, r->release, sizeof r->release);
+		ds_text(st, 2, r->state, sizeof r->state);
+		ds_text(st, 3, r->stage, sizeof r->stage);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return ds_err(s, e, "cannot read the rollouts");
+	return rc == SQLITE_ROW;
+}
+
+int dstate_rollout_changed(struct dstate *s, int64_t id, struct dstep **v, size_t *n,
+                           struct err *e)
+{
+	*v = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT deployment, stage, from_rel, to_rel, MIN(id) m FROM steps"
+	                        " WHERE rollout = ? AND what = 'apply' GROUP BY stage ORDER BY m",
+	                        NULL, 0, e);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	size_t cap = 0;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		vec_reserve(v, &cap, *n + 1, sizeof **v);
+		struct dstep *x = &(*v)[(*n)++];
+		memset(x, 0, sizeof *x);
+		ds_text(st, 0, x->deployment, sizeof x->deployment);
+		ds_text(st, 1, x->stage, sizeof x->stage);
+		ds_text(st, 2, x->from, sizeof x->from);
+		ds_text(st, 3, x->to, sizeof x->to);
+		x->id = sqlite3_column_int64(st, 4);
+		x->rollout = id;
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the journal");
+}
+
+int dstate_verdict(struct dstate *s, const char *deployment, const char *stage, const char *rel,
+                   const char *verdict, struct err *e)
+{
+	const char *a[] = {verdict, deployment, stage, rel};
+	sqlite3_stmt *st = prep(s,
+	                        "UPDATE releases SET health = ? WHERE rowid = (SELECT MAX(rowid)"
+	                        " FROM releases WHERE deployment = ? AND stage = ? AND release = ?)",
+	                        a, 4, e);
+	return exec_done(s, st, e);
+}
+
+int dstate_passed(struct dstate *s, const char *deployment, const char *stage, const char *rel)
+{
+	struct err e = {0};
+	const char *a[] = {deployment, stage, rel};
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT 1 FROM releases WHERE deployment = ? AND stage = ?"
+	                        " AND release = ? AND health = 'passed' LIMIT 1",
+	                        a, 3, &e);
+	err_clear(&e);
+	if (!st)
+		return 0;
+	int yes = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return yes;
+}
+
+int dstate_previous(struct dstate *s, const char *deployment, const char *stage,
+                    const char *cur, char out[65], struct err *e)
+{
+	out[0] = 0;
+	const char *a[] = {deployment, stage, cur};
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT release FROM releases WHERE deployment = ? AND stage = ?"
+	                        " AND result = 'ok' AND release <> ? AND release <> ''"
+	                        " ORDER BY rowid DESC LIMIT 1",
+	                        a, 3, e);
+	if (!st)
+		return -1;
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		ds_text(st, 0, out, 65);
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the releases");
+}
+
+int dstate_last(struct dstate *s, const char *deployment, const char *stage,
+                struct dstage_last *l, struct err *e)
+{
+	memset(l, 0, sizeof *l);
+	const char *a[] = {deployment, stage};
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT release, result, health, user, applied_ms FROM releases"
+	                        " WHERE deployment = ? AND stage = ? ORDER BY rowid DESC LIMIT 1",
+	                        a, 2, e);
+	if (!st)
+		return -1;
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		ds_text(st, 0, l->release, sizeof l->release);
+		ds_text(st, 1, l->result, sizeof l->result);
+		ds_text(st, 2, l->health, sizeof l->health);
+		ds_text(st, 3, l->user, sizeof l->user);
+		l->when_ms = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the releases");
+}
+
+int dstate_roots(struct dstate *s, struct droot **v, size_t *n, struct err *e)
+{
+	*v = NULL;
+	*n = 0;
+	sqlite3_stmt *st = prep(s,
+	                        "SELECT deployment, stage, release, MAX(rowid) m FROM releases"
+	                        " WHERE result = 'ok' AND release <> ''"
+	                        " GROUP BY deployment, stage, release ORDER BY deployment, stage, m DESC",
+	                        NULL, 0, e);
+	if (!st)
+		return -1;
+	size_t cap = 0;
+	int r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		vec_reserve(v, &cap, *n + 1, sizeof **v);
+		struct droot *x = &(*v)[(*n)++];
+		ds_text(st, 0, x->deployment, sizeof x->deployment);
+		ds_text(st, 1, x->stage, sizeof x->stage);
+		ds_text(st, 2, x->release, sizeof x->release);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the releases");
+}

@@ -1,0 +1,21 @@
+/* deploy/state_int: what state.c and records.c share of the store. */
+#ifndef CAIRN_DEPLOY_STATE_INT_H
+#define CAIRN_DEPLOY_STATE_INT_H
+#include "deploy/state.h"
+#include <sqlite3.h>
+
+struct dstate {
+	sqlite3 *db;
+	char *path;
+	char host[256];
+	uint64_t my_start;
+};
+
+/* Wall-clock Unix milliseconds. */
+int64_t ds_now_ms(void);
+/* "PATH: WHAT: sqlite's message" into *e; -1. */
+int ds_err(struct dstate *s, struct err *e, const char *what);
+/* Column col as text into dst (n bytes, "" for NULL). */
+void ds_text(sqlite3_stmt *st, int col, char *dst, size_t n);
+
+#endif
