@@ -704,8 +704,9 @@ int cmd_build(const struct opts *o, enum build_mode mode)
 	return code;
 }
 
-/* Everything in .cairn but the lock we hold: removing it would let the
- * next cairn lock a new file while a waiting one holds the old. */
+/* Everything in .cairn but the lock we hold (removing it would let the
+ * next cairn lock a new file while a waiting one holds the old) and the
+ * deployments' state and releases. */
 static int clean_state(void)
 {
 	DIR *d = opendir(".cairn");
@@ -715,6 +716,10 @@ static int clean_state(void)
 	int r = 0;
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "lock"))
+			continue;
+		/* the deployments' state is what is live out there, not a cache
+		 * of the build: clean never forgets it */
+		if (!strncmp(e->d_name, "state.db", 8) || !strcmp(e->d_name, "releases"))
 			continue;
 		char *p = xasprintf(".cairn/%s", e->d_name);
 		if (fs_rm_rf(p) < 0)

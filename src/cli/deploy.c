@@ -12,6 +12,7 @@
 #include "deploy/provider.h"
 #include "deploy/release.h"
 #include "deploy/rollout.h"
+#include "deploy/roots.h"
 #include "deploy/state.h"
 #include "exec/runner.h"
 #include "graph/graph.h"
@@ -35,6 +36,8 @@ struct dctx {
 	struct dstate *st;
 	struct store *store;
 	struct rollout_env env;
+	const char *cache_dir;
+	int changed;  /* releases may have moved: write the GC roots again */
 };
 
 /* 0, or 2 (said). */
@@ -43,7 +46,7 @@ static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o)
 	memset(c, 0, sizeof *c);
 	struct err e = {0};
 	if (fs_mkdir_p(".cairn") < 0 || dstate_open(STATE_DB, &c->st, &e) < 0) {
-		fprintf(stderr, "cairn: error: %s\n", e.msg ? e.msg : "cannot create .cairn");
+		fprintf(stderr, "cairn: %s\n", e.msg ? e.msg : "error: cannot create .cairn");
 		err_clear(&e);
 		memset(c, 0, sizeof *c);
 		return 2;
@@ -61,11 +64,17 @@ static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o)
 	}
 	c->env = (struct rollout_env){.st = c->st, .store = c->store, .runner = r, .root = w->root,
 	                              .sandbox = sandbox_wanted(o), .out = stdout};
+	c->cache_dir = w->cache_dir;
 	return 0;
 }
 
 static void dctx_close(struct dctx *c)
 {
+	struct err e = {0};
+	if (c->changed && c->st && roots_write(c->st, c->env.root, c->cache_dir, &e) < 0) {
+		warn("%s", e.msg);
+		err_clear(&e);
+	}
 	if (c->env.runner)
 		c->env.runner->free(c->env.runner);
 	if (c->store)
@@ -105,12 +114,12 @@ static int deploy_one(struct dctx *c, const struct opts *o, const struct deploy_
 	struct rtarget t = {.label = d->label, .config = d->config};
 	struct dbuild b;
 	if (dconfig_parse(d->config, d->label, &t.cfg, &e) < 0) {
-		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		fprintf(stderr, "cairn: %s\n", e.msg);
 		err_clear(&e);
 		return 2;
 	}
 	if (dbuild_parse(d->build, d->label, &b, &e) < 0) {
-		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		fprintf(stderr, "cairn: %s\n", e.msg);
 		err_clear(&e);
 		dconfig_free(&t.cfg);
 		return 2;
@@ -122,7 +131,7 @@ static int deploy_one(struct dctx *c, const struct opts *o, const struct deploy_
 	if (release_make(c->store, d->config, &b, t.rel, &t.manifest, &e) < 0 ||
 	    dstate_release_put(c->st, t.rel, d->label, d->config, t.manifest, tests, &e) < 0 ||
 	    !(t.reldir = release_dir(c->store, c->env.root, t.rel, t.manifest, &e))) {
-		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		fprintf(stderr, "cairn: %s\n", e.msg);
 		err_clear(&e);
 		code = 2;
 		goto out;
@@ -141,7 +150,7 @@ static int deploy_one(struct dctx *c, const struct opts *o, const struct deploy_
 		code = rollout_abort(&c->env, d->label) < 0 ? 1 : 0;
 	} else {
 		if (dstate_deployment_put(c->st, d->label, d->config, &e) < 0) {
-			fprintf(stderr, "cairn: error: %s\n", e.msg);
+			fprintf(stderr, "cairn: %s\n", e.msg);
 			err_clear(&e);
 			code = 2;
 		} else {
@@ -179,6 +188,7 @@ int deploy_after_build(const struct opts *o, struct ws *w, const struct build_re
 	struct dctx c;
 	int code = dctx_open(&c, w, o);
 	/* deps were analyzed first: they roll out first */
+	c.changed = !o->plan;
 	for (size_t i = 0; i < g->ndeploys && code == 0; i++)
 		code = deploy_one(&c, o, &g->deploys[i]);
 	dctx_close(&c);
@@ -217,7 +227,7 @@ static int select_deployments(struct dctx *c, const struct ws *w, const struct o
 	char **l, **cf;
 	size_t nd;
 	if (dstate_deployments(c->st, &l, &cf, &nd, &e) < 0) {
-		fprintf(stderr, "cairn: error: %s\n", e.msg);
+		fprintf(stderr, "cairn: %s\n", e.msg);
 		err_clear(&e);
 		return -1;
 	}
@@ -273,7 +283,7 @@ int cmd_status(const struct opts *o)
 		struct err e = {0};
 		struct dconfig cfg;
 		if (dconfig_parse(configs[i], labels[i], &cfg, &e) < 0) {
-			fprintf(stderr, "cairn: error: %s\n", e.msg);
+			fprintf(stderr, "cairn: %s\n", e.msg);
 			err_clear(&e);
 			code = 2;
 			break;
@@ -294,7 +304,7 @@ int cmd_status(const struct opts *o)
 			const char *why = NULL;
 			if (dstate_current(c.st, labels[i], name, want, &e) < 0 ||
 			    dstate_last(c.st, labels[i], name, &last, &e) < 0) {
-				fprintf(stderr, "cairn: error: %s\n", e.msg);
+				fprintf(stderr, "cairn: %s\n", e.msg);
 				err_clear(&e);
 				code = 2;
 				break;
@@ -370,6 +380,47 @@ int cmd_status(const struct opts *o)
 	return code;
 }
 
+/* label and, transitively, every deployment in the store that lists one
+ * of them in its deps: fresh, label first. */
+static char **with_dependents(struct dctx *c, const char *label, size_t *n)
+{
+	char **out = xcalloc(2, sizeof *out), **labels, **configs;
+	out[0] = xstrdup(label);
+	*n = 1;
+	size_t nd;
+	struct err e = {0};
+	if (dstate_deployments(c->st, &labels, &configs, &nd, &e) < 0) {
+		err_clear(&e);
+		return out;
+	}
+	for (int grew = 1; grew;) {
+		grew = 0;
+		for (size_t i = 0; i < nd; i++) {
+			struct dconfig cfg;
+			int have = 0;
+			for (size_t k = 0; k < *n; k++)
+				have |= !strcmp(out[k], labels[i]);
+			if (have || dconfig_parse(configs[i], labels[i], &cfg, &e) < 0) {
+				err_clear(&e);
+				continue;
+			}
+			for (size_t d = 0; d < cfg.ndeps && !have; d++)
+				for (size_t k = 0; k < *n && !have; k++)
+					have = !strcmp(cfg.deps[d], out[k]);
+			dconfig_free(&cfg);
+			if (have) {
+				out = xreallocarray(out, *n + 2, sizeof *out);
+				out[(*n)++] = xstrdup(labels[i]);
+				out[*n] = NULL;
+				grew = 1;
+			}
+		}
+	}
+	strv_free(labels);
+	strv_free(configs);
+	return out;
+}
+
 int cmd_rollback(const struct opts *o)
 {
 	if (o->nargs != 1) {
@@ -390,17 +441,48 @@ int cmd_rollback(const struct opts *o)
 	label_free(&l);
 	struct dctx c;
 	int code = dctx_open(&c, &w, o);
-	if (code == 0) {
-		if (rollout_lock(&c.env, label, o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
+	c.changed = 1;
+	/* a deployment goes back with those that depend on it, dependents
+	 * first: what was rolled out after it is taken away before it */
+	size_t n = 0;
+	char **all = code == 0 ? with_dependents(&c, label, &n) : NULL;
+	for (size_t i = n; i-- > 0 && code != 2;) {
+		int dependent = i > 0;
+		if (dependent)
+			printf("cairn: %s depends on %s: rolling it back too\n", all[i], label);
+		if (rollout_lock(&c.env, all[i], o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
 			code = 1;
-		} else {
-			code = rollout_recover(&c.env, label, NULL) < 0 ? 1 : 0;
-			if (code == 0)
-				code = rollout_back(&c.env, label, o->stage, o->to);
-			rollout_unlock(&c.env, label);
+			continue;
 		}
-		dctx_close(&c);
+		int r = rollout_recover(&c.env, all[i], NULL) < 0 ? 1 : 0;
+		if (r == 0) {
+			/* --stage applies to dependents that have that stage; --to names
+			 * a release of label only */
+			struct err e = {0};
+			char **dl, **dc;
+			size_t nd;
+			const char *stage = o->stage;
+			if (dependent && stage && dstate_deployments(c.st, &dl, &dc, &nd, &e) == 0) {
+				for (size_t k = 0; k < nd; k++) {
+					struct dconfig cfg;
+					if (!strcmp(dl[k], all[i]) && dconfig_parse(dc[k], dl[k], &cfg, &e) == 0) {
+						if (!dconfig_stage(&cfg, stage))
+							stage = NULL, r = -1;
+						dconfig_free(&cfg);
+					}
+				}
+				strv_free(dl);
+				strv_free(dc);
+			}
+			err_clear(&e);
+			r = r < 0 ? 0 : rollout_back(&c.env, all[i], stage, dependent ? NULL : o->to);
+		}
+		rollout_unlock(&c.env, all[i]);
+		if (r > code)
+			code = r;
 	}
+	strv_free(all);
+	dctx_close(&c);
 	free(label);
 	ws_close(&w);
 	return code;
@@ -443,6 +525,7 @@ int cmd_reconcile(const struct opts *o)
 	ws_open(&w, o, 0);
 	struct dctx c;
 	int code = dctx_open(&c, &w, o);
+	c.changed = 1;
 	if (code == 0) {
 		for (;;) {
 			code = reconcile_pass(&c, &w, o);

@@ -684,11 +684,11 @@ int rollout_back(struct rollout_env *env, const char *deployment, const char *st
 			continue;
 		}
 		if (!want[0]) {
-			fprintf(env->out, "cairn: %s: no earlier release to go back to\n", name);
+			fprintf(env->out, "cairn: %s %s: no earlier release to go back to\n", deployment, name);
 			continue;
 		}
 		if (!strcmp(cur, want)) {
-			fprintf(env->out, "cairn: %s: at %s already\n", name, shortrel(want));
+			fprintf(env->out, "cairn: %s %s: at %s already\n", deployment, name, shortrel(want));
 			continue;
 		}
 		uint64_t t0 = now_ns();
@@ -697,8 +697,8 @@ int rollout_back(struct rollout_env *env, const char *deployment, const char *st
 			rc = 1;
 			continue;
 		}
-		fprintf(env->out, "cairn: %s: rolled back %s -> %s in %.3f s\n", name, shortrel(cur),
-		        shortrel(want), secs(t0));
+		fprintf(env->out, "cairn: %s %s: rolled back %s -> %s in %.3f s\n", deployment, name,
+		        shortrel(cur), shortrel(want), secs(t0));
 	}
 	dconfig_free(&cfg);
 	return rc;

@@ -151,6 +151,8 @@ local deployment = make_rule({
       end
     end
     if #files == 0 then fail_at(t.loc, fmt("%s: the artifacts name no files", t.label)) end
+    -- a dep's artifacts are built too: it rolls out first
+    if I.deploying() then for _, f in ipairs(files) do C.request(f.path) end end
     put(bld, "where", t.loc)
     C.deployment(t.label, concat(cfg, "\n") .. "\n", concat(bld, "\n") .. "\n")
     return { files = files, deployment = true }

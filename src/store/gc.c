@@ -2,10 +2,14 @@
  * is its last use. Result entries and blobs are evicted alike, oldest
  * first; a result whose blob is gone is a miss, never an error, so no
  * ordering between the two is needed. Temp files older than an hour are
- * leftovers of killed processes and go first. */
+ * leftovers of killed processes and go first. The blobs that <dir>/roots
+ * names (releases a stage keeps, deploy/roots.h) are never evicted. */
 #include "store/store_int.h"
+#include "util/fs.h"
+#include "util/str.h"
 #include "util/util.h"
 #include <dirent.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -52,6 +56,39 @@ static void scan(const char *dir, int depth, struct entries *out)
 	closedir(d);
 }
 
+/* The digests the files of <dir>/roots name (deploy/roots.h), one per
+ * line: a text of 65-byte lines, searched with strstr. */
+static char *read_roots(const char *dir)
+{
+	char *rdir = xasprintf("%s/roots", dir);
+	struct buf all = {0};
+	DIR *d = opendir(rdir);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char *p = xasprintf("%s/%s", rdir, e->d_name);
+		fs_read_all(p, &all);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(rdir);
+	return all.s ? buf_take(&all) : NULL;
+}
+
+/* Is the blob at path (cas/<2>/<64>[.x]) one roots names? */
+static int rooted(const char *roots, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	if (!roots || !base || strlen(base + 1) < 64)
+		return 0;
+	char hex[66];
+	memcpy(hex, base + 1, 64);
+	hex[64] = '\n';
+	hex[65] = 0;
+	return strstr(roots, hex) != NULL;
+}
+
 static int by_age(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
@@ -74,13 +111,20 @@ int store_local_gc(const char *dir, uint64_t max_bytes, uint64_t *removed, uint6
 	}
 	free(tmps.v);
 	scan(cas, 1, &all);
+	size_t nblobs = all.n;
 	scan(ac, 1, &all);
+	char *roots = read_roots(dir);
 	uint64_t total = 0;
 	for (size_t i = 0; i < all.n; i++)
 		total += all.v[i].size;
+	/* the blobs of kept releases are never evicted */
+	for (size_t i = 0; i < nblobs; i++)
+		if (rooted(roots, all.v[i].path))
+			all.v[i].mtime_ns = INT64_MAX;
+	free(roots);
 	xqsort(all.v, all.n, sizeof *all.v, by_age);
 	for (size_t i = 0; i < all.n; i++) {
-		if (total > max_bytes && unlink(all.v[i].path) == 0) {
+		if (total > max_bytes && all.v[i].mtime_ns != INT64_MAX && unlink(all.v[i].path) == 0) {
 			total -= all.v[i].size;
 			*removed += all.v[i].size;
 		}
