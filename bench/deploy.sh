@@ -9,9 +9,9 @@
 #   - `cairn status` over every stage (the provider asked for each);
 #   - `cairn rollback --stage` of one stage, alternating between two
 #     releases;
-#   - the provider's own work for that rollback, done by a shell: the
-#     release copied in beside the stage's others, a symlink made and
-#     renamed over current (the peer: what no deploy tool can go below).
+#   - the provider's own work for that rollback, done by a shell: a
+#     symlink made and renamed over current (the releases are in the
+#     stage already), the floor no deploy tool goes below.
 # Medians, min and max in ms, by measure.py, with the machine line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 cairn=$(cd "$(dirname "$cairn")" && pwd)/$(basename "$cairn")
+[ -z "$out" ] || case $out in /*) ;; *) out=$PWD/$out ;; esac
 tmp=$(mktemp -d /tmp/cairn-deploy-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 ws=$tmp/ws
@@ -70,16 +71,16 @@ cd "$ws"
 if [ "\$(readlink $tmp/stages/s7/current)" = "$rel1" ]; then to=${rel2#releases/}; else to=${rel1#releases/}; fi
 exec "$cairn" rollback //web:web --stage s7 --to "\$to" > /dev/null
 FLIP
-# the provider's own work, by hand: copy the release in, switch the link
+# the provider's own work, by hand: as for cairn, both releases are in
+# the stage already (a rollback goes to one it had); switch the link
+mkdir -p "$tmp/hand/releases"
+cp -r "$tmp/stages/s1/$rel1" "$tmp/hand/releases/a"
+cp -r "$tmp/stages/s1/$rel1" "$tmp/hand/releases/b"
 cat > "$tmp/by_hand.sh" <<HAND
 #!/bin/sh
 d=$tmp/hand
-mkdir -p "\$d/releases"
-if [ "\$(readlink "\$d/current" 2>/dev/null)" = a ]; then to=b; else to=a; fi
-rm -rf "\$d/releases/\$to"
-cp -r "$tmp/stages/s1/$rel1" "\$d/releases/\$to.tmp"
-mv "\$d/releases/\$to.tmp" "\$d/releases/\$to"
-ln -sfn "\$to" "\$d/current.tmp"
+if [ "\$(readlink "\$d/current" 2>/dev/null)" = releases/a ]; then to=b; else to=a; fi
+ln -sfn "releases/\$to" "\$d/current.tmp"
 mv -T "\$d/current.tmp" "\$d/current"
 HAND
 chmod +x "$tmp/flip.sh" "$tmp/by_hand.sh"
@@ -99,7 +100,7 @@ report=$(
 	measure "cairn deploy, no-op ($stages stages unchanged)" sh -c "cd '$ws' && exec '$cairn' deploy //web:web"
 	measure "cairn status ($stages stages, each read from its provider)" sh -c "cd '$ws' && exec '$cairn' status"
 	measure "cairn rollback --stage s7 (dir provider)" "$tmp/flip.sh"
-	measure "the provider's own work for that rollback, by a shell (copy in, switch the link)" "$tmp/by_hand.sh"
+	measure "the provider's own work for that rollback, by a shell (ln -s, mv -T)" "$tmp/by_hand.sh"
 	measure "sh -c true (a process start, for scale)" sh -c true
 )
 printf '%s\n' "$report"
