@@ -20,7 +20,21 @@ int release_make(struct store *st, const char *config, const struct dbuild *b, c
 		struct stat sb;
 		struct digest d;
 		uint64_t size;
-		if (stat(a->path, &sb) < 0 || st->ops->put_file(st, a->path, &d, &size) < 0) {
+		/* the store may take a file it is given as the blob itself (made
+		 * read-only and linked in): an output is the store's already, but
+		 * a source file stays the user's, so a copy of it goes in */
+		int source = strncmp(a->path, "cairn-out/", 10) != 0;
+		char *tmp = source ? xasprintf(".cairn/release-artifact.%ld", (long)getpid()) : NULL;
+		int rc = stat(a->path, &sb);
+		if (rc == 0 && source)
+			rc = fs_copy_atomic(a->path, tmp, sb.st_mode & 0777, NULL, NULL);
+		if (rc == 0)
+			rc = st->ops->put_file(st, source ? tmp : a->path, &d, &size);
+		if (tmp) {
+			unlink(tmp);
+			free(tmp);
+		}
+		if (rc < 0) {
 			buf_free(&m);
 			return err_sys(e, "cannot store artifact %s", a->path);
 		}

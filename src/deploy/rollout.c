@@ -273,13 +273,17 @@ static int roll_back(struct rollout_env *env, const char *deployment, int64_t id
 			rc = say(env, &e);
 			continue;
 		}
-		if (!strcmp(cur, v[i].from))
-			continue; /* never changed, or back already */
 		struct dstage_last last;
-		if (unverified && dstate_last(env->st, deployment, v[i].stage, &last, &e) == 0 &&
-		    !strcmp(last.release, cur) && !strcmp(last.health, "passed"))
+		if (dstate_last(env->st, deployment, v[i].stage, &last, &e) < 0) {
+			rc = say(env, &e);
 			continue;
-		err_clear(&e);
+		}
+		/* back already; but a failed apply may have left the stage in any
+		 * state, so it gets its release before applied again */
+		if (!strcmp(cur, v[i].from) && !strcmp(last.release, cur) && !strcmp(last.result, "ok"))
+			continue;
+		if (unverified && !strcmp(last.release, cur) && !strcmp(last.health, "passed"))
+			continue;
 		uint64_t t0 = now_ns();
 		if (put_release(env, deployment, v[i].stage, cur, v[i].from, "rollback", id, &e) < 0) {
 			fprintf(env->out, "cairn: %s: rollback FAILED\n", v[i].stage);
