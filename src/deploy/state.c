@@ -28,7 +28,8 @@
  * A lock is taken in one IMMEDIATE transaction: read the holder, decide,
  * write ourselves. Two processes cannot both win. The holder is alive when
  * it is this host's pid with the start time recorded (a reused pid has
- * another) and its lease has not run out; else it is taken over. */
+ * another), or another host's whose lease has not run out; else it is
+ * taken over. */
 #include "deploy/state.h"
 #include "deploy/state_int.h"
 #include "util/util.h"
@@ -173,13 +174,12 @@ void ds_text(sqlite3_stmt *st, int col, char *dst, size_t n)
 	snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
-/* Is this lock's owner alive (with its lease running)? */
+/* Is this lock's owner alive? On this host its process says so, however
+ * long a step takes; another host's owner is alive while its lease runs. */
 static int alive(const struct dstate *s, const struct dlock_owner *o, int64_t now)
 {
-	if (o->lease_ms < now)
-		return 0;
 	if (strcmp(o->host, s->host) != 0)
-		return 1; /* another host's: its lease is all we can go by */
+		return o->lease_ms >= now;
 	if (kill((pid_t)o->pid, 0) < 0 && errno == ESRCH)
 		return 0;
 	return dstate_pid_start(o->pid) == o->pid_start;

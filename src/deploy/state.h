@@ -33,9 +33,10 @@ const char *dstate_user(void);
 uint64_t dstate_pid_start(long pid);
 
 /* Take deployment's lock for this process, for lease_ms. 0 taken (or
- * renewed); 1 held by another owner that is alive with a lease running
- * (*holder filled); -1 with *e. An owner that is dead (this host, its pid
- * gone or reused) or whose lease ran out is taken over: never left for a
+ * renewed); 1 held by another owner that is alive (*holder filled); -1
+ * with *e. An owner of this host is alive while its process is (its pid
+ * there with the start time recorded), however long its step; another
+ * host's while its lease runs. A dead one is taken over: never left for a
  * person to force. */
 int dstate_lock(struct dstate *s, const char *deployment, int64_t lease_ms,
                 struct dlock_owner *holder, struct err *e);

@@ -39,15 +39,24 @@ static void sql(const char *path, const char *q)
 	sqlite3_close(db);
 }
 
-static void set_holder(const char *path, long pid, unsigned long long start, long long lease_delta_ms)
+static void set_holder_on(const char *path, const char *on, long pid, unsigned long long start,
+                          long long lease_delta_ms)
 {
 	char host[256] = "?";
 	gethostname(host, sizeof host - 1);
+	if (on)
+		snprintf(host, sizeof host, "%s", on);
 	char *q = xasprintf("INSERT OR REPLACE INTO locks VALUES ('web', %ld, '%s', %llu, 0,"
 	                    " CAST(strftime('%%s','now') AS INTEGER) * 1000 + %lld)",
 	                    pid, host, start, lease_delta_ms);
 	sql(path, q);
 	free(q);
+}
+
+/* The lock held by pid (started at start) of this host. */
+static void set_holder(const char *path, long pid, unsigned long long start, long long lease_delta_ms)
+{
+	set_holder_on(path, NULL, pid, start, lease_delta_ms);
 }
 
 TEST(dstate_refuses_a_file_that_is_no_store_and_leaves_it)
@@ -106,8 +115,14 @@ TEST(dstate_lock_one_owner_and_takeovers)
 	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 1);
 	CHECK(h.pid == pp && h.lease_ms > 0);
 
-	/* its lease ran out: taken over */
+	/* on this host a live owner keeps it past its lease (a long step) */
 	set_holder(p, pp, dstate_pid_start(pp), -1000);
+	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 1);
+
+	/* another host's owner: alive while its lease runs, then taken over */
+	set_holder_on(p, "elsewhere", 4242, 1, 60000);
+	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 1 && !strcmp(h.host, "elsewhere"));
+	set_holder_on(p, "elsewhere", 4242, 1, -1000);
 	CHECK(dstate_lock(s, "web", 60000, &h, &e) == 0);
 
 	/* the pid was reused by another process (another start time) */
