@@ -22,6 +22,7 @@
 #include "util/str.h"
 #include "util/util.h"
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,68 +107,128 @@ static char *admitted(const struct dbuild *b)
 	return t.s ? buf_take(&t) : xstrdup("");
 }
 
-/* One deployment of the graph: its release made, then planned, rolled
- * out, promoted or aborted. The exit code. */
-static int deploy_one(struct dctx *c, const struct opts *o, const struct deploy_def *d)
+/* A deployment of the graph on its way out. */
+struct unit {
+	struct rtarget t;
+	struct dbuild b;
+	char *tests;
+	int parsed, locked;
+};
+
+static void unit_free(struct unit *u)
+{
+	free(u->tests);
+	free(u->t.manifest);
+	free(u->t.reldir);
+	if (u->parsed) {
+		dbuild_free(&u->b);
+		dconfig_free(&u->t.cfg);
+	}
+}
+
+/* Its texts read, its release made and recorded, its directory made. 0,
+ * or 2 (said). */
+static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit *u)
 {
 	struct err e = {0};
-	struct rtarget t = {.label = d->label, .config = d->config};
-	struct dbuild b;
-	if (dconfig_parse(d->config, d->label, &t.cfg, &e) < 0) {
-		fprintf(stderr, "cairn: %s\n", e.msg);
+	u->t.label = d->label;
+	u->t.config = d->config;
+	if (dconfig_parse(d->config, d->label, &u->t.cfg, &e) < 0)
+		goto bad;
+	if (dbuild_parse(d->build, d->label, &u->b, &e) < 0) {
+		dconfig_free(&u->t.cfg);
+		goto bad;
+	}
+	u->parsed = 1;
+	u->t.build = &u->b;
+	u->tests = admitted(&u->b);
+	u->t.tests = u->tests;
+	if (release_make(c->store, d->config, &u->b, u->t.rel, &u->t.manifest, &e) < 0 ||
+	    dstate_release_put(c->st, u->t.rel, d->label, d->config, u->t.manifest, u->tests, &e) < 0 ||
+	    !(u->t.reldir = release_dir(c->store, c->env.root, u->t.rel, u->t.manifest, &e)))
+		goto bad;
+	return 0;
+bad:
+	fprintf(stderr, "cairn: %s\n", e.msg);
+	err_clear(&e);
+	return 2;
+}
+
+/* Does one of the units depend on another? */
+static int linked(const struct unit *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t d = 0; d < u[i].t.cfg.ndeps; d++)
+			for (size_t k = 0; k < n; k++)
+				if (k != i && !strcmp(u[i].t.cfg.deps[d], u[k].t.label))
+					return 1;
+	return 0;
+}
+
+/* After unit f failed (and was rolled back): the units that depend on it,
+ * transitively, that this deploy changed go back too. */
+static void back_with_dependents(struct dctx *c, struct unit *u, size_t n, size_t f)
+{
+	int *gone = xcalloc(n, sizeof *gone);
+	gone[f] = 1;
+	for (int grew = 1; grew;) {
+		grew = 0;
+		for (size_t i = 0; i < n; i++)
+			for (size_t d = 0; d < u[i].t.cfg.ndeps && !gone[i]; d++)
+				for (size_t k = 0; k < n && !gone[i]; k++)
+					if (gone[k] && !strcmp(u[i].t.cfg.deps[d], u[k].t.label)) {
+						printf("cairn: %s depends on %s: rolling it back too\n", u[i].t.label,
+						       u[k].t.label);
+						rollout_abort(&c->env, u[i].t.label);
+						gone[i] = grew = 1;
+					}
+	}
+	free(gone);
+}
+
+/* The rollouts of the units still open end "stopped": what they applied
+ * passed its checks and stays; the next deploy begins afresh. */
+static void stop_others(struct dctx *c, struct unit *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct drollout ro;
+		struct err e = {0};
+		if (dstate_rollout_open(c->st, u[i].t.label, &ro, &e) == 1 && !strcmp(ro.state, "running"))
+			dstate_rollout_set(c->st, ro.id, "stopped", NULL, &e);
 		err_clear(&e);
-		return 2;
 	}
-	if (dbuild_parse(d->build, d->label, &b, &e) < 0) {
-		fprintf(stderr, "cairn: %s\n", e.msg);
-		err_clear(&e);
-		dconfig_free(&t.cfg);
-		return 2;
+}
+
+/* Roll the units out: one after another, or, when one depends on
+ * another, stage by stage (each unit's first stage, in order, then each
+ * one's second, ...). The exit code. */
+static int roll_units(struct dctx *c, const struct opts *o, struct unit *u, size_t n)
+{
+	size_t most = 0;
+	for (size_t i = 0; i < n; i++)
+		if (u[i].t.cfg.nstages > most)
+			most = u[i].t.cfg.nstages;
+	int stepwise = linked(u, n);
+	for (size_t i = 0; i < n; i++) {
+		rollout_plan(&c->env, &u[i].t);
+		fflush(stdout);
 	}
-	t.build = &b;
-	char *tests = admitted(&b);
-	t.tests = tests;
-	int code = 0;
-	if (release_make(c->store, d->config, &b, t.rel, &t.manifest, &e) < 0 ||
-	    dstate_release_put(c->st, t.rel, d->label, d->config, t.manifest, tests, &e) < 0 ||
-	    !(t.reldir = release_dir(c->store, c->env.root, t.rel, t.manifest, &e))) {
-		fprintf(stderr, "cairn: %s\n", e.msg);
-		err_clear(&e);
-		code = 2;
-		goto out;
-	}
-	if (o->plan) {
-		rollout_plan(&c->env, &t);
-		goto out;
-	}
-	if (rollout_lock(&c->env, d->label, o->lock_timeout < 0 ? 0 : o->lock_timeout) < 0) {
-		code = 1;
-		goto out;
-	}
-	if (rollout_recover(&c->env, d->label, t.rel) < 0) {
-		code = 1;
-	} else if (o->abort_rollout) {
-		code = rollout_abort(&c->env, d->label) < 0 ? 1 : 0;
-	} else {
-		if (dstate_deployment_put(c->st, d->label, d->config, &e) < 0) {
-			fprintf(stderr, "cairn: %s\n", e.msg);
-			err_clear(&e);
-			code = 2;
-		} else {
-			rollout_plan(&c->env, &t);
-			fflush(stdout);
-			enum rollout_end r = rollout_run(&c->env, &t, o->promote);
-			code = r == ROLL_PAUSED ? 0 : (int)r;
+	size_t rounds = stepwise ? most : 1;
+	for (size_t k = 1; k <= rounds; k++) {
+		for (size_t i = 0; i < n; i++) {
+			size_t upto = stepwise ? k : SIZE_MAX;
+			if (stepwise && k > u[i].t.cfg.nstages)
+				continue;
+			enum rollout_end r = rollout_run(&c->env, &u[i].t, o->promote, upto);
+			if (r == ROLL_FAILED)
+				back_with_dependents(c, u, n, i);
+			if (r == ROLL_FAILED || r == ROLL_ERROR)
+				stop_others(c, u, n);
+			if (r != ROLL_DONE)
+				return r == ROLL_PAUSED ? 0 : (int)r;
 		}
 	}
-	rollout_unlock(&c->env, d->label);
-out:
-	free(tests);
-	free(t.manifest);
-	free(t.reldir);
-	dbuild_free(&b);
-	dconfig_free(&t.cfg);
-	return code;
+	return 0;
 }
 
 int deploy_after_build(const struct opts *o, struct ws *w, const struct build_report *br)
@@ -187,10 +248,48 @@ int deploy_after_build(const struct opts *o, struct ws *w, const struct build_re
 		flock(w->lock_fd, LOCK_UN);
 	struct dctx c;
 	int code = dctx_open(&c, w, o);
-	/* deps were analyzed first: they roll out first */
+	size_t n = g->ndeploys;
+	struct unit *u = xcalloc(n, sizeof *u);
 	c.changed = !o->plan;
-	for (size_t i = 0; i < g->ndeploys && code == 0; i++)
-		code = deploy_one(&c, o, &g->deploys[i]);
+	/* deps were analyzed first: they come first */
+	for (size_t i = 0; i < n && code == 0; i++)
+		code = unit_prepare(&c, &g->deploys[i], &u[i]);
+	if (code == 0 && o->plan) {
+		for (size_t i = 0; i < n; i++)
+			rollout_plan(&c.env, &u[i].t);
+		goto out;
+	}
+	for (size_t i = 0; i < n && code == 0; i++) {
+		int wait = o->lock_timeout < 0 ? 0 : o->lock_timeout;
+		if (rollout_lock(&c.env, u[i].t.label, wait) < 0)
+			code = 1;
+		else
+			u[i].locked = 1;
+		if (code == 0 && rollout_recover(&c.env, u[i].t.label, u[i].t.rel) < 0)
+			code = 1;
+	}
+	if (code == 0 && o->abort_rollout) {
+		for (size_t i = n; i-- > 0;)
+			if (rollout_abort(&c.env, u[i].t.label) < 0)
+				code = 1;
+	} else if (code == 0) {
+		struct err e = {0};
+		for (size_t i = 0; i < n && code == 0; i++)
+			if (dstate_deployment_put(c.st, u[i].t.label, u[i].t.config, &e) < 0) {
+				fprintf(stderr, "cairn: %s\n", e.msg);
+				err_clear(&e);
+				code = 2;
+			}
+		if (code == 0)
+			code = roll_units(&c, o, u, n);
+	}
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (u[i].locked)
+			rollout_unlock(&c.env, u[i].t.label);
+		unit_free(&u[i]);
+	}
+	free(u);
 	dctx_close(&c);
 	return code;
 }

@@ -286,11 +286,11 @@ static int roll_back(struct rollout_env *env, const char *deployment, int64_t id
 			continue;
 		uint64_t t0 = now_ns();
 		if (put_release(env, deployment, v[i].stage, cur, v[i].from, "rollback", id, &e) < 0) {
-			fprintf(env->out, "cairn: %s: rollback FAILED\n", v[i].stage);
+			fprintf(env->out, "cairn: %s %s: rollback FAILED\n", deployment, v[i].stage);
 			rc = say(env, &e);
 			continue;
 		}
-		fprintf(env->out, "cairn: %s: rolled back to %s in %.2f s\n", v[i].stage,
+		fprintf(env->out, "cairn: %s %s: rolled back to %s in %.2f s\n", deployment, v[i].stage,
 		        shortrel(v[i].from), secs(t0));
 	}
 	free(v);
@@ -474,7 +474,7 @@ static int run_group(struct rollout_env *env, struct rtarget *t, int64_t id, str
 	if (r != 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
-		fprintf(env->out, "cairn: %s: applied %s in %.2f s\n", s[i].stage->name,
+		fprintf(env->out, "cairn: %s %s: applied %s in %.2f s\n", t->label, s[i].stage->name,
 		        shortrel(t->rel), secs(t0));
 	fflush(env->out);
 	if (!t->build || !t->cfg.health)
@@ -482,17 +482,19 @@ static int run_group(struct rollout_env *env, struct rtarget *t, int64_t id, str
 	if ((r = check(env, t, s, n, 0)) != 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
-		fprintf(env->out, "cairn: %s: health passed\n", s[i].stage->name);
+		fprintf(env->out, "cairn: %s %s: health passed\n", t->label, s[i].stage->name);
 	size_t baking = 0;
 	for (size_t i = 0; i < n; i++)
 		baking += !s[i].fast;
 	if (t->cfg.bake == 0 || baking == 0) {
 		for (size_t i = 0; i < n && t->cfg.bake; i++)
-			fprintf(env->out, "cairn: %s: %s passed here before: no bake\n", s[i].stage->name,
+			fprintf(env->out, "cairn: %s %s: %s passed here before: no bake\n", t->label,
+			        s[i].stage->name,
 			        shortrel(t->rel));
 		return 0;
 	}
-	fprintf(env->out, "cairn: baking %zu stage%s for %d s (health every %d s)\n", baking,
+	fprintf(env->out, "cairn: %s: baking %zu stage%s for %d s (health every %d s)\n", t->label,
+	        baking,
 	        baking == 1 ? "" : "s", t->cfg.bake, t->cfg.interval);
 	fflush(env->out);
 	uint64_t end = now_ns() + (uint64_t)t->cfg.bake * 1000000000ull;
@@ -505,7 +507,7 @@ static int run_group(struct rollout_env *env, struct rtarget *t, int64_t id, str
 			return 1;
 		if ((r = check(env, t, s, n, 1)) != 0) {
 			if (r > 0)
-				fprintf(env->out, "cairn: bake failed\n");
+				fprintf(env->out, "cairn: %s: bake failed\n", t->label);
 			return r;
 		}
 	}
@@ -523,7 +525,7 @@ static void verdicts(struct rollout_env *env, struct rtarget *t, struct slot *s,
 	}
 }
 
-enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int promote)
+enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int promote, size_t upto)
 {
 	struct err e = {0};
 	uint64_t t0 = now_ns();
@@ -555,7 +557,7 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 	/* the stages that change, in order */
 	size_t n = t->cfg.nstages, nchange = 0, done = 0;
 	struct slot *s = xcalloc(n ? n : 1, sizeof *s);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && i < upto; i++) {
 		char cur[65];
 		if (dstate_current(env->st, t->label, t->cfg.stages[i].name, cur, &e) < 0) {
 			free(s);
@@ -619,10 +621,18 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 		        k == 1 ? "its" : "their", secs(t0));
 		return ROLL_FAILED;
 	}
-	if (dstate_rollout_set(env->st, id, "done", NULL, &e) < 0)
+	if (upto < n)
+		return ROLL_DONE; /* the rest in the next call */
+	/* what this rollout changed, over all its calls */
+	struct dstep *v;
+	size_t nv;
+	if (dstate_rollout_changed(env->st, id, &v, &nv, &e) < 0 ||
+	    dstate_rollout_set(env->st, id, "done", NULL, &e) < 0)
 		return say(env, &e), ROLL_ERROR;
+	free(v);
+	done = nv;
 	fprintf(env->out, "cairn: %s: %zu stage%s at %s (%zu changed, %zu unchanged) in %.1f s\n",
-	        t->label, n, n == 1 ? "" : "s", shortrel(t->rel), done, n - nchange, secs(t0));
+	        t->label, n, n == 1 ? "" : "s", shortrel(t->rel), done, n - done, secs(t0));
 	return ROLL_DONE;
 }
 

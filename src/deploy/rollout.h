@@ -66,8 +66,12 @@ int rollout_recover(struct rollout_env *env, const char *deployment, const char 
 /* The change set, one line per stage. The number of stages that change. */
 size_t rollout_plan(struct rollout_env *env, const struct rtarget *t);
 
-/* Roll t out (promote: pass the approval gate it is paused at). */
-enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int promote);
+/* Roll t out (promote: pass the approval gate it is paused at), as far as
+ * its first upto stages (SIZE_MAX: all). Until a call covers them all the
+ * rollout stays open, so that deployments that depend on each other go
+ * stage by stage, called in turn with upto 1, 2, ... */
+enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int promote,
+                             size_t upto);
 
 /* Abort deployment's paused (or unfinished) rollout: every stage it
  * changed back. 0, or -1 said. */
