@@ -551,9 +551,6 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 	}
 	const char *gate = promote ? ro.stage : NULL;
 	int64_t id = open ? ro.id : 0;
-	if ((!open && dstate_rollout_begin(env->st, t->label, t->rel, &id, &e) < 0) ||
-	    (open && dstate_rollout_set(env->st, id, "running", NULL, &e) < 0))
-		return say(env, &e), ROLL_ERROR;
 	/* the stages that change, in order */
 	size_t n = t->cfg.nstages, nchange = 0, done = 0;
 	struct slot *s = xcalloc(n ? n : 1, sizeof *s);
@@ -569,6 +566,18 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 		x->stage = &t->cfg.stages[i];
 		memcpy(x->from, cur, 65);
 		x->fast = dstate_passed(env->st, t->label, x->stage->name, t->rel);
+	}
+	if (nchange == 0 && !open) {
+		free(s); /* up to date: no rollout to record */
+		if (upto >= n)
+			fprintf(env->out, "cairn: %s: %zu stage%s at %s, all unchanged\n", t->label, n,
+			        n == 1 ? "" : "s", shortrel(t->rel));
+		return ROLL_DONE;
+	}
+	if ((!open && dstate_rollout_begin(env->st, t->label, t->rel, &id, &e) < 0) ||
+	    (open && dstate_rollout_set(env->st, id, "running", NULL, &e) < 0)) {
+		free(s);
+		return say(env, &e), ROLL_ERROR;
 	}
 	/* groups: each canary alone, then max_parallel at a time; an
 	 * approval stage begins a group, and waits for --promote */
