@@ -143,7 +143,7 @@ static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit 
 	u->t.build = &u->b;
 	u->tests = admitted(&u->b);
 	u->t.tests = u->tests;
-	if (release_make(c->store, d->config, &u->b, u->t.rel, &u->t.manifest, &e) < 0 ||
+	if (release_make(c->store, c->env.root, d->config, &u->b, u->t.rel, &u->t.manifest, &e) < 0 ||
 	    dstate_release_put(c->st, u->t.rel, d->label, d->config, u->t.manifest, u->tests, &e) < 0 ||
 	    !(u->t.reldir = release_dir(c->store, c->env.root, u->t.rel, u->t.manifest, &e)))
 		goto bad;

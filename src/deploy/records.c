@@ -189,27 +189,14 @@ int dstate_rollout_changed(struct dstate *s, int64_t id, struct dstep **v, size_
 	*v = NULL;
 	*n = 0;
 	sqlite3_stmt *st = prep(s,
-	                        "SELECT deployment, stage, from_rel, to_rel, MIN(id) m FROM steps"
-	                        " WHERE rollout = ? AND what = 'apply' GROUP BY stage ORDER BY m",
+	                        "SELECT MIN(id), deployment, stage, from_rel, to_rel, what, rollout"
+	                        " FROM steps WHERE rollout = ? AND what = 'apply' GROUP BY stage"
+	                        " ORDER BY MIN(id)",
 	                        NULL, 0, e);
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	size_t cap = 0;
-	int r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		vec_reserve(v, &cap, *n + 1, sizeof **v);
-		struct dstep *x = &(*v)[(*n)++];
-		memset(x, 0, sizeof *x);
-		ds_text(st, 0, x->deployment, sizeof x->deployment);
-		ds_text(st, 1, x->stage, sizeof x->stage);
-		ds_text(st, 2, x->from, sizeof x->from);
-		ds_text(st, 3, x->to, sizeof x->to);
-		x->id = sqlite3_column_int64(st, 4);
-		x->rollout = id;
-	}
-	sqlite3_finalize(st);
-	return r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the journal");
+	return ds_steps(s, st, v, n, e);
 }
 
 int dstate_verdict(struct dstate *s, const char *deployment, const char *stage, const char *rel,

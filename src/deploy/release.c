@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int release_make(struct store *st, const char *config, const struct dbuild *b, char rel[65],
-                 char **manifest, struct err *e)
+int release_make(struct store *st, const char *root, const char *config, const struct dbuild *b,
+                 char rel[65], char **manifest, struct err *e)
 {
 	struct buf m = {0};
 	for (size_t i = 0; i < b->nartifacts; i++) {
@@ -24,7 +24,7 @@ int release_make(struct store *st, const char *config, const struct dbuild *b, c
 		 * read-only and linked in): an output is the store's already, but
 		 * a source file stays the user's, so a copy of it goes in */
 		int source = strncmp(a->path, "cairn-out/", 10) != 0;
-		char *tmp = source ? xasprintf(".cairn/release-artifact.%ld", (long)getpid()) : NULL;
+		char *tmp = source ? xasprintf("%s/.cairn/release-artifact.%ld", root, (long)getpid()) : NULL;
 		int rc = stat(a->path, &sb);
 		if (rc == 0 && source)
 			rc = fs_copy_atomic(a->path, tmp, sb.st_mode & 0777, NULL, NULL);

@@ -19,10 +19,12 @@ struct rfile {
 	unsigned mode;
 };
 
-/* The release of config and the built artifacts: their bytes put in the
- * store, rel (hex) and *manifest (fresh) filled. 0, or -1 with *e. */
-int release_make(struct store *st, const char *config, const struct dbuild *b, char rel[65],
-                 char **manifest, struct err *e);
+/* The release of config and the built artifacts (paths relative to the
+ * workspace root, the cwd): their bytes put in the store (a source file's
+ * through a copy in root/.cairn), rel (hex) and *manifest (fresh) filled.
+ * 0, or -1 with *e. */
+int release_make(struct store *st, const char *root, const char *config, const struct dbuild *b,
+                 char rel[65], char **manifest, struct err *e);
 /* Parse a manifest into a fresh *v of *n. 0, or -1 (not one). */
 int release_files(const char *manifest, struct rfile **v, size_t *n);
 void release_files_free(struct rfile *v, size_t n);

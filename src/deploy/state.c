@@ -315,31 +315,23 @@ int dstate_step_end(struct dstate *s, int64_t id, const char *result, struct err
 	return 0;
 }
 
-int dstate_unfinished(struct dstate *s, const char *deployment, struct dstep **v, size_t *n,
-                      struct err *e)
+int ds_steps(struct dstate *s, sqlite3_stmt *st, struct dstep **v, size_t *n, struct err *e)
 {
 	*v = NULL;
 	*n = 0;
 	size_t cap = 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT id, stage, from_rel, to_rel, what, rollout FROM steps"
-	                       " WHERE deployment = ? AND ended_ms IS NULL ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return ds_err(s, e, "cannot read the journal");
-	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
 	int r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		vec_reserve(v, &cap, *n + 1, sizeof **v);
 		struct dstep *x = &(*v)[(*n)++];
 		memset(x, 0, sizeof *x);
 		x->id = sqlite3_column_int64(st, 0);
-		snprintf(x->deployment, sizeof x->deployment, "%s", deployment);
-		ds_text(st, 1, x->stage, sizeof x->stage);
-		ds_text(st, 2, x->from, sizeof x->from);
-		ds_text(st, 3, x->to, sizeof x->to);
-		ds_text(st, 4, x->what, sizeof x->what);
-		x->rollout = sqlite3_column_int64(st, 5);
+		ds_text(st, 1, x->deployment, sizeof x->deployment);
+		ds_text(st, 2, x->stage, sizeof x->stage);
+		ds_text(st, 3, x->from, sizeof x->from);
+		ds_text(st, 4, x->to, sizeof x->to);
+		ds_text(st, 5, x->what, sizeof x->what);
+		x->rollout = sqlite3_column_int64(st, 6);
 	}
 	sqlite3_finalize(st);
 	if (r != SQLITE_DONE) {
@@ -349,6 +341,21 @@ int dstate_unfinished(struct dstate *s, const char *deployment, struct dstep **v
 		return ds_err(s, e, "cannot read the journal");
 	}
 	return 0;
+}
+
+int dstate_unfinished(struct dstate *s, const char *deployment, struct dstep **v, size_t *n,
+                      struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	*v = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT id, deployment, stage, from_rel, to_rel, what, rollout FROM steps"
+	                       " WHERE deployment = ? AND ended_ms IS NULL ORDER BY id",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return ds_err(s, e, "cannot read the journal");
+	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
+	return ds_steps(s, st, v, n, e);
 }
 
 int dstate_current(struct dstate *s, const char *deployment, const char *stage, char out[65],

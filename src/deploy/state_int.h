@@ -18,4 +18,8 @@ int ds_err(struct dstate *s, struct err *e, const char *what);
 /* Column col as text into dst (n bytes, "" for NULL). */
 void ds_text(sqlite3_stmt *st, int col, char *dst, size_t n);
 
+/* The rows of st (columns id, deployment, stage, from_rel, to_rel, what,
+ * rollout) into a fresh *v of *n; st finalized. 0 or -1 with *e. */
+int ds_steps(struct dstate *s, sqlite3_stmt *st, struct dstep **v, size_t *n, struct err *e);
+
 #endif

@@ -94,7 +94,8 @@ static void put(const char *path, const char *text, unsigned mode)
 }
 
 /* The release of the file at a (named "server") with config cfg. */
-static void release_of(struct store *st, const char *a, const char *cfg, char rel[65], char **man)
+static void release_of(struct store *st, const char *root, const char *a, const char *cfg,
+                       char rel[65], char **man)
 {
 	struct dbuild b = {0};
 	char name[] = "server";
@@ -102,7 +103,7 @@ static void release_of(struct store *st, const char *a, const char *cfg, char re
 	b.artifacts = &art;
 	b.nartifacts = 1;
 	struct err e = {0};
-	CHECK(release_make(st, cfg, &b, rel, man, &e) == 0);
+	CHECK(release_make(st, root, cfg, &b, rel, man, &e) == 0);
 	err_clear(&e);
 }
 
@@ -111,20 +112,25 @@ TEST(deploy_release_digest_covers_config_bytes_and_mode)
 	char *d = tmpdir(), *cache = xasprintf("%s/cache", d), *a = xasprintf("%s/server", d);
 	struct store *st = store_local_open(cache);
 	CHECK(st != NULL);
+	char *dotcairn = xasprintf("%s/.cairn", d);
+	CHECK(fs_mkdir_p(dotcairn) == 0);
+	free(dotcairn);
 	char r1[65], r2[65], r3[65], r4[65], r5[65];
 	char *m1, *m2, *m3, *m4, *m5;
 	put(a, "v1\n", 0644);
-	release_of(st, a, config, r1, &m1);
-	release_of(st, a, config, r2, &m2);
+	release_of(st, d, a, config, r1, &m1);
+	release_of(st, d, a, config, r2, &m2);
 	CHECK(!strcmp(r1, r2) && !strcmp(m1, m2)); /* the same inputs, the same release */
+	struct stat sb;
+	CHECK(stat(a, &sb) == 0 && (sb.st_mode & 0200) && sb.st_nlink == 1); /* still the user's */
 	char *cfg2 = xasprintf("%sstage west\n", config);
-	release_of(st, a, cfg2, r3, &m3);
+	release_of(st, d, a, cfg2, r3, &m3);
 	CHECK(strcmp(r1, r3) != 0 && !strcmp(m1, m3)); /* a configuration change is a release */
 	put(a, "v2\n", 0644);
-	release_of(st, a, config, r4, &m4);
+	release_of(st, d, a, config, r4, &m4);
 	CHECK(strcmp(r1, r4) != 0);
 	put(a, "v2\n", 0755);
-	release_of(st, a, config, r5, &m5);
+	release_of(st, d, a, config, r5, &m5);
 	CHECK(strcmp(r4, r5) != 0 && strstr(m5, " 755\n"));
 
 	/* the manifest reads back; the release directory is made from the
