@@ -8,21 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prepare sql and bind the strings of args (NULL binds NULL): the
- * statement, or NULL with *e. */
-static sqlite3_stmt *prep(struct dstate *s, const char *sql, const char *const *args, int n,
-                          struct err *e)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		ds_err(s, e, "cannot read or write the state store");
-		return NULL;
-	}
-	for (int i = 0; i < n; i++)
-		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
-	return st;
-}
-
 /* Run a statement that returns no rows, and finalize it. 0 or -1 with *e. */
 static int exec_done(struct dstate *s, sqlite3_stmt *st, struct err *e)
 {
@@ -44,7 +29,7 @@ int dstate_release_put(struct dstate *s, const char *rel, const char *deployment
                        struct err *e)
 {
 	const char *a[] = {rel, deployment, config, manifest, tests};
-	sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO rels VALUES (?, ?, ?, ?, ?, ?)", a, 5, e);
+	sqlite3_stmt *st = ds_prep(s, "INSERT OR IGNORE INTO rels VALUES (?, ?, ?, ?, ?, ?)", a, 5, e);
 	if (st)
 		sqlite3_bind_int64(st, 6, ds_now_ms());
 	return exec_done(s, st, e);
@@ -58,7 +43,7 @@ int dstate_release_get(struct dstate *s, const char *deployment, const char *pre
 		return 1;
 	char *hi = xasprintf("%s~", prefix); /* '~' sorts after every hex digit */
 	const char *a[] = {deployment, prefix, hi};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT release, config, manifest FROM rels WHERE deployment = ?"
 	                        " AND release >= ? AND release < ? LIMIT 2",
 	                        a, 3, e);
@@ -96,7 +81,7 @@ int dstate_deployment_put(struct dstate *s, const char *deployment, const char *
                           struct err *e)
 {
 	const char *a[] = {deployment, config};
-	sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO deployments VALUES (?, ?, ?)", a, 2, e);
+	sqlite3_stmt *st = ds_prep(s, "INSERT OR REPLACE INTO deployments VALUES (?, ?, ?)", a, 2, e);
 	if (st)
 		sqlite3_bind_int64(st, 3, ds_now_ms());
 	return exec_done(s, st, e);
@@ -105,7 +90,7 @@ int dstate_deployment_put(struct dstate *s, const char *deployment, const char *
 int dstate_deployments(struct dstate *s, char ***labels, char ***configs, size_t *n,
                        struct err *e)
 {
-	sqlite3_stmt *st = prep(s, "SELECT deployment, config FROM deployments ORDER BY deployment",
+	sqlite3_stmt *st = ds_prep(s, "SELECT deployment, config FROM deployments ORDER BY deployment",
 	                        NULL, 0, e);
 	*labels = xcalloc(1, sizeof **labels);
 	*configs = xcalloc(1, sizeof **configs);
@@ -133,7 +118,7 @@ int dstate_rollout_begin(struct dstate *s, const char *deployment, const char *r
                          int64_t *id, struct err *e)
 {
 	const char *a[] = {deployment, rel};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "INSERT INTO rollouts(deployment, release, state, started_ms)"
 	                        " VALUES (?, ?, 'running', ?)",
 	                        a, 2, e);
@@ -149,7 +134,7 @@ int dstate_rollout_set(struct dstate *s, int64_t id, const char *state, const ch
                        struct err *e)
 {
 	const char *a[] = {state, stage};
-	sqlite3_stmt *st = prep(s, "UPDATE rollouts SET state = ?, stage = ?, ended_ms = ? WHERE id = ?",
+	sqlite3_stmt *st = ds_prep(s, "UPDATE rollouts SET state = ?, stage = ?, ended_ms = ? WHERE id = ?",
 	                        a, 2, e);
 	if (st) {
 		if (strcmp(state, "running") != 0 && strcmp(state, "paused") != 0)
@@ -163,7 +148,7 @@ int dstate_rollout_open(struct dstate *s, const char *deployment, struct drollou
                         struct err *e)
 {
 	const char *a[] = {deployment};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT id, release, state, stage FROM rollouts WHERE deployment = ?"
 	                        " AND ended_ms IS NULL ORDER BY id DESC LIMIT 1",
 	                        a, 1, e);
@@ -188,7 +173,7 @@ int dstate_rollout_changed(struct dstate *s, int64_t id, struct dstep **v, size_
 {
 	*v = NULL;
 	*n = 0;
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT MIN(id), deployment, stage, from_rel, to_rel, what, rollout"
 	                        " FROM steps WHERE rollout = ? AND what = 'apply' GROUP BY stage"
 	                        " ORDER BY MIN(id)",
@@ -203,7 +188,7 @@ int dstate_verdict(struct dstate *s, const char *deployment, const char *stage, 
                    const char *verdict, struct err *e)
 {
 	const char *a[] = {verdict, deployment, stage, rel};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "UPDATE releases SET health = ? WHERE rowid = (SELECT MAX(rowid)"
 	                        " FROM releases WHERE deployment = ? AND stage = ? AND release = ?)",
 	                        a, 4, e);
@@ -214,7 +199,7 @@ int dstate_passed(struct dstate *s, const char *deployment, const char *stage, c
 {
 	struct err e = {0};
 	const char *a[] = {deployment, stage, rel};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT 1 FROM releases WHERE deployment = ? AND stage = ?"
 	                        " AND release = ? AND health = 'passed' LIMIT 1",
 	                        a, 3, &e);
@@ -231,7 +216,7 @@ int dstate_previous(struct dstate *s, const char *deployment, const char *stage,
 {
 	out[0] = 0;
 	const char *a[] = {deployment, stage, cur};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT release FROM releases WHERE deployment = ? AND stage = ?"
 	                        " AND result = 'ok' AND release <> ? AND release <> ''"
 	                        " ORDER BY rowid DESC LIMIT 1",
@@ -250,7 +235,7 @@ int dstate_last(struct dstate *s, const char *deployment, const char *stage,
 {
 	memset(l, 0, sizeof *l);
 	const char *a[] = {deployment, stage};
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT release, result, health, user, applied_ms FROM releases"
 	                        " WHERE deployment = ? AND stage = ? ORDER BY rowid DESC LIMIT 1",
 	                        a, 2, e);
@@ -272,7 +257,7 @@ int dstate_roots(struct dstate *s, struct droot **v, size_t *n, struct err *e)
 {
 	*v = NULL;
 	*n = 0;
-	sqlite3_stmt *st = prep(s,
+	sqlite3_stmt *st = ds_prep(s,
 	                        "SELECT deployment, stage, release, MAX(rowid) m FROM releases"
 	                        " WHERE result = 'ok' AND release <> ''"
 	                        " GROUP BY deployment, stage, release ORDER BY deployment, stage, m DESC",

@@ -315,6 +315,19 @@ int dstate_step_end(struct dstate *s, int64_t id, const char *result, struct err
 	return 0;
 }
 
+sqlite3_stmt *ds_prep(struct dstate *s, const char *sql, const char *const *args, int n,
+                      struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		ds_err(s, e, "cannot read or write the state store");
+		return NULL;
+	}
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_text(st, i + 1, args[i], -1, SQLITE_STATIC);
+	return st;
+}
+
 int ds_steps(struct dstate *s, sqlite3_stmt *st, struct dstep **v, size_t *n, struct err *e)
 {
 	*v = NULL;
@@ -346,30 +359,27 @@ int ds_steps(struct dstate *s, sqlite3_stmt *st, struct dstep **v, size_t *n, st
 int dstate_unfinished(struct dstate *s, const char *deployment, struct dstep **v, size_t *n,
                       struct err *e)
 {
-	sqlite3_stmt *st = NULL;
+	const char *a[] = {deployment};
+	sqlite3_stmt *st = ds_prep(s,
+	                           "SELECT id, deployment, stage, from_rel, to_rel, what, rollout FROM"
+	                           " steps WHERE deployment = ? AND ended_ms IS NULL ORDER BY id",
+	                           a, 1, e);
 	*v = NULL;
 	*n = 0;
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT id, deployment, stage, from_rel, to_rel, what, rollout FROM steps"
-	                       " WHERE deployment = ? AND ended_ms IS NULL ORDER BY id",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return ds_err(s, e, "cannot read the journal");
-	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
-	return ds_steps(s, st, v, n, e);
+	return st ? ds_steps(s, st, v, n, e) : -1;
 }
 
 int dstate_current(struct dstate *s, const char *deployment, const char *stage, char out[65],
                    struct err *e)
 {
 	out[0] = 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT release FROM releases WHERE deployment = ? AND stage = ?"
-	                       " AND result = 'ok' ORDER BY rowid DESC LIMIT 1",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return ds_err(s, e, "cannot read the releases");
-	sqlite3_bind_text(st, 1, deployment, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, stage, -1, SQLITE_STATIC);
+	const char *a[] = {deployment, stage};
+	sqlite3_stmt *st = ds_prep(s,
+	                           "SELECT release FROM releases WHERE deployment = ? AND stage = ?"
+	                           " AND result = 'ok' ORDER BY rowid DESC LIMIT 1",
+	                           a, 2, e);
+	if (!st)
+		return -1;
 	int r = sqlite3_step(st);
 	if (r == SQLITE_ROW)
 		ds_text(st, 0, out, 65);
