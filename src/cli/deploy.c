@@ -109,10 +109,11 @@ static char *admitted(const struct dbuild *b)
 
 /* A deployment of the graph on its way out. */
 struct unit {
-	struct rtarget t;
-	struct dbuild b;
-	char *tests;
-	int parsed, locked;
+	struct rtarget t;  /* its release, for the engine */
+	struct dbuild b;   /* its build text read (t.build points here) */
+	char *tests;       /* the tests that admitted it (t.tests) */
+	int parsed;        /* t.cfg and b hold something to free */
+	int locked;        /* its lock is ours */
 };
 
 static void unit_free(struct unit *u)
@@ -415,17 +416,17 @@ int cmd_status(const struct opts *o)
 			int have = want[0] && dstate_release_get(c.st, labels[i], want, full, &cf, &man, &e) == 0 &&
 			           dconfig_parse(cf, labels[i], &rc, &e) == 0;
 			err_clear(&e);
-			struct pop p = {.cfg = &cfg, .stage = &cfg.stages[s], .root = w.root, .rel = want,
+			struct provider_op p = {.cfg = &cfg, .stage = &cfg.stages[s], .root = w.root, .rel = want,
 			                .manifest = man};
 			const struct dstage *rs = have ? dconfig_stage(&rc, name) : NULL;
 			if (rs)
 				p.cfg = &rc, p.stage = rs;
-			if (pop_read(&p, c.env.runner, live, &changed, &why, &e) < 0) {
+			if (provider_read(&p, c.env.runner, live, &changed, &why, &e) < 0) {
 				known = 0;
 				why = NULL;
 				err_clear(&e);
 			}
-			pop_free(&p);
+			provider_free(&p);
 			if (have)
 				dconfig_free(&rc);
 			free(cf);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int health_start(const struct dbuild *b, const struct pop *p, int sandbox, struct runner *r,
+int health_start(const struct dbuild *b, const struct provider_op *p, int sandbox, struct runner *r,
                  size_t id, struct hjob *h, struct err *e)
 {
 	memset(h, 0, sizeof *h);
@@ -20,7 +20,7 @@ int health_start(const struct dbuild *b, const struct pop *p, int sandbox, struc
 	for (size_t i = 0; i < b->nhealth_env; i++)
 		base[n++] = b->health_env[i];
 	base[n] = NULL;
-	h->envp = stage_env(p, base);
+	h->envp = provider_env(p, base);
 	uint64_t timeout = 300;
 	for (size_t i = 0; i < b->nhealth_env; i++)
 		if (!strncmp(b->health_env[i], "TEST_TIMEOUT=", 13))
@@ -31,7 +31,7 @@ int health_start(const struct dbuild *b, const struct pop *p, int sandbox, struc
 		h->dir = xasprintf("%s/.cairn/sandbox/out/health.%ld.%zu", p->root, (long)getpid(), id);
 		fs_rm_rf(h->dir);
 		fs_mkdir_p(h->dir);
-		h->spath = stage_path(p->root, p->stage);
+		h->spath = provider_stage_path(p->root, p->stage);
 		h->rodirs[0] = h->spath;
 		h->sp = (struct sandbox_spec){
 			.root = p->root, .dir = h->dir,

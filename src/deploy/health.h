@@ -22,7 +22,7 @@ struct hjob {
 
 /* Start the check of b at p's stage as job id on r (sandbox: in the
  * sandbox). 0, or -1 with *e. */
-int health_start(const struct dbuild *b, const struct pop *p, int sandbox, struct runner *r,
+int health_start(const struct dbuild *b, const struct provider_op *p, int sandbox, struct runner *r,
                  size_t id, struct hjob *h, struct err *e);
 /* It ended: 0 passed, else -1 with *e saying why (its output included). */
 int health_end(struct hjob *h, const struct job_done *d, const char *stage, struct err *e);

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *stage_path(const char *root, const struct dstage *s)
+char *provider_stage_path(const char *root, const struct dstage *s)
 {
 	if (!s->path)
 		return NULL;
@@ -25,13 +25,13 @@ static void push(char ***v, size_t *n, size_t *cap, char *s)
 	(*v)[*n] = NULL;
 }
 
-char **stage_env(const struct pop *p, const char *const *base)
+char **provider_env(const struct provider_op *p, const char *const *base)
 {
 	char **v = NULL;
 	size_t n = 0, cap = 0;
 	for (const char *const *b = base; b && *b; b++)
 		push(&v, &n, &cap, xstrdup(*b));
-	char *sp = stage_path(p->root, p->stage);
+	char *sp = provider_stage_path(p->root, p->stage);
 	push(&v, &n, &cap, xasprintf("CAIRN_STAGE=%s", p->stage->name));
 	push(&v, &n, &cap, xasprintf("CAIRN_STAGE_PATH=%s", sp ? sp : ""));
 	push(&v, &n, &cap, xasprintf("CAIRN_RELEASE=%s", p->rel));
@@ -55,9 +55,9 @@ char **stage_env(const struct pop *p, const char *const *base)
 
 /* Point PATH/current at releases/<rel> (made from reldir when missing),
  * or remove it (rel ""). */
-static int dir_apply(struct pop *p, struct err *e)
+static int dir_apply(struct provider_op *p, struct err *e)
 {
-	char *sp = stage_path(p->root, p->stage);
+	char *sp = provider_stage_path(p->root, p->stage);
 	char *cur = xasprintf("%s/current", sp);
 	int rc = 0;
 	if (!p->rel[0]) {
@@ -98,9 +98,9 @@ out:
 	return rc;
 }
 
-static int dir_read(struct pop *p, char live[65], int *changed, const char **why, struct err *e)
+static int dir_read(struct provider_op *p, char live[65], int *changed, const char **why, struct err *e)
 {
-	char *sp = stage_path(p->root, p->stage);
+	char *sp = provider_stage_path(p->root, p->stage);
 	char *cur = xasprintf("%s/current", sp);
 	char buf[256];
 	ssize_t n = readlink(cur, buf, sizeof buf - 1);
@@ -130,14 +130,14 @@ static int dir_read(struct pop *p, char live[65], int *changed, const char **why
 
 /* ---- command ---- */
 
-static int cmd_start(struct pop *p, const char *cmd, struct runner *r, size_t id, struct err *e)
+static int cmd_start(struct provider_op *p, const char *cmd, struct runner *r, size_t id, struct err *e)
 {
 	static const char *const base[] = {"PATH=/usr/local/bin:/usr/bin:/bin", NULL};
 	const char *const *envb = base;
 	extern char **environ;
 	if (getenv("PATH"))
 		envb = (const char *const *)environ; /* a provider acts on the world: it gets ours */
-	p->envp = stage_env(p, envb);
+	p->envp = provider_env(p, envb);
 	p->argv = xcalloc(4, sizeof *p->argv);
 	p->argv[0] = xstrdup("/bin/sh");
 	p->argv[1] = xstrdup("-c");
@@ -155,7 +155,7 @@ static int cmd_start(struct pop *p, const char *cmd, struct runner *r, size_t id
 	return 0;
 }
 
-int pop_apply(struct pop *p, struct runner *r, size_t id, struct err *e)
+int provider_apply(struct provider_op *p, struct runner *r, size_t id, struct err *e)
 {
 	if (p->cfg->provider == PROVIDER_DIR)
 		return dir_apply(p, e) < 0 ? -1 : 1;
@@ -165,7 +165,7 @@ int pop_apply(struct pop *p, struct runner *r, size_t id, struct err *e)
 	return cmd_start(p, cmd, r, id, e);
 }
 
-int pop_end(struct pop *p, const struct job_done *d, struct err *e)
+int provider_end(struct provider_op *p, const struct job_done *d, struct err *e)
 {
 	int rc = 0;
 	if (d->timed_out)
@@ -183,7 +183,7 @@ int pop_end(struct pop *p, const struct job_done *d, struct err *e)
 	return rc;
 }
 
-int pop_read(struct pop *p, struct runner *r, char live[65], int *changed, const char **why,
+int provider_read(struct provider_op *p, struct runner *r, char live[65], int *changed, const char **why,
              struct err *e)
 {
 	*changed = 0;
@@ -210,7 +210,7 @@ int pop_read(struct pop *p, struct runner *r, char live[65], int *changed, const
 		errno = rc == 0 ? EINTR : errno;
 		return err_sys(e, "%s: reading the stage", p->stage->name);
 	}
-	rc = pop_end(p, &d, e);
+	rc = provider_end(p, &d, e);
 	/* the live digest: the last line that is one; none: nothing live */
 	for (char *line = d.output, *end; rc == 0 && line && line < d.output + d.outlen;
 	     line = end + 1) {
@@ -229,7 +229,7 @@ int pop_read(struct pop *p, struct runner *r, char live[65], int *changed, const
 	return rc;
 }
 
-void pop_free(struct pop *p)
+void provider_free(struct provider_op *p)
 {
 	strv_free(p->argv);
 	strv_free(p->envp);

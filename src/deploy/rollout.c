@@ -186,20 +186,20 @@ static int put_release(struct rollout_env *env, const char *deployment, const ch
 		relinfo_free(&ri);
 		return -1;
 	}
-	struct pop p = {.cfg = &ri.cfg, .stage = s, .root = env->root, .rel = to, .reldir = ri.dir,
+	struct provider_op p = {.cfg = &ri.cfg, .stage = s, .root = env->root, .rel = to, .reldir = ri.dir,
 	                .manifest = ri.manifest};
-	int rc = pop_apply(&p, env->runner, 1, e);
+	int rc = provider_apply(&p, env->runner, 1, e);
 	if (rc == 0) {
 		struct job_done d;
 		int w = wait_for(env->runner, 1, &d);
 		if (w != 1) {
 			env->runner->cancel(env->runner);
-			pop_free(&p);
+			provider_free(&p);
 			relinfo_free(&ri);
 			errno = w == 0 ? EINTR : errno;
 			return err_sys(e, "%s: %s", stage, what);
 		}
-		rc = pop_end(&p, &d, e);
+		rc = provider_end(&p, &d, e);
 		free(d.output);
 	} else {
 		rc = rc < 0 ? -1 : 0;
@@ -211,7 +211,7 @@ static int put_release(struct rollout_env *env, const char *deployment, const ch
 		else
 			err_clear(&e2);
 	}
-	pop_free(&p);
+	provider_free(&p);
 	relinfo_free(&ri);
 	return rc;
 }
@@ -345,13 +345,13 @@ size_t rollout_plan(struct rollout_env *env, const struct rtarget *t)
 
 /* One stage of a group in flight. */
 struct slot {
-	const struct dstage *stage;
-	char from[65];
-	int64_t step;
-	struct pop p;
-	struct hjob h;
-	int fast;      /* this release passed here before: no bake */
-	int failed;
+	const struct dstage *stage; /* of the new release's configuration */
+	char from[65];              /* the release it had ("" for none) */
+	int64_t step;               /* its apply step in the journal */
+	struct provider_op p;       /* the apply */
+	struct hjob h;              /* its health check while one runs */
+	int fast;                   /* this release passed here before: no bake */
+	int failed;                 /* its apply or check failed */
 };
 
 /* Sleep ms, unless Ctrl-C comes: 0, or -1 interrupted. */
@@ -423,14 +423,14 @@ static int apply_group(struct rollout_env *env, struct rtarget *t, int64_t id, s
 		memcpy(step.from, s[i].from, 65);
 		memcpy(step.to, t->rel, 65);
 		strcpy(step.what, "apply");
-		s[i].p = (struct pop){.cfg = &t->cfg, .stage = s[i].stage, .root = env->root,
+		s[i].p = (struct provider_op){.cfg = &t->cfg, .stage = s[i].stage, .root = env->root,
 		                      .rel = t->rel, .reldir = t->reldir, .manifest = t->manifest};
 		if (dstate_step_begin(env->st, &step, &s[i].step, &e) < 0) {
 			say(env, &e);
 			s[i].failed = failed = 1;
 			break;
 		}
-		int r = pop_apply(&s[i].p, env->runner, i + 1, &e);
+		int r = provider_apply(&s[i].p, env->runner, i + 1, &e);
 		if (r == 0) {
 			started++;
 			continue;
@@ -454,7 +454,7 @@ static int apply_group(struct rollout_env *env, struct rtarget *t, int64_t id, s
 			continue;
 		}
 		struct err e = {0};
-		int r = pop_end(&s[i].p, &d, &e);
+		int r = provider_end(&s[i].p, &d, &e);
 		free(d.output);
 		if (r < 0)
 			say(env, &e), s[i].failed = failed = 1;
@@ -751,10 +751,10 @@ int rollout_reconcile(struct rollout_env *env, const char *deployment, const cha
 		const struct dstage *s = dconfig_stage(&ri.cfg, name);
 		int changed = 0;
 		const char *why = NULL;
-		struct pop p = {.cfg = &ri.cfg, .stage = s, .root = env->root, .rel = want,
+		struct provider_op p = {.cfg = &ri.cfg, .stage = s, .root = env->root, .rel = want,
 		                .manifest = ri.manifest};
-		int r = s ? pop_read(&p, env->runner, live, &changed, &why, &e) : -1;
-		pop_free(&p);
+		int r = s ? provider_read(&p, env->runner, live, &changed, &why, &e) : -1;
+		provider_free(&p);
 		relinfo_free(&ri);
 		if (r < 0) {
 			if (e.msg)
