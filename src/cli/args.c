@@ -52,6 +52,7 @@ void usage(void)
 	      "  status [PATTERN...] [--json]   each stage: desired, live, drift\n"
 	      "  rollback LABEL [--stage S] [--to RELEASE]   no build, no network\n"
 	      "  reconcile [PATTERN...] [--every SECONDS]    repair drift\n"
+	      "         (deploy, rollback, reconcile: --lock-timeout SECONDS)\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
 	      "       --test_output errors|all|summary, --watch (build, test),\n"

@@ -39,14 +39,19 @@ struct dctx {
 	struct rollout_env env;
 	const char *cache_dir;
 	int changed;  /* releases may have moved: write the GC roots again */
+	int in_memory; /* no state.db here: nothing was ever deployed */
 };
 
-/* 0, or 2 (said). */
-static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o)
+/* 0, or 2 (said). With write 0 (a command that only reads, or --plan),
+ * a workspace where nothing was ever deployed gets an empty store in
+ * memory: it stays without a .cairn/state.db. */
+static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o, int write)
 {
 	memset(c, 0, sizeof *c);
 	struct err e = {0};
-	if (fs_mkdir_p(".cairn") < 0 || dstate_open(STATE_DB, &c->st, &e) < 0) {
+	int mem = !write && access(STATE_DB, F_OK) < 0;
+	if ((mem ? 0 : fs_mkdir_p(".cairn")) < 0 ||
+	    dstate_open(mem ? ":memory:" : STATE_DB, &c->st, &e) < 0) {
 		fprintf(stderr, "cairn: %s\n", e.msg ? e.msg : "error: cannot create .cairn");
 		err_clear(&e);
 		memset(c, 0, sizeof *c);
@@ -66,13 +71,14 @@ static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o)
 	c->env = (struct rollout_env){.st = c->st, .store = c->store, .runner = r, .root = w->root,
 	                              .sandbox = sandbox_wanted(o), .out = stdout};
 	c->cache_dir = w->cache_dir;
+	c->in_memory = mem;
 	return 0;
 }
 
 static void dctx_close(struct dctx *c)
 {
 	struct err e = {0};
-	if (c->changed && c->st && roots_write(c->st, c->env.root, c->cache_dir, &e) < 0) {
+	if (c->changed && c->st && !c->in_memory && roots_write(c->st, c->env.root, c->cache_dir, &e) < 0) {
 		warn("%s", e.msg);
 		err_clear(&e);
 	}
@@ -127,9 +133,9 @@ static void unit_free(struct unit *u)
 	}
 }
 
-/* Its texts read, its release made and recorded, its directory made. 0,
- * or 2 (said). */
-static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit *u)
+/* Its texts read, its release made and (but for a plan) recorded, its
+ * directory made. 0, or 2 (said). */
+static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit *u, int plan)
 {
 	struct err e = {0};
 	u->t.label = d->label;
@@ -144,8 +150,11 @@ static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit 
 	u->t.build = &u->b;
 	u->tests = admitted(&u->b);
 	u->t.tests = u->tests;
-	if (release_make(c->store, c->env.root, d->config, &u->b, u->t.rel, &u->t.manifest, &e) < 0 ||
-	    dstate_release_put(c->st, u->t.rel, d->label, d->config, u->t.manifest, u->tests, &e) < 0 ||
+	if (release_make(c->store, c->env.root, d->config, &u->b, u->t.rel, &u->t.manifest, &e) < 0)
+		goto bad;
+	if (plan)
+		return 0; /* the change set needs the digest only */
+	if (dstate_release_put(c->st, u->t.rel, d->label, d->config, u->t.manifest, u->tests, &e) < 0 ||
 	    !(u->t.reldir = release_dir(c->store, c->env.root, u->t.rel, u->t.manifest, &e)))
 		goto bad;
 	return 0;
@@ -248,13 +257,13 @@ int deploy_after_build(const struct opts *o, struct ws *w, const struct build_re
 	if (w->lock_fd >= 0)
 		flock(w->lock_fd, LOCK_UN);
 	struct dctx c;
-	int code = dctx_open(&c, w, o);
+	int code = dctx_open(&c, w, o, !o->plan);
 	size_t n = g->ndeploys;
 	struct unit *u = xcalloc(n, sizeof *u);
 	c.changed = !o->plan;
 	/* deps were analyzed first: they come first */
 	for (size_t i = 0; i < n && code == 0; i++)
-		code = unit_prepare(&c, &g->deploys[i], &u[i]);
+		code = unit_prepare(&c, &g->deploys[i], &u[i], o->plan);
 	if (code == 0 && o->plan) {
 		for (size_t i = 0; i < n; i++)
 			rollout_plan(&c.env, &u[i].t);
@@ -370,7 +379,7 @@ int cmd_status(const struct opts *o)
 	struct ws w;
 	ws_open(&w, o, 0);
 	struct dctx c;
-	int code = dctx_open(&c, &w, o);
+	int code = dctx_open(&c, &w, o, 0);
 	char **labels = NULL, **configs = NULL;
 	size_t n = 0;
 	if (code == 0 && select_deployments(&c, &w, o, &labels, &configs, &n) < 0)
@@ -540,7 +549,7 @@ int cmd_rollback(const struct opts *o)
 	char *label = label_str(&l);
 	label_free(&l);
 	struct dctx c;
-	int code = dctx_open(&c, &w, o);
+	int code = dctx_open(&c, &w, o, 0);
 	c.changed = 1;
 	/* a deployment goes back with those that depend on it, dependents
 	 * first: what was rolled out after it is taken away before it */
@@ -624,7 +633,7 @@ int cmd_reconcile(const struct opts *o)
 	struct ws w;
 	ws_open(&w, o, 0);
 	struct dctx c;
-	int code = dctx_open(&c, &w, o);
+	int code = dctx_open(&c, &w, o, 0);
 	c.changed = 1;
 	if (code == 0) {
 		for (;;) {

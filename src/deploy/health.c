@@ -32,11 +32,15 @@ int health_start(const struct dbuild *b, const struct provider_op *p, int sandbo
 		fs_rm_rf(h->dir);
 		fs_mkdir_p(h->dir);
 		h->spath = provider_stage_path(p->root, p->stage);
-		h->rodirs[0] = h->spath;
+		size_t nro = 0;
+		if (h->spath)
+			h->rodirs[nro++] = h->spath;
+		if (p->reldir)
+			h->rodirs[nro++] = p->reldir; /* CAIRN_RELEASE_DIR, CAIRN_ARTIFACTS */
 		h->sp = (struct sandbox_spec){
 			.root = p->root, .dir = h->dir,
 			.inputs = (const char *const *)b->health_inputs, .ninputs = b->nhealth_inputs,
-			.rodirs = h->rodirs, .nrodirs = h->spath ? 1 : 0, .network = 1,
+			.rodirs = h->rodirs, .nrodirs = nro, .network = 1,
 		};
 		h->state = xasprintf("%s/.cairn/sandbox", p->root);
 		h->sp.state = h->state;
@@ -52,13 +56,15 @@ int health_start(const struct dbuild *b, const struct provider_op *p, int sandbo
 int health_end(struct hjob *h, const struct job_done *d, const char *stage, struct err *e)
 {
 	int rc = 0;
+	size_t len = d->outlen;
+	while (len && d->output[len - 1] == '\n')
+		len--; /* the message ends the line */
 	if (d->timed_out)
 		rc = err_input(e, NULL, "%s: the health check ran past its timeout%s%.*s", stage,
-		               d->outlen ? ":\n" : "", (int)d->outlen, d->output ? d->output : "");
+		               len ? ":\n" : "", (int)len, d->output ? d->output : "");
 	else if (d->exit_code != 0)
 		rc = err_input(e, NULL, "%s: the health check failed (exit %d)%s%.*s", stage,
-		               d->exit_code, d->outlen ? ":\n" : "", (int)d->outlen,
-		               d->output ? d->output : "");
+		               d->exit_code, len ? ":\n" : "", (int)len, d->output ? d->output : "");
 	health_free(h);
 	return rc;
 }

@@ -17,7 +17,7 @@ struct hjob {
 	char **envp;
 	char *state, *dir;  /* the sandbox's state and directory, or NULL */
 	char *spath;        /* the stage's path, shown read-only */
-	const char *rodirs[1];
+	const char *rodirs[2]; /* it and the release's directory */
 };
 
 /* Start the check of b at p's stage as job id on r (sandbox: in the

@@ -168,14 +168,17 @@ int provider_apply(struct provider_op *p, struct runner *r, size_t id, struct er
 int provider_end(struct provider_op *p, const struct job_done *d, struct err *e)
 {
 	int rc = 0;
+	int len = (int)d->outlen;
+	while (len && d->output[len - 1] == '\n')
+		len--; /* the message ends the line */
 	if (d->timed_out)
-		rc = err_input(e, NULL, "%s: the provider command ran past its timeout (%d s)%s%.*s",
-		               p->stage->name, p->cfg->timeout, d->outlen ? ":\n" : "",
-		               (int)d->outlen, d->output ? d->output : "");
-	else if (d->exit_code != 0)
-		rc = err_input(e, NULL, "%s: the provider command exited %d%s%.*s", p->stage->name,
-		               d->exit_code, d->outlen ? ":\n" : "", (int)d->outlen,
+		rc = err_input(e, NULL, "%s%s%s: the provider command ran past its timeout (%d s)%s%.*s",
+		               p->label ? p->label : "", p->label ? " " : "", p->stage->name, p->cfg->timeout, len ? ":\n" : "", len,
 		               d->output ? d->output : "");
+	else if (d->exit_code != 0)
+		rc = err_input(e, NULL, "%s%s%s: the provider command exited %d%s%.*s",
+		               p->label ? p->label : "", p->label ? " " : "", p->stage->name,
+		               d->exit_code, len ? ":\n" : "", len, d->output ? d->output : "");
 	strv_free(p->argv);
 	strv_free(p->envp);
 	p->argv = p->envp = NULL;

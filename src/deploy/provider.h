@@ -17,6 +17,7 @@
 
 /* One provider operation at one stage, for one release. */
 struct provider_op {
+	const char *label;           /* the deployment, for messages (or NULL) */
 	const struct dconfig *cfg;   /* the release's configuration */
 	const struct dstage *stage;  /* its stage of that name */
 	const char *root;            /* the workspace root, absolute */

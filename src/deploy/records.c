@@ -216,18 +216,27 @@ int dstate_previous(struct dstate *s, const char *deployment, const char *stage,
 {
 	out[0] = 0;
 	const char *a[] = {deployment, stage, cur};
-	sqlite3_stmt *st = ds_prep(s,
-	                        "SELECT release FROM releases WHERE deployment = ? AND stage = ?"
-	                        " AND result = 'ok' AND release <> ? AND release <> ''"
-	                        " ORDER BY rowid DESC LIMIT 1",
-	                        a, 3, e);
-	if (!st)
-		return -1;
-	int r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
-		ds_text(st, 0, out, 65);
-	sqlite3_finalize(st);
-	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the releases");
+	/* the last one that passed its checks here; else the last applied */
+	static const char *const sql[] = {
+		"SELECT release FROM releases r WHERE deployment = ? AND stage = ? AND result = 'ok'"
+		" AND release <> ? AND release <> '' AND EXISTS (SELECT 1 FROM releases p WHERE"
+		" p.deployment = r.deployment AND p.stage = r.stage AND p.release = r.release"
+		" AND p.health = 'passed') ORDER BY rowid DESC LIMIT 1",
+		"SELECT release FROM releases WHERE deployment = ? AND stage = ? AND result = 'ok'"
+		" AND release <> ? AND release <> '' ORDER BY rowid DESC LIMIT 1",
+	};
+	for (int i = 0; i < 2 && !out[0]; i++) {
+		sqlite3_stmt *st = ds_prep(s, sql[i], a, 3, e);
+		if (!st)
+			return -1;
+		int r = sqlite3_step(st);
+		if (r == SQLITE_ROW)
+			ds_text(st, 0, out, 65);
+		sqlite3_finalize(st);
+		if (r != SQLITE_ROW && r != SQLITE_DONE)
+			return ds_err(s, e, "cannot read the releases");
+	}
+	return 0;
 }
 
 int dstate_last(struct dstate *s, const char *deployment, const char *stage,

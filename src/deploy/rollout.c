@@ -186,8 +186,8 @@ static int put_release(struct rollout_env *env, const char *deployment, const ch
 		relinfo_free(&ri);
 		return -1;
 	}
-	struct provider_op p = {.cfg = &ri.cfg, .stage = s, .root = env->root, .rel = to, .reldir = ri.dir,
-	                .manifest = ri.manifest};
+	struct provider_op p = {.label = deployment, .cfg = &ri.cfg, .stage = s, .root = env->root,
+	                        .rel = to, .reldir = ri.dir, .manifest = ri.manifest};
 	int rc = provider_apply(&p, env->runner, 1, e);
 	if (rc == 0) {
 		struct job_done d;
@@ -266,7 +266,7 @@ static int roll_back(struct rollout_env *env, const char *deployment, int64_t id
 	size_t n;
 	if (dstate_rollout_changed(env->st, id, &v, &n, &e) < 0)
 		return say(env, &e);
-	int rc = 0;
+	int rc = 0, back = 0;
 	for (size_t i = n; i-- > 0;) {
 		char cur[65];
 		if (dstate_current(env->st, deployment, v[i].stage, cur, &e) < 0) {
@@ -292,11 +292,12 @@ static int roll_back(struct rollout_env *env, const char *deployment, int64_t id
 		}
 		fprintf(env->out, "cairn: %s %s: rolled back to %s in %.2f s\n", deployment, v[i].stage,
 		        shortrel(v[i].from), secs(t0));
+		back++;
 	}
 	free(v);
 	if (dstate_rollout_set(env->st, id, state, NULL, &e) < 0)
 		rc = say(env, &e);
-	return rc < 0 ? -1 : (int)n;
+	return rc < 0 ? -1 : back;
 }
 
 int rollout_abort(struct rollout_env *env, const char *deployment)
@@ -352,17 +353,33 @@ struct slot {
 	struct hjob h;              /* its health check while one runs */
 	int fast;                   /* this release passed here before: no bake */
 	int failed;                 /* its apply or check failed */
+	int unhealthy;              /* its check ran and failed */
 };
 
-/* Sleep ms, unless Ctrl-C comes: 0, or -1 interrupted. */
+/* Sleep ms, unless Ctrl-C comes: 0, or -1 interrupted. The signal pipe
+ * also says that a child ended (the last health check): drained, not
+ * taken for Ctrl-C, as watch_wait does. */
 static int nap(int ms)
 {
-	struct pollfd pf = {runner_signal_fd(), POLLIN, 0};
-	if (pf.fd < 0) {
-		usleep((useconds_t)ms * 1000);
-		return 0;
+	uint64_t end = now_ns() + (uint64_t)ms * 1000000;
+	for (;;) {
+		if (runner_interrupted())
+			return -1;
+		uint64_t now = now_ns();
+		if (now >= end)
+			return 0;
+		struct pollfd pf = {runner_signal_fd(), POLLIN, 0};
+		int left = (int)((end - now + 999999) / 1000000);
+		if (pf.fd < 0) {
+			usleep((useconds_t)left * 1000);
+			continue;
+		}
+		if (poll(&pf, 1, left) > 0) {
+			char tmp[64];
+			while (read(pf.fd, tmp, sizeof tmp) > 0) {
+			}
+		}
 	}
-	return poll(&pf, 1, ms) > 0 || runner_interrupted() ? -1 : 0;
 }
 
 /* Health checks of the slots (all, or only those not fast): 0 all
@@ -399,9 +416,11 @@ static int check(struct rollout_env *env, struct rtarget *t, struct slot *s, siz
 			started++;
 			continue;
 		}
-		if (health_end(&s[i].h, &d, s[i].stage->name, &e) < 0) {
+		char who[512];
+		snprintf(who, sizeof who, "%s %s", t->label, s[i].stage->name);
+		if (health_end(&s[i].h, &d, who, &e) < 0) {
 			say(env, &e);
-			s[i].failed = failed = 1;
+			s[i].failed = s[i].unhealthy = failed = 1;
 		}
 		free(d.output);
 	}
@@ -423,8 +442,9 @@ static int apply_group(struct rollout_env *env, struct rtarget *t, int64_t id, s
 		memcpy(step.from, s[i].from, 65);
 		memcpy(step.to, t->rel, 65);
 		strcpy(step.what, "apply");
-		s[i].p = (struct provider_op){.cfg = &t->cfg, .stage = s[i].stage, .root = env->root,
-		                      .rel = t->rel, .reldir = t->reldir, .manifest = t->manifest};
+		s[i].p = (struct provider_op){.label = t->label, .cfg = &t->cfg, .stage = s[i].stage,
+		                              .root = env->root, .rel = t->rel, .reldir = t->reldir,
+		                              .manifest = t->manifest};
 		if (dstate_step_begin(env->st, &step, &s[i].step, &e) < 0) {
 			say(env, &e);
 			s[i].failed = failed = 1;
@@ -514,11 +534,16 @@ static int run_group(struct rollout_env *env, struct rtarget *t, int64_t id, str
 	return 0;
 }
 
-/* Record the verdicts of the slots. */
-static void verdicts(struct rollout_env *env, struct rtarget *t, struct slot *s, size_t n,
-                     const char *v)
+/* Record the verdicts of the slots' health checks: "passed" for each
+ * (ok), or "failed" for those whose check failed. No check, no verdict. */
+static void verdicts(struct rollout_env *env, struct rtarget *t, struct slot *s, size_t n, int ok)
 {
+	if (!t->build || !t->cfg.health)
+		return;
 	for (size_t i = 0; i < n; i++) {
+		if (!ok && !s[i].unhealthy)
+			continue;
+		const char *v = ok ? "passed" : "failed";
 		struct err e = {0};
 		if (dstate_verdict(env->st, t->label, s[i].stage->name, t->rel, v, &e) < 0)
 			say(env, &e);
@@ -610,10 +635,10 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 		r = run_group(env, t, id, s + at, g);
 		if (r != 0) {
 			if (r > 0)
-				verdicts(env, t, s + at, g, "failed");
+				verdicts(env, t, s + at, g, 0);
 			break;
 		}
-		verdicts(env, t, s + at, g, "passed");
+		verdicts(env, t, s + at, g, 1);
 		at += g;
 		done += g;
 	}
@@ -751,8 +776,8 @@ int rollout_reconcile(struct rollout_env *env, const char *deployment, const cha
 		const struct dstage *s = dconfig_stage(&ri.cfg, name);
 		int changed = 0;
 		const char *why = NULL;
-		struct provider_op p = {.cfg = &ri.cfg, .stage = s, .root = env->root, .rel = want,
-		                .manifest = ri.manifest};
+		struct provider_op p = {.label = deployment, .cfg = &ri.cfg, .stage = s,
+		                        .root = env->root, .rel = want, .manifest = ri.manifest};
 		int r = s ? provider_read(&p, env->runner, live, &changed, &why, &e) : -1;
 		provider_free(&p);
 		relinfo_free(&ri);

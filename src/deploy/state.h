@@ -114,8 +114,9 @@ int dstate_verdict(struct dstate *s, const char *deployment, const char *stage, 
                    const char *verdict, struct err *e);
 /* Has rel ever passed its health check and bake at stage? 1 or 0. */
 int dstate_passed(struct dstate *s, const char *deployment, const char *stage, const char *rel);
-/* The release stage had before its current one: the last applied with
- * success that is not cur ("" when none). 0 or -1 with *e. */
+/* The release to go back to from cur: the last other one that passed its
+ * health check at stage, else the last other one applied with success
+ * ("" when none). 0 or -1 with *e. */
 int dstate_previous(struct dstate *s, const char *deployment, const char *stage,
                     const char *cur, char out[65], struct err *e);
 
