@@ -41,6 +41,9 @@ int roots_write(struct dstate *st, const char *root, const char *cache_dir, stru
 		return -1;
 	}
 	struct buf out = {0}, kept = {0};
+	/* first line: whose roots these are; gc drops the file once that
+	 * workspace has no state.db any more */
+	buf_printf(&out, "workspace %s\n", root);
 	int rank = 0, keep = 10;
 	for (size_t i = 0; i < n; i++) {
 		int first = i == 0 || strcmp(v[i].deployment, v[i - 1].deployment) ||
@@ -80,7 +83,7 @@ int roots_write(struct dstate *st, const char *root, const char *cache_dir, stru
 	digest_hex(&d, hex);
 	char *dir = xasprintf("%s/roots", cache_dir), *path = xasprintf("%s/%.16s", dir, hex);
 	int rc = 0;
-	if (fs_mkdir_p(dir) < 0 || fs_write_atomic(path, out.s ? out.s : "", out.len, 0644) < 0)
+	if (fs_mkdir_p(dir) < 0 || fs_write_atomic(path, out.s, out.len, 0644) < 0)
 		rc = err_sys(e, "cannot write %s", path);
 	/* release directories no stage keeps */
 	char *rdir = xasprintf("%s/.cairn/releases", root);

@@ -1,7 +1,10 @@
 /* deploy/roots: releases as GC roots. Each stage's last keep releases
  * (its deployment's keep, default 10) must stay restorable, so their
  * blobs are listed in <cache>/roots/<workspace>: one file per workspace
- * using the cache, which store_local_gc reads and never evicts from. The
+ * using the cache, which store_local_gc reads and never evicts from:
+ *   workspace <absolute root>\n
+ *   <64 hex>\n ...          one line per blob
+ * (gc removes the file of a workspace whose .cairn/state.db is gone). The
  * release directories under .cairn/releases that no stage keeps any more
  * are removed at the same time. */
 #ifndef CAIRN_DEPLOY_ROOTS_H

@@ -57,7 +57,8 @@ static void scan(const char *dir, int depth, struct entries *out)
 }
 
 /* The digests the files of <dir>/roots name (deploy/roots.h), one per
- * line: a text of 65-byte lines, searched with strstr. */
+ * line: a text searched with strstr for "<64 hex>\n". The file of a
+ * workspace that no longer has a state.db is removed. */
 static char *read_roots(const char *dir)
 {
 	char *rdir = xasprintf("%s/roots", dir);
@@ -67,7 +68,21 @@ static char *read_roots(const char *dir)
 		if (e->d_name[0] == '.')
 			continue;
 		char *p = xasprintf("%s/%s", rdir, e->d_name);
-		fs_read_all(p, &all);
+		struct buf one = {0};
+		if (fs_read_all(p, &one) == 0 && one.len) {
+			/* "workspace PATH\n" first: a workspace that is gone (no
+			 * state.db) roots nothing any more */
+			char *nl = memchr(one.s, '\n', one.len);
+			char *db = nl && !strncmp(one.s, "workspace ", 10)
+			                   ? xasprintf("%.*s/.cairn/state.db", (int)(nl - one.s - 10), one.s + 10)
+			                   : NULL;
+			if (db && access(db, F_OK) < 0)
+				unlink(p);
+			else
+				buf_putn(&all, one.s, one.len);
+			free(db);
+		}
+		buf_free(&one);
 		free(p);
 	}
 	if (d)
