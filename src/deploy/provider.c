@@ -68,16 +68,21 @@ static int dir_apply(struct provider_op *p, struct err *e)
 	char *rdir = xasprintf("%s/releases/%s", sp, p->rel);
 	const char *why;
 	struct stat st;
-	/* a copy there already is used only when it is whole and untouched */
-	if (stat(rdir, &st) == 0 && !release_matches(rdir, p->manifest, &why))
-		fs_rm_rf(rdir);
-	if (stat(rdir, &st) < 0) {
+	/* a copy there already is used only when it is whole and untouched;
+	 * a damaged one (current may point at it) is replaced by a fresh copy
+	 * made beside it first, so current dangles only between two renames */
+	int there = stat(rdir, &st) == 0, bad = there && !release_matches(rdir, p->manifest, &why);
+	if (!there || bad) {
 		char *tmp = xasprintf("%s.tmp.%ld", rdir, (long)getpid());
+		char *old = xasprintf("%s.old.%ld", rdir, (long)getpid());
 		fs_rm_rf(tmp);
-		if (release_copy(p->reldir, tmp, p->manifest) < 0 || rename(tmp, rdir) < 0)
+		if (release_copy(p->reldir, tmp, p->manifest) < 0 ||
+		    (bad && rename(rdir, old) < 0) || rename(tmp, rdir) < 0)
 			rc = err_sys(e, "%s: cannot copy the release into %s", p->stage->name, rdir);
 		fs_rm_rf(tmp);
+		fs_rm_rf(old);
 		free(tmp);
+		free(old);
 	}
 	if (rc == 0) {
 		/* the switch: a new link beside it, renamed over the old */
