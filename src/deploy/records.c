@@ -77,6 +77,20 @@ int dstate_release_get(struct dstate *s, const char *deployment, const char *pre
 	return rc;
 }
 
+char *dstate_release_tests(struct dstate *s, const char *rel)
+{
+	struct err e = {0};
+	const char *a[] = {rel};
+	sqlite3_stmt *st = ds_prep(s, "SELECT tests FROM rels WHERE release = ?", a, 1, &e);
+	err_clear(&e);
+	char *t = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		t = col_dup(st, 0);
+	if (st)
+		sqlite3_finalize(st);
+	return t ? t : xstrdup("");
+}
+
 int dstate_deployment_put(struct dstate *s, const char *deployment, const char *config,
                           struct err *e)
 {

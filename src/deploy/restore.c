@@ -99,6 +99,7 @@ static int put_release(struct rollout_env *env, const char *deployment, const ch
 	snprintf(step.to, sizeof step.to, "%s", to);
 	snprintf(step.what, sizeof step.what, "%s", what);
 	int64_t id;
+	uint64_t t0 = now_ns();
 	if (dstate_step_begin(env->st, &step, &id, e) < 0) {
 		relinfo_free(&ri);
 		return -1;
@@ -128,6 +129,8 @@ static int put_release(struct rollout_env *env, const char *deployment, const ch
 		else
 			err_clear(&e2);
 	}
+	ro_note(env, what, deployment, stage, from, to, rc == 0 ? "ok" : "failed",
+	        rc < 0 ? e->msg : NULL, t0);
 	provider_free(&p);
 	relinfo_free(&ri);
 	return rc;
@@ -146,6 +149,8 @@ int rollout_recover(struct rollout_env *env, const char *deployment, const char 
 		        deployment, v[i].what, ro_short(v[i].from), ro_short(v[i].to), v[i].stage,
 		        v[i].stage);
 		/* the step never ended: mark it, then put the stage back as it was */
+		ro_note(env, "repair", deployment, v[i].stage, v[i].from, v[i].to, "interrupted",
+		        v[i].what, now_ns());
 		if (dstate_step_end(env->st, v[i].id, "interrupted", &e) < 0 ||
 		    put_release(env, deployment, v[i].stage, v[i].to, v[i].from, "rollback", v[i].rollout,
 		                &e) < 0)
@@ -225,6 +230,8 @@ int rollout_abort(struct rollout_env *env, const char *deployment)
 		fprintf(env->out, "cairn: %s: no rollout to abort\n", deployment);
 		return 0;
 	}
+	ro_note(env, "abort", deployment, ro.stage[0] ? ro.stage : NULL, NULL, ro.release, ro.state,
+	        NULL, now_ns());
 	int n = ro_roll_back(env, deployment, ro.id, "rolled back", 0);
 	if (n < 0)
 		return -1;
@@ -277,7 +284,7 @@ int rollout_back(struct rollout_env *env, const char *deployment, const char *st
 		dconfig_free(&cfg);
 		return 2;
 	}
-	int rc = 0;
+	int rc = 0, denied = 0;
 	for (size_t i = cfg.nstages; i-- > 0;) {
 		const char *name = cfg.stages[i].name;
 		if (stage && strcmp(stage, name))
@@ -302,6 +309,13 @@ int rollout_back(struct rollout_env *env, const char *deployment, const char *st
 			fprintf(env->out, "cairn: %s %s: at %s already\n", deployment, name, ro_short(want));
 			continue;
 		}
+		char *tests = dstate_release_tests(env->st, want);
+		int g = ro_gate(env, "rollback", deployment, name, want, cur, tests);
+		free(tests);
+		if (g != 0) {
+			denied = 1;
+			continue;
+		}
 		uint64_t t0 = now_ns();
 		if (put_release(env, deployment, name, cur, want, "rollback", 0, &e) < 0) {
 			ro_say(env, &e);
@@ -312,7 +326,7 @@ int rollout_back(struct rollout_env *env, const char *deployment, const char *st
 		        ro_short(cur), ro_short(want), ro_secs(t0));
 	}
 	dconfig_free(&cfg);
-	return rc;
+	return denied ? 2 : rc;
 }
 
 int rollout_reconcile(struct rollout_env *env, const char *deployment, const char *config)
@@ -355,6 +369,13 @@ int rollout_reconcile(struct rollout_env *env, const char *deployment, const cha
 		fprintf(env->out, "cairn: reconcile: %s %s: drift (live %s%s%s); re-applying %s\n",
 		        deployment, name, ro_short(live), why ? ", " : "", why ? why : "",
 		        ro_short(want));
+		char *tests = dstate_release_tests(env->st, want);
+		int g = ro_gate(env, "reconcile", deployment, name, want, live, tests);
+		free(tests);
+		if (g != 0) {
+			bad = -1;
+			continue;
+		}
 		if (put_release(env, deployment, name, live, want, "reconcile", 0, &e) < 0) {
 			bad = ro_say(env, &e);
 			continue;

@@ -96,6 +96,34 @@ int ro_renew(struct rollout_env *env, const char *deployment)
 	return 0;
 }
 
+void ro_note(struct rollout_env *env, const char *kind, const char *deployment, const char *stage,
+             const char *from, const char *to, const char *result, const char *detail,
+             uint64_t start_ns)
+{
+	if (!env->note)
+		return;
+	struct deploy_note n = {kind, deployment, stage, from, to, result, detail, start_ns,
+	                        now_ns()};
+	env->note(env->ctx, &n);
+}
+
+int ro_gate(struct rollout_env *env, const char *what, const char *deployment, const char *stage,
+            const char *release, const char *previous, const char *tests)
+{
+	if (!env->gate)
+		return 0;
+	struct deploy_gate g = {what, deployment, stage, release, previous, tests ? tests : ""};
+	char *why = NULL;
+	int r = env->gate(env->ctx, &g, &why);
+	if (r == 1) {
+		ro_note(env, "denied", deployment, stage, previous, release, what, why, now_ns());
+		free(why);
+		return 2;
+	}
+	free(why);
+	return r < 0 ? -1 : 0;
+}
+
 /* ---- the rollout ---- */
 
 size_t rollout_plan(struct rollout_env *env, const struct rtarget *t)
@@ -131,6 +159,7 @@ struct slot {
 	int fast;                   /* this release passed here before: no bake */
 	int failed;                 /* its apply or check failed */
 	int unhealthy;              /* its check ran and failed */
+	uint64_t t0;                /* when its apply or check began */
 };
 
 /* Sleep ms, unless Ctrl-C comes: 0, or -1 interrupted. The signal pipe
@@ -170,7 +199,10 @@ static int check(struct rollout_env *env, struct rtarget *t, struct slot *s, siz
 		if (skip_fast && s[i].fast)
 			continue;
 		struct err e = {0};
+		s[i].t0 = now_ns();
 		if (health_start(t->build, &s[i].p, env->sandbox, env->runner, 100 + i, &s[i].h, &e) < 0) {
+			ro_note(env, "health", t->label, s[i].stage->name, NULL, t->rel, "failed", e.msg,
+			        s[i].t0);
 			ro_say(env, &e);
 			s[i].failed = failed = 1;
 			continue;
@@ -195,7 +227,10 @@ static int check(struct rollout_env *env, struct rtarget *t, struct slot *s, siz
 		}
 		char who[512];
 		snprintf(who, sizeof who, "%s %s", t->label, s[i].stage->name);
-		if (health_end(&s[i].h, &d, who, &e) < 0) {
+		int r = health_end(&s[i].h, &d, who, &e);
+		ro_note(env, "health", t->label, s[i].stage->name, NULL, t->rel, r < 0 ? "failed" : "passed",
+		        r < 0 ? e.msg : NULL, s[i].t0);
+		if (r < 0) {
 			ro_say(env, &e);
 			s[i].failed = s[i].unhealthy = failed = 1;
 		}
@@ -206,6 +241,18 @@ static int check(struct rollout_env *env, struct rtarget *t, struct slot *s, siz
 
 /* Apply t at the slots together. 0, 1 when one failed (said), -1 when
  * interrupted. */
+/* Slot x's apply ended (r < 0: failed, with *e): journaled, noted, said. */
+static void apply_ended(struct rollout_env *env, struct rtarget *t, struct slot *x, int r,
+                        struct err *e)
+{
+	ro_note(env, "apply", t->label, x->stage->name, x->from, t->rel, r < 0 ? "failed" : "ok",
+	        r < 0 ? e->msg : NULL, x->t0);
+	if (r < 0)
+		ro_say(env, e), x->failed = 1;
+	if (dstate_step_end(env->st, x->step, r < 0 ? "failed" : "ok", e) < 0)
+		ro_say(env, e), x->failed = 1;
+}
+
 static int apply_group(struct rollout_env *env, struct rtarget *t, int64_t id, struct slot *s,
                        size_t n)
 {
@@ -227,15 +274,14 @@ static int apply_group(struct rollout_env *env, struct rtarget *t, int64_t id, s
 			s[i].failed = failed = 1;
 			break;
 		}
+		s[i].t0 = now_ns();
 		int r = provider_apply(&s[i].p, env->runner, i + 1, &e);
 		if (r == 0) {
 			started++;
 			continue;
 		}
-		if (r < 0)
-			ro_say(env, &e), s[i].failed = failed = 1;
-		if (dstate_step_end(env->st, s[i].step, r < 0 ? "failed" : "ok", &e) < 0)
-			ro_say(env, &e), s[i].failed = failed = 1;
+		apply_ended(env, t, &s[i], r, &e);
+		failed |= s[i].failed;
 	}
 	for (; started > 0; started--) {
 		struct job_done d;
@@ -253,10 +299,8 @@ static int apply_group(struct rollout_env *env, struct rtarget *t, int64_t id, s
 		struct err e = {0};
 		int r = provider_end(&s[i].p, &d, &e);
 		free(d.output);
-		if (r < 0)
-			ro_say(env, &e), s[i].failed = failed = 1;
-		if (dstate_step_end(env->st, s[i].step, r < 0 ? "failed" : "ok", &e) < 0)
-			ro_say(env, &e), s[i].failed = failed = 1;
+		apply_ended(env, t, &s[i], r, &e);
+		failed |= s[i].failed;
 	}
 	return failed;
 }
@@ -284,31 +328,34 @@ static int run_group(struct rollout_env *env, struct rtarget *t, int64_t id, str
 	for (size_t i = 0; i < n; i++)
 		baking += !s[i].fast;
 	if (t->cfg.bake == 0 || baking == 0) {
-		for (size_t i = 0; i < n && t->cfg.bake; i++)
+		for (size_t i = 0; i < n && t->cfg.bake; i++) {
 			fprintf(env->out, "cairn: %s %s: %s passed here before: no bake\n", t->label,
-			        s[i].stage->name,
-			        ro_short(t->rel));
+			        s[i].stage->name, ro_short(t->rel));
+			ro_note(env, "bake", t->label, s[i].stage->name, NULL, t->rel, "skipped",
+			        "passed here before", now_ns());
+		}
 		return 0;
 	}
 	fprintf(env->out, "cairn: %s: baking %zu stage%s for %d s (health every %d s)\n", t->label,
-	        baking,
-	        baking == 1 ? "" : "s", t->cfg.bake, t->cfg.interval);
+	        baking, baking == 1 ? "" : "s", t->cfg.bake, t->cfg.interval);
 	fflush(env->out);
-	uint64_t end = now_ns() + (uint64_t)t->cfg.bake * 1000000000ull;
-	while (now_ns() < end) {
+	uint64_t b0 = now_ns(), end = b0 + (uint64_t)t->cfg.bake * 1000000000ull;
+	r = 0;
+	while (now_ns() < end && r == 0) {
 		uint64_t left = (end - now_ns()) / 1000000;
 		int ms = t->cfg.interval * 1000 < (int)left ? t->cfg.interval * 1000 : (int)left;
 		if (nap(ms) < 0)
-			return -1;
-		if (ro_renew(env, t->label) < 0)
-			return 1;
-		if ((r = check(env, t, s, n, 1)) != 0) {
-			if (r > 0)
-				fprintf(env->out, "cairn: %s: bake failed\n", t->label);
-			return r;
-		}
+			r = -1;
+		else if (ro_renew(env, t->label) < 0)
+			r = 1;
+		else if ((r = check(env, t, s, n, 1)) > 0)
+			fprintf(env->out, "cairn: %s: bake failed\n", t->label);
 	}
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!s[i].fast)
+			ro_note(env, "bake", t->label, s[i].stage->name, NULL, t->rel,
+			        r == 0 ? "passed" : r < 0 ? "interrupted" : "failed", NULL, b0);
+	return r;
 }
 
 /* Record the verdicts of the slots' health checks: "passed" for each
@@ -376,6 +423,18 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 			        n == 1 ? "" : "s", ro_short(t->rel));
 		return ROLL_DONE;
 	}
+	/* the policy, asked for every stage before the first changes */
+	for (size_t i = 0; i < nchange; i++) {
+		int g = ro_gate(env, "deploy", t->label, s[i].stage->name, t->rel, s[i].from, t->tests);
+		if (g == 0)
+			continue;
+		/* what this rollout already changed (in earlier calls) goes back */
+		if (open && ro_roll_back(env, t->label, id, "denied", 0) > 0)
+			fprintf(env->out, "cairn: %s: denied at %s: rolled back\n", t->label,
+			        s[i].stage->name);
+		free(s);
+		return ROLL_ERROR;
+	}
 	if ((!open && dstate_rollout_begin(env->st, t->label, t->rel, &id, &e) < 0) ||
 	    (open && dstate_rollout_set(env->st, id, "running", NULL, &e) < 0)) {
 		free(s);
@@ -396,7 +455,12 @@ enum rollout_end rollout_run(struct rollout_env *env, struct rtarget *t, int pro
 		for (size_t k = 1; k < g; k++)
 			if (s[at + k].stage->approval || (size_t)(s[at + k].stage - t->cfg.stages) < ncanary)
 				g = k;
+		if (s[at].stage->approval && gate && !strcmp(gate, s[at].stage->name))
+			ro_note(env, "approval", t->label, gate, s[at].from, t->rel, "promoted", NULL,
+			        now_ns());
 		if (s[at].stage->approval && !(gate && !strcmp(gate, s[at].stage->name))) {
+			ro_note(env, "approval", t->label, s[at].stage->name, s[at].from, t->rel, "paused",
+			        NULL, now_ns());
 			if (dstate_rollout_set(env->st, id, "paused", s[at].stage->name, &e) < 0)
 				r = ro_say(env, &e);
 			fprintf(env->out, "cairn: %s: paused before %s, waiting for approval:"

@@ -19,7 +19,32 @@
 #include "deploy/state.h"
 #include "exec/runner.h"
 #include "store/store.h"
+#include <stdint.h>
 #include <stdio.h>
+
+/* Something a rollout did, for its observers: the audit log, --events,
+ * --profile. */
+struct deploy_note {
+	const char *kind;       /* "apply", "rollback", "reconcile", "health",
+	                           "bake", "approval", "abort", "repair",
+	                           "denied" */
+	const char *deployment;
+	const char *stage;      /* or NULL */
+	const char *from, *to;  /* releases ("" none), or NULL */
+	const char *result;     /* "ok", "failed", "passed", "paused",
+	                           "promoted", "interrupted", ... */
+	const char *detail;     /* why (a denial's reason, a failure), or NULL */
+	uint64_t start_ns, end_ns; /* when it began and ended (now_ns) */
+};
+
+/* What is about to change, for a policy to allow or deny. */
+struct deploy_gate {
+	const char *what;       /* "deploy", "rollback", "reconcile" */
+	const char *deployment, *stage;
+	const char *release;    /* the release the stage gets */
+	const char *previous;   /* what it has ("" none) */
+	const char *tests;      /* the tests that admitted release, "LABEL\n" each */
+};
 
 struct rollout_env {
 	struct dstate *st;
@@ -28,6 +53,13 @@ struct rollout_env {
 	const char *root;     /* the workspace root, absolute */
 	int sandbox;          /* health checks run sandboxed */
 	FILE *out;            /* what it says */
+	/* Told of everything it does (NULL: nobody). */
+	void (*note)(void *ctx, const struct deploy_note *n);
+	/* Asked before a stage changes (NULL: all allowed): 0 allow, 1 deny
+	 * (said by the gate, and *why set to the reason, fresh), -1 an error
+	 * (said). */
+	int (*gate)(void *ctx, const struct deploy_gate *g, char **why);
+	void *ctx;            /* for note and gate */
 };
 
 /* A deployment's release, built and ready. */
@@ -79,13 +111,13 @@ int rollout_abort(struct rollout_env *env, const char *deployment);
 
 /* cairn rollback: stage (NULL: every stage) of deployment to release to
  * (a prefix; NULL: each stage's previous release). 0, 1 when a stage
- * failed, 2 on a user error (said). */
+ * failed, 2 on a user error or a stage the policy kept (said). */
 int rollout_back(struct rollout_env *env, const char *deployment, const char *stage,
                  const char *to);
 
 /* cairn reconcile: re-apply the recorded release wherever what is live
- * differs. The number of stages repaired, or -1 when one could not be
- * (said). */
+ * differs (a stage the policy keeps is left). The number of stages
+ * repaired, or -1 when one could not be (said). */
 int rollout_reconcile(struct rollout_env *env, const char *deployment, const char *config);
 
 #endif

@@ -23,4 +23,13 @@ int ro_wait_for(struct runner *r, size_t id, struct job_done *d);
 int ro_roll_back(struct rollout_env *env, const char *deployment, int64_t id, const char *state,
                  int unverified);
 
+/* Tell the observer (env->note), when there is one. */
+void ro_note(struct rollout_env *env, const char *kind, const char *deployment, const char *stage,
+             const char *from, const char *to, const char *result, const char *detail,
+             uint64_t start_ns);
+/* Ask the gate (env->gate) whether stage may go from previous to release:
+ * 0 allowed, 2 denied (said, and noted), -1 an error (said). */
+int ro_gate(struct rollout_env *env, const char *what, const char *deployment, const char *stage,
+            const char *release, const char *previous, const char *tests);
+
 #endif

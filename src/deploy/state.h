@@ -79,6 +79,9 @@ int dstate_release_put(struct dstate *s, const char *rel, const char *deployment
  * NULL) set; 1 when there is none, 2 when prefix names several; -1 with *e. */
 int dstate_release_get(struct dstate *s, const char *deployment, const char *prefix,
                        char rel[65], char **config, char **manifest, struct err *e);
+/* The tests that admitted release rel, "LABEL\n" each (fresh; "" when
+ * none or unknown). */
+char *dstate_release_tests(struct dstate *s, const char *rel);
 /* The configuration deployment was last deployed with. */
 int dstate_deployment_put(struct dstate *s, const char *deployment, const char *config,
                           struct err *e);
