@@ -32,7 +32,7 @@ LIB_SRCS := \
 	src/util/util.c src/util/str.c src/util/arena.c src/util/err.c \
 	src/util/sha.c src/util/fs.c src/util/json.c src/util/map.c src/util/hook.c src/util/par.c src/util/pool.c \
 	src/lang/label.c src/lang/eval.c src/lang/glob.c src/lang/bind.c \
-	src/lang/prelude.c \
+	src/lang/prelude.c src/lang/policy.c \
 	src/graph/graph.c src/graph/check.c src/graph/snapshot.c \
 	src/store/cas.c src/store/ac.c src/store/state.c src/store/gc.c \
 	src/exec/noop.c src/exec/os_posix.c src/exec/runner.c src/exec/files.c src/exec/decide.c src/exec/job.c src/exec/sched.c src/exec/ready.c src/exec/key.c src/exec/shell.c src/exec/depfile.c src/exec/watch.c src/exec/sandbox_linux.c src/exec/spawner.c \

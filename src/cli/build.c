@@ -9,6 +9,7 @@
 #include "exec/watch.h"
 #include "graph/snapshot.h"
 #include "lang/eval.h"
+#include "lang/policy.h"
 #include "util/json.h"
 #include "util/str.h"
 #include "store/state.h"
@@ -411,8 +412,31 @@ static void round_begin(struct round *r)
 	r->sandbox = sandbox_wanted(o);
 	r->props = exec_props(r->sandbox);
 	r->skey = snapshot_key(r->w, r->pats, r->npat, r->mode == MODE_TEST, &r->cc.cfg);
-	if (r->mode == MODE_BUILD)
-		r->nkey = xasprintf("%s\nprops %s", r->skey, r->props);
+	if (r->mode == MODE_BUILD) {
+		/* a changed POLICY.lua checks the graph again (and, being no
+		 * input, rebuilds nothing) */
+		struct digest d;
+		char hex[65] = "none";
+		if (sha_file("POLICY.lua", &d, NULL) == 0)
+			digest_hex(&d, hex);
+		r->nkey = xasprintf("%s\nprops %s\npolicy %s", r->skey, r->props, hex);
+	}
+}
+
+/* POLICY.lua's action() over the wanted actions, before any runs or is
+ * taken from the cache: 0, or -1 when it denies or fails (said). */
+static int check_policy(struct round *r)
+{
+	if (access("POLICY.lua", F_OK) < 0)
+		return 0;
+	struct policy *p = NULL;
+	int rc = 0;
+	if (policy_open(r->w->name, &p, &r->e) < 0 || policy_check_graph(p, &r->g, &r->e) < 0) {
+		user_error(&r->e);
+		rc = -1;
+	}
+	policy_free(p);
+	return rc;
 }
 
 /* A plain build may be a no-op that needs neither graph nor state: 1 when
@@ -639,7 +663,7 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	round_begin(&r);
 	if (noop_fast_path(&r))
 		goto out;
-	if (load(&r) < 0) {
+	if (load(&r) < 0 || (mode != MODE_COMPDB && check_policy(&r) < 0)) {
 		code = 2;
 		goto out;
 	}

@@ -51,18 +51,32 @@ static int panic(lua_State *L)
 	return 0; /* Lua aborts */
 }
 
+/* A return hook: the line where a function of POLICY.lua returned. The
+ * last one, when the policy's hook has returned, is its return statement:
+ * what a denial names. */
+static void policy_hook(lua_State *L, lua_Debug *ar)
+{
+	void *ud;
+	lua_getallocf(L, &ud);
+	struct eval *ev = ud;
+	if (lua_getinfo(L, "Sl", ar) && !strcmp(ar->source, "@POLICY.lua") && ar->currentline > 0)
+		ev->policy_line = ar->currentline;
+}
+
 /* Call the function below the nargs arguments on top of the stack, and
  * leave its first result in their place. It runs in a new thread: a
  * thread that fails keeps its stack as the error left it, so that the
  * error is reported where it happened, and this is the only way for an
  * allocation that failed, for which Lua calls no message handler. 0, or
  * -1 with *e set (the stack is then emptied). */
-static int call(struct eval *ev, int nargs, struct err *e)
+int eval_call(struct eval *ev, int nargs, struct err *e)
 {
 	lua_State *L = ev->L;
 	lua_State *co = lua_newthread(L);
 	lua_rotate(L, -(nargs + 2), 1); /* the thread below the function */
 	lua_xmove(L, co, nargs + 1);
+	if (ev->policy_track)
+		lua_sethook(co, policy_hook, LUA_MASKRET, 0);
 	int nres;
 	ev->heap_on = 1;
 	ev->heap_refused = 0;
@@ -129,7 +143,7 @@ struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_co
 		eval_free(ev);
 		return NULL;
 	}
-	if (call(ev, 3, e) < 0) {
+	if (eval_call(ev, 3, e) < 0) {
 		char *m = e->msg;
 		e->msg = NULL;
 		err_input(e, NULL, "internal: prelude: %s", m);
@@ -168,7 +182,7 @@ void eval_free(struct eval *ev)
 }
 
 /* Push api[name]. */
-static void prepare(struct eval *ev, const char *name)
+void eval_prepare(struct eval *ev, const char *name)
 {
 	lua_State *L = ev->L;
 	lua_settop(L, 0);
@@ -203,8 +217,8 @@ static void push_patterns(lua_State *L, const struct pattern *pats, size_t n)
 
 static int run_workspace(struct eval *ev, struct err *e)
 {
-	prepare(ev, "workspace");
-	return call(ev, 0, e);
+	eval_prepare(ev, "workspace");
+	return eval_call(ev, 0, e);
 }
 
 int eval_request(struct eval *ev, const struct pattern *pats, size_t n, unsigned what,
@@ -212,11 +226,11 @@ int eval_request(struct eval *ev, const struct pattern *pats, size_t n, unsigned
 {
 	if (run_workspace(ev, e) < 0)
 		return -1;
-	prepare(ev, "request");
+	eval_prepare(ev, "request");
 	push_patterns(ev->L, pats, n);
 	lua_pushboolean(ev->L, (what & EVAL_TESTS) != 0);
 	lua_pushboolean(ev->L, (what & EVAL_DEPLOY) != 0);
-	if (call(ev, 3, e) < 0)
+	if (eval_call(ev, 3, e) < 0)
 		return -1;
 	lua_settop(ev->L, 0);
 	return 0;
@@ -239,23 +253,23 @@ char **eval_targets(struct eval *ev, const struct pattern *pats, size_t n, struc
 {
 	if (run_workspace(ev, e) < 0)
 		return NULL;
-	prepare(ev, "targets");
+	eval_prepare(ev, "targets");
 	push_patterns(ev->L, pats, n);
-	return call(ev, 1, e) < 0 ? NULL : to_strv(ev->L);
+	return eval_call(ev, 1, e) < 0 ? NULL : to_strv(ev->L);
 }
 
 char **eval_deps(struct eval *ev, const char *label, struct err *e)
 {
-	prepare(ev, "deps");
+	eval_prepare(ev, "deps");
 	lua_pushstring(ev->L, label);
-	return call(ev, 1, e) < 0 ? NULL : to_strv(ev->L);
+	return eval_call(ev, 1, e) < 0 ? NULL : to_strv(ev->L);
 }
 
 char *eval_kind(struct eval *ev, const char *label, struct err *e)
 {
-	prepare(ev, "kind");
+	eval_prepare(ev, "kind");
 	lua_pushstring(ev->L, label);
-	if (call(ev, 1, e) < 0)
+	if (eval_call(ev, 1, e) < 0)
 		return NULL;
 	char *s = xstrdup(lua_tostring(ev->L, -1));
 	lua_settop(ev->L, 0);

@@ -26,7 +26,16 @@ struct eval {
 	uint64_t heap_max;  /* what it may hold while Lua code runs */
 	int heap_on;        /* Lua code runs: heap_max holds */
 	int heap_refused;   /* an allocation failed on heap_max */
+	int policy_track;   /* note where POLICY.lua functions return */
+	int policy_line;    /* the line of the last such return */
 };
+
+/* Push api[name] (a prelude entry point). */
+void eval_prepare(struct eval *ev, const char *name);
+/* Call it with the nargs arguments on top of the stack, in a thread of its
+ * own; its first result is left in their place. 0, or -1 with *e set (the
+ * stack is then emptied). */
+int eval_call(struct eval *ev, int nargs, struct err *e);
 
 /* Record that evaluation depends on path, as closely as kind says (its
  * state now). Call it before reading or listing the path. */

@@ -900,6 +900,42 @@ end
 ---------------------------------------------------------------- entry points
 local M = {}
 
+-- POLICY.lua: evaluated like a build file; returns a table of functions.
+local policy
+local POLICY_FIELDS = { action = true, deploy = true }
+
+-- Load POLICY.lua when there is one: true, or false when there is none.
+function M.policy_load()
+  if C.exists("POLICY.lua") ~= "file" then return false end
+  local v = C.compile("POLICY.lua", new_env())()
+  if type(v) ~= "table" then
+    fail_at("POLICY.lua:1", "POLICY.lua must return a table of functions: "
+      .. "return { action = function(a) ... end, deploy = function(d) ... end }")
+  end
+  for k, f in next, v do
+    if not POLICY_FIELDS[k] then
+      fail_at("POLICY.lua:1", fmt("POLICY.lua: unknown hook '%s' (want action or deploy)", tostring(k)))
+    end
+    if type(f) ~= "function" then
+      fail_at("POLICY.lua:1", fmt("POLICY.lua: '%s' must be a function", k))
+    end
+  end
+  policy = v
+  return true
+end
+
+-- Which hooks the loaded policy has: "a" action, "d" deploy.
+function M.policy_hooks()
+  if not policy then return "" end
+  return (policy.action and "a" or "") .. (policy.deploy and "d" or "")
+end
+
+-- Ask a hook about x (a table C made, shown read-only): nil to allow, or
+-- the reason it denies (C checks that it is a string).
+function M.policy_ask(hook, x)
+  return (policy[hook](readonly(x, hook == "action" and "a" or "d")))
+end
+
 function M.workspace()
   if C.exists("WORKSPACE.lua") == "file" then
     local env = new_env()
