@@ -1,0 +1,76 @@
+/* gate: POLICY.lua's deploy() between the engine and the policy (gate.h).
+ * d.dirty asks git once per command: `git status --porcelain
+ * --untracked-files=no` printing anything means uncommitted changes to
+ * tracked files; no git, or no checkout, is clean. */
+#include "cli/gate.h"
+#include "deploy/state.h"
+#include "lang/policy.h"
+#include "util/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+struct gate {
+	char *root_name;
+	int loaded;          /* POLICY.lua was looked for */
+	struct policy *p;    /* what it holds, or NULL */
+	int dirty;           /* -1 until asked */
+};
+
+struct gate *gate_new(const char *root_name)
+{
+	struct gate *g = xcalloc(1, sizeof *g);
+	g->root_name = xstrdup(root_name);
+	g->dirty = -1;
+	return g;
+}
+
+void gate_free(struct gate *g)
+{
+	if (!g)
+		return;
+	policy_free(g->p);
+	free(g->root_name);
+	free(g);
+}
+
+static int dirty(struct gate *g)
+{
+	if (g->dirty >= 0)
+		return g->dirty;
+	g->dirty = 0;
+	FILE *f = popen("git status --porcelain --untracked-files=no 2>/dev/null", "r");
+	if (!f)
+		return 0;
+	char line[512];
+	int any = fgets(line, sizeof line, f) != NULL;
+	while (fgets(line, sizeof line, f)) {
+	}
+	g->dirty = pclose(f) == 0 && any;
+	return g->dirty;
+}
+
+int gate_ask(struct gate *g, const struct deploy_gate *dg, char **why)
+{
+	struct err e = {0};
+	*why = NULL;
+	if (!g->loaded) {
+		g->loaded = 1;
+		if (access("POLICY.lua", F_OK) == 0 && policy_open(g->root_name, &g->p, &e) < 0) {
+			fprintf(stderr, "%s\n", e.msg);
+			err_clear(&e);
+			return -1;
+		}
+	}
+	if (!policy_has_deploy(g->p))
+		return 0;
+	struct policy_deploy d = {dg->what, dg->deployment, dg->stage, dg->release, dg->previous,
+	                          dstate_user(), dg->tests, dirty(g)};
+	int r = policy_check_deploy(g->p, &d, why, &e);
+	if (r != 0) {
+		fflush(stdout);
+		fprintf(stderr, "%s\n", e.msg);
+	}
+	err_clear(&e);
+	return r;
+}
