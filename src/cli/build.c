@@ -550,7 +550,15 @@ static int execute(struct round *r)
 	}
 	r->u.remote = rm != NULL;
 	r->u.remote_exec = rm && remote_executes(rm);
-	if (o->events) {
+	if (o->events && !strcmp(o->events, "-")) {
+		/* --events -: the events on stdout, line by line, for a job that
+		 * follows them; what cairn says to people goes to stderr */
+		int fd = dup(1);
+		r->u.events = fd < 0 ? NULL : fdopen(fd, "w");
+		if (!r->u.events || dup2(2, 1) < 0)
+			fatal("--events -: cannot use stdout:");
+		setvbuf(r->u.events, NULL, _IOLBF, 0);
+	} else if (o->events) {
 		r->events = user_path(w, o->events);
 		r->u.events = fopen(r->events, "w");
 		if (!r->u.events)
@@ -628,14 +636,20 @@ static int report(struct round *r)
 	} else {
 		ui_summary(&r->u, &r->res.c);
 	}
-	if (r->u.events) {
-		fclose(r->u.events);
-		r->u.events = NULL;
-	}
-	if (r->u.trace && trace_write(r->u.trace, r->profile) < 0)
-		warn("cannot write %s:", r->profile);
-	r->u.trace = NULL; /* trace_write freed it */
+	if (r->mode != MODE_DEPLOY)
+		ui_finish(&r->u, r->profile);
 	return code;
+}
+
+void ui_finish(struct ui *u, const char *profile)
+{
+	if (u->events) {
+		fclose(u->events);
+		u->events = NULL;
+	}
+	if (u->trace && trace_write(u->trace, profile) < 0)
+		warn("cannot write %s:", profile);
+	u->trace = NULL; /* trace_write freed it */
 }
 
 static void round_free(struct round *r)
@@ -678,7 +692,9 @@ static int build_once(const struct opts *o, enum build_mode mode, struct ws *w,
 	if (mode == MODE_RUN && code == 0)
 		code = run_binary(w, &r.g, o);
 	if (mode == MODE_DEPLOY && code != 2 && code != 130)
-		code = deploy_after_build(o, w, &(struct build_report){&r.g, code == 0});
+		code = deploy_after_build(o, w, &(struct build_report){&r.g, r.st, code == 0, &r.u});
+	if (mode == MODE_DEPLOY)
+		ui_finish(&r.u, r.profile); /* the deploy's events and spans are in */
 out:
 	round_free(&r);
 	return code;

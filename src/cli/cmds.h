@@ -5,6 +5,9 @@
 #include "lang/eval.h"
 #include "lang/label.h"
 
+struct state;
+struct ui;
+
 struct ws {
 	char *root;      /* absolute path of the workspace root; the cwd */
 	char *rel;       /* where the user stood, relative to the root ("" at it) */
@@ -43,7 +46,10 @@ int sandbox_wanted(const struct opts *o);
  * code of the command. */
 struct build_report {
 	struct graph *g;
+	struct state *st; /* the build's state: each action's last key */
 	int built;       /* the build succeeded: every action and test passed */
+	struct ui *u;    /* --events and --profile, still open: the deploy's
+	                    events and spans go into the same stream and trace */
 };
 int deploy_after_build(const struct opts *o, struct ws *w, const struct build_report *br);
 

@@ -8,6 +8,7 @@
  * which keeps each release's configuration, and from the store, which
  * keeps its bytes. */
 #include "cli/cmds.h"
+#include "cli/ui.h"
 #include "deploy/config.h"
 #include "deploy/provider.h"
 #include "deploy/release.h"
@@ -135,7 +136,8 @@ static void unit_free(struct unit *u)
 
 /* Its texts read, its release made and (but for a plan) recorded, its
  * directory made. 0, or 2 (said). */
-static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit *u, int plan)
+static int unit_prepare(struct dctx *c, const struct build_report *br, const struct deploy_def *d,
+                        struct unit *u, int plan)
 {
 	struct err e = {0};
 	u->t.label = d->label;
@@ -154,8 +156,13 @@ static int unit_prepare(struct dctx *c, const struct deploy_def *d, struct unit 
 		goto bad;
 	if (plan)
 		return 0; /* the change set needs the digest only */
-	if (dstate_release_put(c->st, u->t.rel, d->label, d->config, u->t.manifest, u->tests, &e) < 0 ||
-	    !(u->t.reldir = release_dir(c->store, c->env.root, u->t.rel, u->t.manifest, &e)))
+	char *prov = observe_provenance(br->g, br->st, &u->b, u->t.manifest);
+	int rc = dstate_release_put(c->st, u->t.rel, d->label, d->config, u->t.manifest, u->tests,
+	                            prov, &e);
+	if (rc == 0)
+		observe_release(br->u, d->label, u->t.rel, prov, u->tests);
+	free(prov);
+	if (rc < 0 || !(u->t.reldir = release_dir(c->store, c->env.root, u->t.rel, u->t.manifest, &e)))
 		goto bad;
 	return 0;
 bad:
@@ -263,7 +270,7 @@ int deploy_after_build(const struct opts *o, struct ws *w, const struct build_re
 	c.changed = !o->plan;
 	/* deps were analyzed first: they come first */
 	for (size_t i = 0; i < n && code == 0; i++)
-		code = unit_prepare(&c, &g->deploys[i], &u[i], o->plan);
+		code = unit_prepare(&c, br, &g->deploys[i], &u[i], o->plan);
 	if (code == 0 && o->plan) {
 		for (size_t i = 0; i < n; i++)
 			rollout_plan(&c.env, &u[i].t);
@@ -374,6 +381,48 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* ", "provenance": {...}" of release rel: the action keys that made its
+ * artifacts and the tests that admitted it, leading back to the build. */
+static void json_provenance(struct dstate *st, const char *rel)
+{
+	if (!rel[0])
+		return;
+	char *prov = dstate_release_provenance(st, rel), *tests = dstate_release_tests(st, rel);
+	printf(", \"provenance\": {\"artifacts\": [");
+	int first = 1;
+	for (char *p = prov, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
+		nl = strchr(p, '\n');
+		char *line = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+		char name[256], digest[65], key[65], path[1024];
+		if (sscanf(line, "%255s %64s %64s %1023s", name, digest, key, path) == 4) {
+			printf("%s{\"name\": ", first ? "" : ", ");
+			json_str(name);
+			printf(", \"digest\": \"%s\", \"action_key\": ", digest);
+			json_str(key);
+			printf(", \"path\": ");
+			json_str(path);
+			printf("}");
+			first = 0;
+		}
+		free(line);
+	}
+	printf("], \"tests\": [");
+	first = 1;
+	for (char *p = tests, *nl; *p; p = nl ? nl + 1 : p + strlen(p)) {
+		nl = strchr(p, '\n');
+		char *t = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+		if (*t) {
+			printf("%s", first ? "" : ", ");
+			json_str(t);
+			first = 0;
+		}
+		free(t);
+	}
+	printf("]}");
+	free(prov);
+	free(tests);
+}
+
 int cmd_status(const struct opts *o)
 {
 	struct ws w;
@@ -451,6 +500,7 @@ int cmd_status(const struct opts *o)
 				json_str(name);
 				printf(", \"desired\": ");
 				json_str(want);
+				json_provenance(c.st, want);
 				printf(", \"live\": ");
 				if (known)
 					json_str(live);

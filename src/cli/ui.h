@@ -41,6 +41,21 @@ void ui_clear(struct ui *u);
  * "C cached (H remote)" when a remote cache is in use. */
 void ui_summary(struct ui *u, const struct sched_counts *c);
 void ui_free(struct ui *u);
+/* observe.c: a deployment in the events and the trace. */
+struct deploy_note;
+struct dbuild;
+struct state;
+/* A note of the engine as an event line and a span. */
+void observe_note(struct ui *u, const struct deploy_note *n);
+/* A release's provenance: "NAME DIGEST KEY PATH\n" per artifact, KEY the
+ * action key that produced it ("-" for a source file). Fresh. */
+char *observe_provenance(const struct graph *g, struct state *st, const struct dbuild *b,
+                         const char *manifest);
+/* The release event: the bytes deployed, their action keys, the tests. */
+void observe_release(struct ui *u, const char *deployment, const char *rel,
+                     const char *provenance, const char *tests);
+/* Close --events and write --profile (to profile) (build.c). */
+void ui_finish(struct ui *u, const char *profile);
 /* tests.c: note a finished test action (and its --events line). */
 void ui_test_finished(struct ui *u, const struct sched_event *ev);
 /* The table of tests: label, status, time. */

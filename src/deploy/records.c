@@ -26,13 +26,30 @@ static char *col_dup(sqlite3_stmt *st, int col)
 
 int dstate_release_put(struct dstate *s, const char *rel, const char *deployment,
                        const char *config, const char *manifest, const char *tests,
-                       struct err *e)
+                       const char *provenance, struct err *e)
 {
 	const char *a[] = {rel, deployment, config, manifest, tests};
-	sqlite3_stmt *st = ds_prep(s, "INSERT OR IGNORE INTO rels VALUES (?, ?, ?, ?, ?, ?)", a, 5, e);
-	if (st)
+	sqlite3_stmt *st = ds_prep(s, "INSERT OR IGNORE INTO rels VALUES (?, ?, ?, ?, ?, ?, ?)", a, 5,
+	                           e);
+	if (st) {
 		sqlite3_bind_int64(st, 6, ds_now_ms());
+		sqlite3_bind_text(st, 7, provenance, -1, SQLITE_STATIC);
+	}
 	return exec_done(s, st, e);
+}
+
+char *dstate_release_provenance(struct dstate *s, const char *rel)
+{
+	struct err e = {0};
+	const char *a[] = {rel};
+	sqlite3_stmt *st = ds_prep(s, "SELECT provenance FROM rels WHERE release = ?", a, 1, &e);
+	err_clear(&e);
+	char *t = NULL;
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		t = col_dup(st, 0);
+	if (st)
+		sqlite3_finalize(st);
+	return t ? t : xstrdup("");
 }
 
 int dstate_release_get(struct dstate *s, const char *deployment, const char *prefix,

@@ -16,7 +16,8 @@
  *                                 with its health verdict ("passed" once
  *                                 its check and bake passed there)
  *   rels(release TEXT PRIMARY KEY, deployment, config, manifest, tests,
- *        created_ms)              what each release is (records.c)
+ *        created_ms, provenance)  what each release is (records.c), and
+ *                                 the action keys that made its bytes
  *   deployments(deployment TEXT PRIMARY KEY, config, updated_ms)
  *                                 the configuration last deployed
  *   rollouts(id INTEGER PRIMARY KEY, deployment, release, state, stage,
@@ -57,7 +58,7 @@ static const char schema[] =
 	" applied_ms INTEGER, user TEXT, result TEXT, health TEXT);"
 	"CREATE INDEX IF NOT EXISTS releases_by_stage ON releases(deployment, stage);"
 	"CREATE TABLE IF NOT EXISTS rels(release TEXT PRIMARY KEY, deployment TEXT, config TEXT,"
-	" manifest TEXT, tests TEXT, created_ms INTEGER);"
+	" manifest TEXT, tests TEXT, created_ms INTEGER, provenance TEXT);"
 	"CREATE TABLE IF NOT EXISTS deployments(deployment TEXT PRIMARY KEY, config TEXT,"
 	" updated_ms INTEGER);"
 	"CREATE TABLE IF NOT EXISTS rollouts(id INTEGER PRIMARY KEY, deployment TEXT, release TEXT,"
@@ -110,6 +111,24 @@ int ds_err(struct dstate *s, struct err *e, const char *what)
 	return err_input(e, NULL, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
+/* Columns that schema 1 gained before any release of it, added to a store
+ * made without them. 0, or -1 with *msg. */
+static int add_columns(struct dstate *s, char **msg)
+{
+	sqlite3_stmt *st = NULL;
+	int have = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info('rels') WHERE name = 'provenance'",
+	                       -1, &st, NULL) == SQLITE_OK)
+		have = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (have)
+		return 0;
+	return sqlite3_exec(s->db, "ALTER TABLE rels ADD COLUMN provenance TEXT", NULL, NULL, msg) ==
+	               SQLITE_OK
+	           ? 0
+	           : -1;
+}
+
 int dstate_open(const char *path, struct dstate **out, struct err *e)
 {
 	struct dstate *s = xcalloc(1, sizeof *s);
@@ -148,7 +167,7 @@ int dstate_open(const char *path, struct dstate **out, struct err *e)
 	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) !=
 	        SQLITE_OK ||
 	    sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK || add_columns(s, &msg) < 0 ||
 	    sqlite3_exec(s->db, "PRAGMA user_version = 1; COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
 		err_input(e, NULL, "%s: cannot set up the state store: %s", path, msg ? msg : "?");
 		sqlite3_free(msg);

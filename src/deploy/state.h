@@ -69,11 +69,14 @@ int dstate_current(struct dstate *s, const char *deployment, const char *stage, 
 /* ---- records.c: releases, deployments, rollouts, verdicts ---- */
 
 /* Record what release rel is (once; a second put of rel changes nothing):
- * its configuration, its manifest (release.h) and the tests that admitted
- * it ("LABEL\n" each). 0 or -1 with *e. */
+ * its configuration, its manifest (release.h), the tests that admitted
+ * it ("LABEL\n" each) and its provenance ("NAME DIGEST KEY PATH\n" per
+ * artifact: the action keys that made its bytes). 0 or -1 with *e. */
 int dstate_release_put(struct dstate *s, const char *rel, const char *deployment,
                        const char *config, const char *manifest, const char *tests,
-                       struct err *e);
+                       const char *provenance, struct err *e);
+/* Its provenance (fresh; "" when unknown). */
+char *dstate_release_provenance(struct dstate *s, const char *rel);
 /* deployment's release whose digest starts with prefix (4 to 64 hex
  * digits): 0 with rel filled and *config, *manifest (fresh; either may be
  * NULL) set; 1 when there is none, 2 when prefix names several; -1 with *e. */

@@ -173,9 +173,12 @@ TEST(deploy_records_of_releases_rollouts_and_verdicts)
 	char a[65], b[65], got[65];
 	memset(a, 'a', 64), a[64] = 0;
 	memset(b, 'a', 64), b[64] = 0, b[5] = 'b';
-	CHECK(dstate_release_put(s, a, "//w:w", config, "m-a", "", &e) == 0);
-	CHECK(dstate_release_put(s, b, "//w:w", config, "m-b", "", &e) == 0);
-	CHECK(dstate_release_put(s, a, "//w:w", "other", "other", "", &e) == 0); /* once */
+	CHECK(dstate_release_put(s, a, "//w:w", config, "m-a", "", "p-a", &e) == 0);
+	CHECK(dstate_release_put(s, b, "//w:w", config, "m-b", "", "p-b", &e) == 0);
+	CHECK(dstate_release_put(s, a, "//w:w", "other", "other", "", "", &e) == 0); /* once */
+	char *prov = dstate_release_provenance(s, a);
+	CHECK_STR(prov, "p-a");
+	free(prov);
 	char *cfg = NULL, *man = NULL;
 	CHECK(dstate_release_get(s, "//w:w", "aaaa", got, &cfg, &man, &e) == 2); /* both */
 	CHECK(dstate_release_get(s, "//w:w", "aaaaab", got, &cfg, &man, &e) == 0);
