@@ -718,8 +718,10 @@ static int clean_state(void)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "lock"))
 			continue;
 		/* the deployments' state is what is live out there, not a cache
-		 * of the build: clean never forgets it */
-		if (!strncmp(e->d_name, "state.db", 8) || !strcmp(e->d_name, "releases"))
+		 * of the build, and the audit log is their history (anchored in
+		 * state.db): clean never forgets them */
+		if (!strncmp(e->d_name, "state.db", 8) || !strcmp(e->d_name, "releases") ||
+		    !strcmp(e->d_name, "audit.log"))
 			continue;
 		char *p = xasprintf(".cairn/%s", e->d_name);
 		if (fs_rm_rf(p) < 0)

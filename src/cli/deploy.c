@@ -8,6 +8,7 @@
  * which keeps each release's configuration, and from the store, which
  * keeps its bytes. */
 #include "cli/cmds.h"
+#include "deploy/audit.h"
 #include "deploy/config.h"
 #include "deploy/provider.h"
 #include "deploy/release.h"
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #define STATE_DB ".cairn/state.db"
+#define AUDIT_LOG ".cairn/audit.log"
 
 /* What every deploy command opens. */
 struct dctx {
@@ -40,7 +42,22 @@ struct dctx {
 	const char *cache_dir;
 	int changed;  /* releases may have moved: write the GC roots again */
 	int in_memory; /* no state.db here: nothing was ever deployed */
+	struct audit *audit; /* .cairn/audit.log, or NULL (in memory, or failed) */
 };
+
+/* The engine's observers (env.note): the audit log. Its failure is
+ * warned about once and never fails a deploy. */
+static void on_note(void *ctx, const struct deploy_note *n)
+{
+	struct dctx *c = ctx;
+	struct err e = {0};
+	if (c->audit && audit_note(c->audit, n, &e) < 0) {
+		warn("%s; the audit log is not written to any more in this run", e.msg);
+		err_clear(&e);
+		audit_close(c->audit);
+		c->audit = NULL;
+	}
+}
 
 /* 0, or 2 (said). With write 0 (a command that only reads, or --plan),
  * a workspace where nothing was ever deployed gets an empty store in
@@ -72,6 +89,12 @@ static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o, i
 	                              .sandbox = sandbox_wanted(o), .out = stdout};
 	c->cache_dir = w->cache_dir;
 	c->in_memory = mem;
+	c->env.note = on_note;
+	c->env.ctx = c;
+	if (!mem && audit_open(AUDIT_LOG, c->st, &c->audit, &e) < 0) {
+		warn("%s; deploying without an audit log", e.msg);
+		err_clear(&e);
+	}
 	return 0;
 }
 
@@ -82,6 +105,7 @@ static void dctx_close(struct dctx *c)
 		warn("%s", e.msg);
 		err_clear(&e);
 	}
+	audit_close(c->audit);
 	if (c->env.runner)
 		c->env.runner->free(c->env.runner);
 	if (c->store)
