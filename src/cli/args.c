@@ -32,7 +32,7 @@
 
 static const char *const commands[] = {
 	"build", "test", "run", "plan", "query", "clean", "gc", "compdb",
-	"deploy", "status", "rollback", "reconcile", NULL,
+	"deploy", "status", "rollback", "reconcile", "audit", NULL,
 };
 
 void usage(void)
@@ -53,6 +53,8 @@ void usage(void)
 	      "  rollback LABEL [--stage S] [--to RELEASE]   no build, no network\n"
 	      "  reconcile [PATTERN...] [--every SECONDS]    repair drift\n"
 	      "         (deploy, rollback, reconcile: --lock-timeout SECONDS)\n"
+	      "  audit [--json]          the audit log of deployments (.cairn/audit.log)\n"
+	      "  audit verify            check its chain and tail: exit 1 names the first bad line\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
 	      "       --test_output errors|all|summary, --watch (build, test),\n"

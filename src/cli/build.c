@@ -9,7 +9,7 @@
 #include "exec/watch.h"
 #include "graph/snapshot.h"
 #include "lang/eval.h"
-#include "lang/policy.h"
+#include "cli/gate.h"
 #include "util/json.h"
 #include "util/str.h"
 #include "store/state.h"
@@ -429,14 +429,11 @@ static int check_policy(struct round *r)
 {
 	if (access("POLICY.lua", F_OK) < 0)
 		return 0;
-	struct policy *p = NULL;
-	int rc = 0;
-	if (policy_open(r->w->name, &p, &r->e) < 0 || policy_check_graph(p, &r->g, &r->e) < 0) {
+	if (gate_graph(r->w->name, &r->g, &r->e) < 0) {
 		user_error(&r->e);
-		rc = -1;
+		return -1;
 	}
-	policy_free(p);
-	return rc;
+	return 0;
 }
 
 /* A plain build may be a no-op that needs neither graph nor state: 1 when
@@ -758,8 +755,10 @@ static int clean_state(void)
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "lock"))
 			continue;
 		/* the deployments' state is what is live out there, not a cache
-		 * of the build: clean never forgets it */
-		if (!strncmp(e->d_name, "state.db", 8) || !strcmp(e->d_name, "releases"))
+		 * of the build, and the audit log is their history (anchored in
+		 * state.db): clean never forgets them */
+		if (!strncmp(e->d_name, "state.db", 8) || !strcmp(e->d_name, "releases") ||
+		    !strcmp(e->d_name, "audit.log"))
 			continue;
 		char *p = xasprintf(".cairn/%s", e->d_name);
 		if (fs_rm_rf(p) < 0)

@@ -61,5 +61,7 @@ int cmd_deploy(const struct opts *o);
 int cmd_status(const struct opts *o);
 int cmd_rollback(const struct opts *o);
 int cmd_reconcile(const struct opts *o);
+/* cairn audit [--json], cairn audit verify (audit.c). */
+int cmd_audit(const struct opts *o);
 
 #endif

@@ -8,7 +8,9 @@
  * which keeps each release's configuration, and from the store, which
  * keeps its bytes. */
 #include "cli/cmds.h"
+#include "cli/gate.h"
 #include "cli/ui.h"
+#include "deploy/audit.h"
 #include "deploy/config.h"
 #include "deploy/provider.h"
 #include "deploy/release.h"
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 #define STATE_DB ".cairn/state.db"
+#define AUDIT_LOG ".cairn/audit.log"
 
 /* What every deploy command opens. */
 struct dctx {
@@ -41,7 +44,33 @@ struct dctx {
 	const char *cache_dir;
 	int changed;  /* releases may have moved: write the GC roots again */
 	int in_memory; /* no state.db here: nothing was ever deployed */
+	struct audit *audit; /* .cairn/audit.log, or NULL (in memory, or failed) */
+	struct ui *u;        /* a deploy's --events and --profile, or NULL */
+	struct gate *gate;   /* POLICY.lua's deploy() */
 };
+
+/* The engine's observers (env.note): --events and --profile, and the
+ * audit log. Its failure is warned about once and never fails a deploy. */
+static void on_note(void *ctx, const struct deploy_note *n)
+{
+	struct dctx *c = ctx;
+	struct err e = {0};
+	if (c->u)
+		observe_note(c->u, n);
+	if (c->audit && audit_note(c->audit, n, &e) < 0) {
+		warn("%s; the audit log is not written to any more in this run", e.msg);
+		err_clear(&e);
+		audit_close(c->audit);
+		c->audit = NULL;
+	}
+}
+
+/* The engine's gate (env.gate): POLICY.lua's deploy(). */
+static int on_gate(void *ctx, const struct deploy_gate *g, char **why)
+{
+	struct dctx *c = ctx;
+	return gate_ask(c->gate, g, why);
+}
 
 /* 0, or 2 (said). With write 0 (a command that only reads, or --plan),
  * a workspace where nothing was ever deployed gets an empty store in
@@ -73,6 +102,14 @@ static int dctx_open(struct dctx *c, const struct ws *w, const struct opts *o, i
 	                              .sandbox = sandbox_wanted(o), .out = stdout};
 	c->cache_dir = w->cache_dir;
 	c->in_memory = mem;
+	c->env.note = on_note;
+	c->env.gate = on_gate;
+	c->env.ctx = c;
+	c->gate = gate_new(w->name);
+	if (!mem && audit_open(AUDIT_LOG, c->st, &c->audit, &e) < 0) {
+		warn("%s; deploying without an audit log", e.msg);
+		err_clear(&e);
+	}
 	return 0;
 }
 
@@ -83,6 +120,8 @@ static void dctx_close(struct dctx *c)
 		warn("%s", e.msg);
 		err_clear(&e);
 	}
+	audit_close(c->audit);
+	gate_free(c->gate);
 	if (c->env.runner)
 		c->env.runner->free(c->env.runner);
 	if (c->store)
@@ -265,6 +304,7 @@ int deploy_after_build(const struct opts *o, struct ws *w, const struct build_re
 		flock(w->lock_fd, LOCK_UN);
 	struct dctx c;
 	int code = dctx_open(&c, w, o, !o->plan);
+	c.u = br->u;
 	size_t n = g->ndeploys;
 	struct unit *u = xcalloc(n, sizeof *u);
 	c.changed = !o->plan;

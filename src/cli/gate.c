@@ -3,6 +3,7 @@
  * --untracked-files=no` printing anything means uncommitted changes to
  * tracked files; no git, or no checkout, is clean. */
 #include "cli/gate.h"
+#include "deploy/audit.h"
 #include "deploy/state.h"
 #include "lang/policy.h"
 #include "util/util.h"
@@ -73,4 +74,35 @@ int gate_ask(struct gate *g, const struct deploy_gate *dg, char **why)
 	}
 	err_clear(&e);
 	return r;
+}
+
+/* A build action the policy denied, in the audit log of a workspace that
+ * deploys (has a .cairn/state.db); best effort, as the build fails anyway. */
+static void audit_denial(const char *msg)
+{
+	struct dstate *st = NULL;
+	struct audit *a = NULL;
+	struct err e = {0};
+	if (access(".cairn/state.db", F_OK) < 0)
+		return;
+	if (dstate_open(".cairn/state.db", &st, &e) < 0 ||
+	    audit_open(".cairn/audit.log", st, &a, &e) < 0 ||
+	    audit_append(a, "denied", (const char *const[]){"result", "action", "detail", msg, NULL},
+	                 &e) < 0)
+		warn("the audit log does not have this denial: %s", e.msg ? e.msg : "?");
+	err_clear(&e);
+	audit_close(a);
+	dstate_close(st);
+}
+
+int gate_graph(const char *root_name, const struct graph *g, struct err *e)
+{
+	struct policy *p = NULL;
+	int rc = policy_open(root_name, &p, e);
+	if (rc == 0)
+		rc = policy_check_graph(p, g, e);
+	if (rc == 1)
+		audit_denial(e->msg);
+	policy_free(p);
+	return rc ? -1 : 0;
 }

@@ -1,8 +1,11 @@
-/* gate: the deploy() hook of POLICY.lua as a deployment's gate
+/* gate: POLICY.lua between the commands and what they are about to do:
+ * action() over a build's graph, and deploy() as a deployment's gate
  * (deploy/rollout.h's env->gate), loaded on the first question. */
 #ifndef CAIRN_GATE_H
 #define CAIRN_GATE_H
 #include "deploy/rollout.h"
+#include "graph/graph.h"
+#include "util/err.h"
 
 struct gate;
 
@@ -11,5 +14,10 @@ struct gate *gate_new(const char *root_name);
 void gate_free(struct gate *g);
 /* As env->gate: 0 allow, 1 deny (said; *why fresh), -1 an error (said). */
 int gate_ask(struct gate *g, const struct deploy_gate *dg, char **why);
+
+/* POLICY.lua's action() over g's wanted actions: 0 all allowed; -1 with
+ * *e, a denial (also written to the audit log of a workspace that
+ * deploys) or an error of the policy. */
+int gate_graph(const char *root_name, const struct graph *g, struct err *e);
 
 #endif

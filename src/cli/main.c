@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 		code = cmd_rollback(&o);
 	} else if (!strcmp(o.cmd, "reconcile")) {
 		code = cmd_reconcile(&o);
+	} else if (!strcmp(o.cmd, "audit")) {
+		code = cmd_audit(&o);
 	}
 	args_free(&o);
 	return code;

@@ -316,3 +316,28 @@ int dstate_roots(struct dstate *s, struct droot **v, size_t *n, struct err *e)
 	sqlite3_finalize(st);
 	return r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the releases");
 }
+
+int dstate_audit_get(struct dstate *s, int64_t *lines, char hash[65], struct err *e)
+{
+	*lines = 0;
+	hash[0] = 0;
+	sqlite3_stmt *st = ds_prep(s, "SELECT lines, hash FROM audit_anchor WHERE id = 1", NULL, 0, e);
+	if (!st)
+		return -1;
+	int r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*lines = sqlite3_column_int64(st, 0);
+		ds_text(st, 1, hash, 65);
+	}
+	sqlite3_finalize(st);
+	return r == SQLITE_ROW || r == SQLITE_DONE ? 0 : ds_err(s, e, "cannot read the audit anchor");
+}
+
+int dstate_audit_set(struct dstate *s, int64_t lines, const char *hash, struct err *e)
+{
+	const char *a[] = {hash};
+	sqlite3_stmt *st = ds_prep(s, "INSERT OR REPLACE INTO audit_anchor VALUES (1, ?2, ?1)", a, 1, e);
+	if (st)
+		sqlite3_bind_int64(st, 2, lines);
+	return exec_done(s, st, e);
+}

@@ -25,6 +25,11 @@
  *                                 each cairn deploy; state "running",
  *                                 "paused" (at stage), "done", "rolled back"
  *   steps.rollout                 the rollout a step belongs to
+ *   audit_anchor(id INTEGER PRIMARY KEY CHECK (id = 1), lines, hash)
+ *                                 one row: how many lines .cairn/audit.log
+ *                                 had after the last append and the
+ *                                 SHA-256 of the last one (deploy/audit.c),
+ *                                 so that a cut-off tail shows
  *
  * A lock is taken in one IMMEDIATE transaction: read the holder, decide,
  * write ourselves. Two processes cannot both win. The holder is alive when
@@ -62,7 +67,9 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS deployments(deployment TEXT PRIMARY KEY, config TEXT,"
 	" updated_ms INTEGER);"
 	"CREATE TABLE IF NOT EXISTS rollouts(id INTEGER PRIMARY KEY, deployment TEXT, release TEXT,"
-	" state TEXT, stage TEXT, started_ms INTEGER, ended_ms INTEGER);";
+	" state TEXT, stage TEXT, started_ms INTEGER, ended_ms INTEGER);"
+	"CREATE TABLE IF NOT EXISTS audit_anchor(id INTEGER PRIMARY KEY CHECK (id = 1),"
+	" lines INTEGER, hash TEXT);";
 
 int64_t ds_now_ms(void)
 {
@@ -176,6 +183,11 @@ int dstate_open(const char *path, struct dstate **out, struct err *e)
 	}
 	*out = s;
 	return 0;
+}
+
+const char *dstate_path(const struct dstate *s)
+{
+	return s->path;
 }
 
 void dstate_close(struct dstate *s)

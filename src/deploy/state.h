@@ -15,6 +15,8 @@ struct dstate;
  * is. 0, or -1 with *e. */
 int dstate_open(const char *path, struct dstate **out, struct err *e);
 void dstate_close(struct dstate *s);
+/* The path it was opened with. */
+const char *dstate_path(const struct dstate *s);
 
 /* Who holds a deployment's lock. */
 struct dlock_owner {
@@ -141,5 +143,12 @@ struct droot {
 /* Every release each stage had with success, the stage's newest first,
  * stages one after another. Fresh *v of *n. 0 or -1 with *e. */
 int dstate_roots(struct dstate *s, struct droot **v, size_t *n, struct err *e);
+
+/* The audit log's anchor (deploy/audit.c): the number of lines it had
+ * after the last append, and the hex SHA-256 of the last one. None yet:
+ * *lines 0 and hash "". 0 or -1 with *e. */
+int dstate_audit_get(struct dstate *s, int64_t *lines, char hash[65], struct err *e);
+/* Record it (one statement: all of it, or none after a kill -9). */
+int dstate_audit_set(struct dstate *s, int64_t lines, const char *hash, struct err *e);
 
 #endif

@@ -227,7 +227,7 @@ int policy_check_graph(struct policy *p, const struct graph *g, struct err *e)
 			snprintf(where, sizeof where, "POLICY.lua:%d", line > 0 ? line : 1);
 			err_input(e, where, "action %s (%s) denied: %s", a->label, a->mnemonic, why);
 			free(why);
-			return -1;
+			return 1;
 		}
 	}
 	return 0;

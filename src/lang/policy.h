@@ -26,8 +26,8 @@ int policy_has_action(const struct policy *p);
 int policy_has_deploy(const struct policy *p);
 
 /* Ask action() about every wanted action of g. 0 when all are allowed;
- * -1 with *e: the first denial ("POLICY.lua:LINE: error: action LABEL
- * (MNEMONIC) denied: REASON"), or an error of the policy. */
+ * 1 with *e the first denial ("POLICY.lua:LINE: error: action LABEL
+ * (MNEMONIC) denied: REASON"); -1 with *e, an error of the policy. */
 int policy_check_graph(struct policy *p, const struct graph *g, struct err *e);
 
 /* What deploy() is asked about. */
