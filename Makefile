@@ -39,7 +39,7 @@ LIB_SRCS := \
 	src/reapi/reapi.c src/remote/url.c src/remote/net.c src/remote/http.c src/remote/result.c src/remote/remote_store.c src/remote/cas.c \
 	src/remote/grpc.c src/remote/grpc_cas.c src/remote/http_cas.c src/remote/exec.c src/remote/remote.c \
 	src/deploy/state.c src/deploy/records.c src/deploy/config.c src/deploy/release.c \
-	src/deploy/provider.c src/deploy/health.c src/deploy/rollout.c src/deploy/restore.c src/deploy/roots.c src/deploy/audit.c \
+	src/deploy/provider.c src/deploy/health.c src/deploy/rollout.c src/deploy/restore.c src/deploy/roots.c src/deploy/audit.c src/deploy/audit_scan.c \
 	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c \
 	src/cli/deploy.c src/cli/gate.c src/cli/observe.c src/cli/audit.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(GEN_OBJS)
