@@ -73,7 +73,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ZEROS "0000000000000000000000000000000000000000000000000000000000000000"
 
 struct audit {
 	char *path;         /* the log */
