@@ -3,7 +3,7 @@
 set -e
 need=""
 for p in gcc make pkg-config liblua5.4-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev libsqlite3-dev \
-	python3 ninja-build procps groff-base man-db time; do
+	python3 ninja-build procps groff-base man-db time git; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
 done
 [ -z "$need" ] && exit 0

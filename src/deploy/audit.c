@@ -73,7 +73,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 struct audit {
 	char *path;         /* the log */
 	int fd;             /* O_RDWR | O_APPEND */

@@ -113,3 +113,96 @@ test_policy_errors_are_build_file_errors() {
 	[ ! -e pwned ]
 	[ ! -e cairn-out/app/a.txt ]
 }
+
+# dep_ws POLICY: a deployment //web:site to staging and prod (dir
+# provider), admitted by //web:unit, with POLICY.lua from stdin.
+dep_ws() {
+	ws
+	write web/BUILD.lua <<'L'
+genrule { name = "page", srcs = { "page.txt" }, outs = { "index.html" }, cmd = "cat $< > $@" }
+sh_test { name = "unit", srcs = { "unit.sh" } }
+deployment {
+  name = "site", artifacts = { ":page" }, provider = "dir",
+  stages = { { name = "staging", path = "stages/staging" }, { name = "prod", path = "stages/prod" } },
+  requires_tests = { ":unit" },
+}
+L
+	echo v1 > web/page.txt
+	echo 'exit 0' > web/unit.sh
+	write POLICY.lua
+}
+
+# A checkout with uncommitted changes may go to staging, never to prod;
+# committed, it may.
+test_deploy_no_dirty_workspace_to_prod() {
+	dep_ws <<'L'
+return {
+  deploy = function(d)
+    if d.stage == "prod" and d.dirty then
+      return "uncommitted changes may not go to prod"
+    end
+  end,
+}
+L
+	git init -q . && git add -A && git -c user.name=t -c user.email=t@t commit -qm one
+	echo v2 > web/page.txt
+	run 2 cairn deploy //web:site
+	has "POLICY.lua:4: error: deploy of //web:site to prod denied: uncommitted changes may not go to prod"
+	[ ! -e stages/prod ] && [ ! -e stages/staging ] # asked before any stage changed
+	git -c user.name=t -c user.email=t@t commit -qam two
+	run 0 cairn deploy //web:site
+	grep -qx v2 stages/prod/current/index.html
+	run 0 cairn audit --json
+	has '"kind": "denied"'
+}
+
+# Only a release whose required tests passed goes out: d.tests names them.
+test_deploy_only_tested_releases() {
+	dep_ws <<'L'
+return {
+  deploy = function(d)
+    for _, t in ipairs(d.tests) do
+      if t == "//web:unit" then return nil end
+    end
+    return "release " .. d.release:sub(1, 12) .. " was not tested by //web:unit"
+  end,
+}
+L
+	run 0 cairn deploy //web:site
+	sed -i 's/requires_tests = { ":unit" },//' web/BUILD.lua
+	echo v2 > web/page.txt
+	run 2 cairn deploy //web:site
+	has "denied: release "
+	has "was not tested by //web:unit"
+	grep -qx v1 stages/prod/current/index.html
+}
+
+# A stage that only named users may change: deploys, rollbacks and
+# reconciles alike.
+test_deploy_stage_for_named_users() {
+	dep_ws <<'L'
+local may = { alice = true }
+return {
+  deploy = function(d)
+    if d.stage == "prod" and not may[d.user] then
+      return d.user .. " may not change prod (" .. d.what .. ")"
+    end
+  end,
+}
+L
+	USER=alice run 0 cairn deploy //web:site
+	echo v2 > web/page.txt
+	USER=mallory run 2 cairn deploy //web:site
+	has "POLICY.lua:5: error: deploy of //web:site to prod denied: mallory may not change prod (deploy)"
+	USER=alice run 0 cairn deploy //web:site
+	USER=mallory run 2 cairn rollback //web:site
+	has "rollback of //web:site to prod denied: mallory may not change prod (rollback)"
+	has "staging: rolled back" # the stage it may change
+	grep -qx v2 stages/prod/current/index.html
+	chmod u+w stages/prod/current/index.html && echo hacked > stages/prod/current/index.html
+	USER=mallory run 1 cairn reconcile
+	has "reconcile of //web:site to prod denied"
+	USER=alice run 0 cairn reconcile
+	grep -qx v2 stages/prod/current/index.html
+	run 0 cairn audit verify
+}
