@@ -176,6 +176,7 @@ test_examples_custom_rules() { examples custom-rules.md; }
 test_examples_sandbox() { examples sandbox.md; }
 test_examples_files() { examples files.md; }
 test_examples_deploy() { examples deploy.md; }
+test_examples_policy() { examples policy.md; }
 
 test_every_page_has_its_test() {
 	local page
