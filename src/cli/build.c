@@ -415,10 +415,8 @@ static void round_begin(struct round *r)
 	if (r->mode == MODE_BUILD) {
 		/* a changed POLICY.lua checks the graph again (and, being no
 		 * input, rebuilds nothing) */
-		struct digest d;
-		char hex[65] = "none";
-		if (sha_file("POLICY.lua", &d, NULL) == 0)
-			digest_hex(&d, hex);
+		char hex[65];
+		gate_digest(hex);
 		r->nkey = xasprintf("%s\nprops %s\npolicy %s", r->skey, r->props, hex);
 	}
 }

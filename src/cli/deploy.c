@@ -437,7 +437,7 @@ static void json_provenance(struct dstate *st, const char *rel)
 		if (sscanf(line, "%255s %64s %64s %1023s", name, digest, key, path) == 4) {
 			printf("%s{\"name\": ", first ? "" : ", ");
 			json_str(name);
-			printf(", \"digest\": \"%s\", \"action_key\": ", digest);
+			printf(", \"digest\": \"%s\", \"key\": ", digest);
 			json_str(key);
 			printf(", \"path\": ");
 			json_str(path);

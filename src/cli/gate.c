@@ -6,10 +6,16 @@
 #include "deploy/audit.h"
 #include "deploy/state.h"
 #include "lang/policy.h"
+#include "util/fs.h"
+#include "util/sha.h"
+#include "util/str.h"
 #include "util/util.h"
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#define POLICY_DEPS ".cairn/policy.deps"
 
 struct gate {
 	char *root_name;
@@ -103,6 +109,49 @@ int gate_graph(const char *root_name, const struct graph *g, struct err *e)
 		rc = policy_check_graph(p, g, e);
 	if (rc == 1)
 		audit_denial(e->msg);
+	if (rc == 0 && p) {
+		/* the modules it loaded, for gate_digest */
+		char **src = policy_sources(p);
+		struct buf b = {0};
+		for (size_t i = 0; src[i]; i++)
+			buf_printf(&b, "%s\n", src[i]);
+		if (fs_write_atomic(POLICY_DEPS, b.s ? b.s : "", b.len, 0644) < 0)
+			warn("cannot write %s:", POLICY_DEPS);
+		buf_free(&b);
+		strv_free(src);
+	}
 	policy_free(p);
 	return rc ? -1 : 0;
+}
+
+void gate_digest(char hex[65])
+{
+	struct sha_ctx *c = sha_new();
+	struct digest d;
+	int any = 0;
+	if (sha_file("POLICY.lua", &d, NULL) == 0) {
+		sha_update(c, "POLICY.lua\n", 11);
+		sha_update(c, d.b, sizeof d.b);
+		any = 1;
+	}
+	/* the modules it loaded the last time it was asked; a change of which
+	 * it loads is a change of POLICY.lua or of one of these */
+	struct buf list = {0};
+	if (any && fs_read_all(POLICY_DEPS, &list) == 0) {
+		for (char *p = list.s, *nl; p && p < list.s + list.len; p = nl + 1) {
+			nl = memchr(p, '\n', (size_t)(list.s + list.len - p));
+			if (!nl)
+				break;
+			*nl = 0;
+			sha_update(c, p, strlen(p) + 1);
+			if (sha_file(p, &d, NULL) == 0)
+				sha_update(c, d.b, sizeof d.b);
+		}
+	}
+	buf_free(&list);
+	sha_final(c, &d);
+	if (any)
+		digest_hex(&d, hex);
+	else
+		strcpy(hex, "none");
 }

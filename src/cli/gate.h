@@ -19,5 +19,9 @@ int gate_ask(struct gate *g, const struct deploy_gate *dg, char **why);
  * *e, a denial (also written to the audit log of a workspace that
  * deploys) or an error of the policy. */
 int gate_graph(const char *root_name, const struct graph *g, struct err *e);
+/* What the verdicts of gate_graph depend on, as hex (or "none" without a
+ * POLICY.lua): POLICY.lua and the modules it loaded when last asked
+ * (.cairn/policy.deps). For the no-op record's key. */
+void gate_digest(char hex[65]);
 
 #endif

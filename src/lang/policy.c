@@ -69,6 +69,20 @@ void policy_free(struct policy *p)
 	free(p);
 }
 
+char **policy_sources(struct policy *p)
+{
+	size_t n, k = 0;
+	const struct snap_dep *d = eval_deps_seen(p->ev, &n);
+	char **v = xcalloc(n + 1, sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(d[i].path);
+		if (d[i].kind == DEP_STAT && len > 4 && !strcmp(d[i].path + len - 4, ".lua") &&
+		    strcmp(d[i].path, "POLICY.lua") != 0)
+			v[k++] = xstrdup(d[i].path);
+	}
+	return v;
+}
+
 int policy_has_action(const struct policy *p)
 {
 	return p && p->action;

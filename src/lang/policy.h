@@ -22,6 +22,9 @@ struct policy;
  * errors, at their line). */
 int policy_open(const char *root_name, struct policy **out, struct err *e);
 void policy_free(struct policy *p);
+/* The modules the policy loaded (load()), NULL-terminated, fresh
+ * (strv_free): with POLICY.lua, what its verdicts depend on. */
+char **policy_sources(struct policy *p);
 int policy_has_action(const struct policy *p);
 int policy_has_deploy(const struct policy *p);
 

@@ -914,10 +914,10 @@ function M.policy_load()
   end
   for k, f in next, v do
     if not POLICY_FIELDS[k] then
-      fail_at("POLICY.lua:1", fmt("POLICY.lua: unknown hook '%s' (want action or deploy)", tostring(k)))
+      fail_at("POLICY.lua:1", fmt("unknown hook '%s' (want action or deploy)", tostring(k)))
     end
     if type(f) ~= "function" then
-      fail_at("POLICY.lua:1", fmt("POLICY.lua: '%s' must be a function", k))
+      fail_at("POLICY.lua:1", fmt("hook '%s' must be a function", k))
     end
   end
   policy = v

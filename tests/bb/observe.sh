@@ -69,7 +69,7 @@ rel = next(e for e in ev if e["type"] == "release")
 assert st["desired"] == st["live"] == rel["release"], st
 p = st["provenance"]
 assert p["tests"] == ["//web:unit"], p
-assert p["artifacts"][0]["action_key"] == rel["artifacts"][0]["key"], p
+assert p["artifacts"][0]["key"] == rel["artifacts"][0]["key"], p
 PY
 }
 

@@ -206,3 +206,28 @@ L
 	grep -qx v2 stages/prod/current/index.html
 	run 0 cairn audit verify
 }
+
+# A module POLICY.lua loads is part of the policy: changing it alone
+# checks the graph again, even when the build is otherwise a no-op.
+test_a_module_of_the_policy_counts() {
+	pol_ws
+	write policy/rules.lua <<'L'
+return { frozen = {} }
+L
+	write POLICY.lua <<'L'
+local rules = load("//policy/rules.lua")
+return {
+  action = function(a)
+    if rules.frozen[a.label] then
+      return a.label .. " is frozen"
+    end
+  end,
+}
+L
+	run 0 cairn build //app:a
+	run 0 cairn build //app:a
+	summary 0 2 0
+	echo 'return { frozen = { ["//app:a"] = true } }' > policy/rules.lua
+	run 2 cairn build //app:a
+	has "POLICY.lua:5: error: action //app:a (Genrule) denied: //app:a is frozen"
+}
