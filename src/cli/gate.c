@@ -93,7 +93,7 @@ static void audit_denial(const char *msg)
 		return;
 	if (dstate_open(".cairn/state.db", &st, &e) < 0 ||
 	    audit_open(".cairn/audit.log", st, &a, &e) < 0 ||
-	    audit_append(a, "denied", (const char *const[]){"result", "action", "detail", msg, NULL},
+	    audit_append(a, "denied", (const char *const[]){"result", "action denied", "detail", msg, NULL},
 	                 &e) < 0)
 		warn("the audit log does not have this denial: %s", e.msg ? e.msg : "?");
 	err_clear(&e);

@@ -116,7 +116,9 @@ int ro_gate(struct rollout_env *env, const char *what, const char *deployment, c
 	char *why = NULL;
 	int r = env->gate(env->ctx, &g, &why);
 	if (r == 1) {
-		ro_note(env, "denied", deployment, stage, previous, release, what, why, now_ns());
+		char result[32];
+		snprintf(result, sizeof result, "%s denied", what);
+		ro_note(env, "denied", deployment, stage, previous, release, result, why, now_ns());
 		free(why);
 		return 2;
 	}
