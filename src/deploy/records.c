@@ -38,11 +38,12 @@ int dstate_release_put(struct dstate *s, const char *rel, const char *deployment
 	return exec_done(s, st, e);
 }
 
-char *dstate_release_provenance(struct dstate *s, const char *rel)
+/* The one text sql selects of release rel's record (fresh; "" when none). */
+static char *rel_text(struct dstate *s, const char *rel, const char *sql)
 {
 	struct err e = {0};
 	const char *a[] = {rel};
-	sqlite3_stmt *st = ds_prep(s, "SELECT provenance FROM rels WHERE release = ?", a, 1, &e);
+	sqlite3_stmt *st = ds_prep(s, sql, a, 1, &e);
 	err_clear(&e);
 	char *t = NULL;
 	if (st && sqlite3_step(st) == SQLITE_ROW)
@@ -50,6 +51,11 @@ char *dstate_release_provenance(struct dstate *s, const char *rel)
 	if (st)
 		sqlite3_finalize(st);
 	return t ? t : xstrdup("");
+}
+
+char *dstate_release_provenance(struct dstate *s, const char *rel)
+{
+	return rel_text(s, rel, "SELECT provenance FROM rels WHERE release = ?");
 }
 
 int dstate_release_get(struct dstate *s, const char *deployment, const char *prefix,
@@ -96,16 +102,7 @@ int dstate_release_get(struct dstate *s, const char *deployment, const char *pre
 
 char *dstate_release_tests(struct dstate *s, const char *rel)
 {
-	struct err e = {0};
-	const char *a[] = {rel};
-	sqlite3_stmt *st = ds_prep(s, "SELECT tests FROM rels WHERE release = ?", a, 1, &e);
-	err_clear(&e);
-	char *t = NULL;
-	if (st && sqlite3_step(st) == SQLITE_ROW)
-		t = col_dup(st, 0);
-	if (st)
-		sqlite3_finalize(st);
-	return t ? t : xstrdup("");
+	return rel_text(s, rel, "SELECT tests FROM rels WHERE release = ?");
 }
 
 int dstate_deployment_put(struct dstate *s, const char *deployment, const char *config,
