@@ -32,7 +32,7 @@
 
 static const char *const commands[] = {
 	"build", "test", "run", "plan", "query", "clean", "gc", "compdb",
-	"deploy", "status", "rollback", "reconcile", "audit", NULL,
+	"deploy", "status", "rollback", "reconcile", "serve", "audit", NULL,
 };
 
 void usage(void)
@@ -55,6 +55,8 @@ void usage(void)
 	      "         (deploy, rollback, reconcile: --lock-timeout SECONDS)\n"
 	      "  audit [--json]          the audit log of deployments (.cairn/audit.log)\n"
 	      "  audit verify            check its chain and tail: exit 1 names the first bad line\n"
+	      "  serve --listen HOST:PORT [--store DIR] [--max-size SIZE]\n"
+	      "                          a REAPI cache (gRPC) over a local store\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
 	      "       --test_output errors|all|summary, --watch (build, test),\n"
@@ -166,6 +168,8 @@ static const struct flag flags[] = {
 	{"--lock-timeout", NULL, F_SECONDS, AT(lock_timeout), "0", 0},
 	{"--every", NULL, F_SECONDS, AT(every), NULL, 0},
 	{"--stage", NULL, F_TEXT, AT(stage), NULL, 1},
+	{"--listen", NULL, F_TEXT, AT(listen), NULL, 0},
+	{"--store", NULL, F_PATH, AT(store), NULL, 0},
 	{"--to", NULL, F_TEXT, AT(to), NULL, 1},
 	{"--home_rc", NULL, F_BOOLV, AT(home_rc), NULL, 1},
 	{"--workspace_rc", NULL, F_BOOLV, AT(workspace_rc), NULL, 1},

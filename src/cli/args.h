@@ -49,6 +49,10 @@ struct opts {
 	int every;                /* reconcile --every, seconds; 0: once */
 	const char *stage, *to;   /* rollback --stage, --to */
 
+	/* cairn serve */
+	const char *listen;       /* --listen HOST:PORT */
+	const char *store;        /* --store DIR (default: the user's cache) */
+
 	/* The remote (SPEC section 6), parsed and checked; nothing uses it yet. */
 	struct url remote_cache;          /* --remote_cache; host NULL: none */
 	struct url remote_executor;       /* --remote_executor (grpc, grpcs only) */

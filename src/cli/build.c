@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static char *default_cache_dir(void)
+char *ws_default_cache_dir(void)
 {
 	const char *x = getenv("XDG_CACHE_HOME");
 	if (x && *x == '/')
@@ -72,7 +72,7 @@ void ws_open(struct ws *w, const struct opts *o, int lock)
 		fatal("getcwd:");
 	char *cache = o->cache_dir ? (o->cache_dir[0] == '/' ? xstrdup(o->cache_dir)
 	                                                     : xasprintf("%s/%s", cwd, o->cache_dir))
-	                           : default_cache_dir();
+	                           : ws_default_cache_dir();
 	w->cache_dir = cache;
 	char *dir = o->cwd ? (o->root ? xstrdup(o->root) : NULL) : ws_find_root(cwd);
 	if (!dir)
@@ -786,7 +786,7 @@ int cmd_clean(const struct opts *o)
 
 int cmd_gc(const struct opts *o)
 {
-	char *dir = o->cache_dir ? xstrdup(o->cache_dir) : default_cache_dir();
+	char *dir = o->cache_dir ? xstrdup(o->cache_dir) : ws_default_cache_dir();
 	uint64_t max = o->have_max_size ? o->max_size : 10ull << 30;
 	uint64_t removed, kept;
 	store_local_gc(dir, max, &removed, &kept);

@@ -61,6 +61,9 @@ int cmd_deploy(const struct opts *o);
 int cmd_status(const struct opts *o);
 int cmd_rollback(const struct opts *o);
 int cmd_reconcile(const struct opts *o);
+int cmd_serve(const struct opts *o);
+/* The user's cache: $XDG_CACHE_HOME/cairn or ~/.cache/cairn (fresh). */
+char *ws_default_cache_dir(void);
 /* cairn audit [--json], cairn audit verify (audit.c). */
 int cmd_audit(const struct opts *o);
 

@@ -57,6 +57,8 @@ int main(int argc, char **argv)
 		code = cmd_rollback(&o);
 	} else if (!strcmp(o.cmd, "reconcile")) {
 		code = cmd_reconcile(&o);
+	} else if (!strcmp(o.cmd, "serve")) {
+		code = cmd_serve(&o);
 	} else if (!strcmp(o.cmd, "audit")) {
 		code = cmd_audit(&o);
 	}

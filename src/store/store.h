@@ -71,6 +71,11 @@ struct store {
 struct store *store_local_open(const char *dir);
 void action_result_free(struct action_result *r);
 
+/* The local store's blob d (either mode's file) opened for reading, its
+ * length in *size: the fd, or -1 with errno when it is not there. Not
+ * verified: a server streams it, and its client checks the digest. */
+int store_local_blob(struct store *s, const struct digest *d, uint64_t *size);
+
 /* gc: evict least-recently-used entries until the store holds at most
  * max_bytes. Reports what it removed. 0 or -1. */
 int store_local_gc(const char *dir, uint64_t max_bytes, uint64_t *removed, uint64_t *kept);

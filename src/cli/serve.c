@@ -1,0 +1,107 @@
+/* serve: `cairn serve`, a REAPI cache for a team on one machine
+ * (serve/cache.c over serve/h2srv.c): the local store at --store (the
+ * user's cache by default) served on --listen, kept under --max-size by
+ * the store's LRU eviction, run every minute while serving. Ctrl-C or
+ * SIGTERM stops it (exit 0). */
+#include "cli/cmds.h"
+#include "serve/cache.h"
+#include "serve/h2srv.h"
+#include "store/store.h"
+#include "util/util.h"
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile int stop_flag; /* set by SIGINT and SIGTERM */
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* The store's eviction, once a minute while serving. */
+struct tick {
+	const char *dir;
+	uint64_t max;   /* --max-size */
+	int on;         /* given */
+	uint64_t next;  /* when next (ns) */
+};
+
+static void gc_tick(void *ctx)
+{
+	struct tick *t = ctx;
+	if (!t->on || now_ns() < t->next)
+		return;
+	uint64_t removed, kept;
+	store_local_gc(t->dir, t->max, &removed, &kept);
+	t->next = now_ns() + 60000000000ull;
+}
+
+/* "HOST:PORT" or "[V6]:PORT": 0, or -1. */
+static int split_listen(const char *s, char **host, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || !colon[1])
+		return -1;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (*end || p < 0 || p > 65535)
+		return -1;
+	size_t n = (size_t)(colon - s);
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']')
+		*host = xstrndup(s + 1, n - 2);
+	else
+		*host = xstrndup(s, n);
+	*port = (int)p;
+	return **host ? 0 : (free(*host), -1);
+}
+
+int cmd_serve(const struct opts *o)
+{
+	if (!o->listen) {
+		fprintf(stderr, "cairn: error: serve needs --listen HOST:PORT\n");
+		return 2;
+	}
+	char *host;
+	int port;
+	if (split_listen(o->listen, &host, &port) < 0) {
+		fprintf(stderr, "cairn: error: --listen wants HOST:PORT, not '%s'\n", o->listen);
+		return 2;
+	}
+	char *dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
+	char *why = NULL;
+	struct cache *k = cache_new(dir, &why);
+	size_t nm;
+	const struct srv_method *m = cache_methods(&nm);
+	struct srv *s = k ? srv_new(host, port, m, nm, k, &why) : NULL;
+	if (!s) {
+		fprintf(stderr, "cairn: error: %s\n", why);
+		free(why);
+		cache_free(k);
+		free(host);
+		free(dir);
+		return 2;
+	}
+	srv_set_log(s, o->verbose);
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("cairn: serving %s on %s:%d\n", dir, host, srv_port(s));
+	fflush(stdout);
+	struct tick t = {.dir = dir, .max = o->max_size, .on = o->have_max_size, .next = now_ns()};
+	int code = 0;
+	if (srv_run(s, &stop_flag, gc_tick, &t, &why) < 0) {
+		fprintf(stderr, "cairn: error: %s\n", why);
+		free(why);
+		code = 1;
+	}
+	printf("cairn: serve: stopped\n");
+	srv_free(s);
+	cache_free(k);
+	free(host);
+	free(dir);
+	return code;
+}
