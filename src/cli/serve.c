@@ -4,6 +4,7 @@
  * the store's LRU eviction, run every minute while serving. Ctrl-C or
  * SIGTERM stops it (exit 0). */
 #include "cli/cmds.h"
+#include "serve/auth.h"
 #include "serve/cache.h"
 #include "serve/h2srv.h"
 #include "store/store.h"
@@ -70,6 +71,14 @@ int cmd_serve(const struct opts *o)
 		fprintf(stderr, "cairn: error: --listen wants HOST:PORT, not '%s'\n", o->listen);
 		return 2;
 	}
+	struct auth *auth = NULL;
+	struct err e = {0};
+	if (o->auth_token_file && auth_load(o->auth_token_file, &auth, &e) < 0) {
+		fprintf(stderr, "%s%s\n", strncmp(e.msg, "error: ", 7) ? "" : "cairn: ", e.msg);
+		err_clear(&e);
+		free(host);
+		return 2;
+	}
 	char *dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
 	char *why = NULL;
 	struct cache *k = cache_new(dir, &why);
@@ -80,10 +89,13 @@ int cmd_serve(const struct opts *o)
 		fprintf(stderr, "cairn: error: %s\n", why);
 		free(why);
 		cache_free(k);
+		auth_free(auth);
 		free(host);
 		free(dir);
 		return 2;
 	}
+	if (auth)
+		srv_set_auth(s, auth_check, auth);
 	srv_set_log(s, o->verbose);
 	struct sigaction sa = {.sa_handler = on_stop};
 	sigaction(SIGINT, &sa, NULL);
@@ -101,6 +113,7 @@ int cmd_serve(const struct opts *o)
 	printf("cairn: serve: stopped\n");
 	srv_free(s);
 	cache_free(k);
+	auth_free(auth);
 	free(host);
 	free(dir);
 	return code;

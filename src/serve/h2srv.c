@@ -88,6 +88,8 @@ struct srv {
 	size_t nconns, capconns;
 	struct srv_stats st;
 	int log;                /* a line per call on stderr */
+	int (*auth)(void *ctx, const char *authorization, const char *path, const char **msg);
+	void *auth_ctx;
 };
 
 /* ---- calls ---- */
@@ -348,6 +350,11 @@ static void bind_method(struct srv_call *c)
 		char *m = xasprintf("unknown method %s", c->path ? c->path : "(none)");
 		srv_finish(c, GRPC_UNIMPLEMENTED, m);
 		free(m);
+	} else if (s->auth) {
+		const char *why = NULL;
+		int code = s->auth(s->auth_ctx, srv_header(c, "authorization"), c->path, &why);
+		if (code != GRPC_OK)
+			srv_finish(c, code, why);
 	}
 }
 
@@ -612,6 +619,15 @@ struct srv *srv_new(const char *host, int port, const struct srv_method *methods
 	s->nm = n;
 	s->ctx = ctx;
 	return s;
+}
+
+void srv_set_auth(struct srv *s,
+                  int (*check)(void *ctx, const char *authorization, const char *path,
+                               const char **msg),
+                  void *ctx)
+{
+	s->auth = check;
+	s->auth_ctx = ctx;
 }
 
 void srv_set_log(struct srv *s, int on)

@@ -55,6 +55,14 @@ void srv_send_file(struct srv_call *c, int fd, uint64_t off, uint64_t len);
  * answered. The call is over for its method. */
 void srv_finish(struct srv_call *c, int code, const char *msg);
 
+/* Ask check, before each call, whether it may go on: 0 (GRPC_OK) or
+ * the status that refuses it, with *msg (static). authorization is the
+ * request's header (NULL when absent), path the method's. */
+void srv_set_auth(struct srv *s,
+                  int (*check)(void *ctx, const char *authorization, const char *path,
+                               const char **msg),
+                  void *ctx);
+
 /* Counts, for /metrics. */
 struct srv_stats {
 	uint64_t connections, calls, bytes_in, bytes_out, dropped;
