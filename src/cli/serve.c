@@ -7,12 +7,15 @@
 #include "serve/auth.h"
 #include "serve/cache.h"
 #include "serve/h2srv.h"
+#include "serve/http1.h"
+#include "serve/status.h"
 #include "store/store.h"
 #include "util/util.h"
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static volatile int stop_flag; /* set by SIGINT and SIGTERM */
 
@@ -22,21 +25,25 @@ static void on_stop(int sig)
 	stop_flag = 1;
 }
 
-/* The store's eviction, once a minute while serving. */
+/* The store's eviction and measure, once a minute while serving. */
 struct tick {
 	const char *dir;
 	uint64_t max;   /* --max-size */
 	int on;         /* given */
 	uint64_t next;  /* when next (ns) */
+	struct status_src *status; /* or NULL */
 };
 
 static void gc_tick(void *ctx)
 {
 	struct tick *t = ctx;
-	if (!t->on || now_ns() < t->next)
+	if (now_ns() < t->next)
 		return;
 	uint64_t removed, kept;
-	store_local_gc(t->dir, t->max, &removed, &kept);
+	if (t->on)
+		store_local_gc(t->dir, t->max, &removed, &kept);
+	if (t->status)
+		status_measure(t->status);
 	t->next = now_ns() + 60000000000ull;
 }
 
@@ -103,7 +110,41 @@ int cmd_serve(const struct opts *o)
 	signal(SIGPIPE, SIG_IGN);
 	printf("cairn: serving %s on %s:%d\n", dir, host, srv_port(s));
 	fflush(stdout);
-	struct tick t = {.dir = dir, .max = o->max_size, .on = o->have_max_size, .next = now_ns()};
+	struct status_src status = {.srv = s, .cache = k, .store_dir = dir,
+	                            .max_size = o->have_max_size ? o->max_size : 0,
+	                            .started = (int64_t)time(NULL)};
+	struct http1 *web = NULL;
+	if (o->metrics) {
+		char *mhost;
+		int mport;
+		if (split_listen(o->metrics, &mhost, &mport) < 0) {
+			fprintf(stderr, "cairn: error: --metrics wants HOST:PORT, not '%s'\n", o->metrics);
+			srv_free(s);
+			cache_free(k);
+			auth_free(auth);
+			free(host);
+			free(dir);
+			return 2;
+		}
+		web = http1_new(mhost, mport, status_page, &status, &why);
+		if (!web) {
+			fprintf(stderr, "cairn: error: %s\n", why);
+			free(why);
+			free(mhost);
+			srv_free(s);
+			cache_free(k);
+			auth_free(auth);
+			free(host);
+			free(dir);
+			return 2;
+		}
+		srv_set_extra(s, http1_fds, http1_handle, web);
+		printf("cairn: metrics and status on http://%s:%d/\n", mhost, http1_port(web));
+		fflush(stdout);
+		free(mhost);
+	}
+	struct tick t = {.dir = dir, .max = o->max_size, .on = o->have_max_size, .next = now_ns(),
+	                 .status = &status};
 	int code = 0;
 	if (srv_run(s, &stop_flag, gc_tick, &t, &why) < 0) {
 		fprintf(stderr, "cairn: error: %s\n", why);
@@ -111,6 +152,7 @@ int cmd_serve(const struct opts *o)
 		code = 1;
 	}
 	printf("cairn: serve: stopped\n");
+	http1_free(web);
 	srv_free(s);
 	cache_free(k);
 	auth_free(auth);

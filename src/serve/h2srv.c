@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum {
@@ -37,6 +38,7 @@ enum {
 	MAX_STREAMS = 128,      /* calls at once per connection */
 	MAX_CONNS = 1000,
 	CHUNK = 256 << 10,      /* a ReadResponse of a streamed file */
+	RECENT = 32,            /* calls the status page shows */
 	IDLE_MS = 120000,
 	REQUEST_MS = 300000,
 	RBUF = 1 << 16,
@@ -90,7 +92,38 @@ struct srv {
 	int log;                /* a line per call on stderr */
 	int (*auth)(void *ctx, const char *authorization, const char *path, const char **msg);
 	void *auth_ctx;
+	struct srv_mstat *ms;   /* per method */
+	struct srv_recent recent[RECENT];
+	size_t nrecent, next_recent;
+	size_t (*extra_fds)(void *ctx, struct pollfd *pf, size_t max);
+	void (*extra_handle)(void *ctx, const struct pollfd *pf, size_t n);
+	void *extra_ctx;
 };
+
+const double srv_bucket_ms[SRV_BUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000,
+                                           2500, 5000, 10000};
+
+/* A call is over: its method's counts and the recent list. */
+static void account(struct srv_call *c)
+{
+	struct srv *s = c->conn->s;
+	double ms = (double)(now_ns() - c->t0) / 1e6;
+	if (c->m) {
+		struct srv_mstat *st = &s->ms[c->m - s->m];
+		st->calls++;
+		st->failed += !c->finished || c->code != GRPC_OK;
+		st->sum_ms += ms;
+		for (int i = 0; i < SRV_BUCKETS; i++)
+			if (ms <= srv_bucket_ms[i])
+				st->bucket[i]++;
+	}
+	struct srv_recent *r = &s->recent[s->next_recent];
+	*r = (struct srv_recent){c->m ? c->m->path : "(unknown)", c->finished ? c->code : -1, ms,
+	                         (int64_t)time(NULL)};
+	s->next_recent = (s->next_recent + 1) % RECENT;
+	if (s->nrecent < RECENT)
+		s->nrecent++;
+}
 
 /* ---- calls ---- */
 
@@ -101,6 +134,7 @@ static struct srv_call *call_of(nghttp2_session *h2, int32_t stream)
 
 static void call_free(struct srv_call *c)
 {
+	account(c);
 	if (c->conn->s->log)
 		fprintf(stderr, "cairn: serve: %s %s%s%s %.1f ms\n", c->path ? c->path : "?",
 		        c->finished ? grpc_code_name(c->code) : "RESET", c->msg ? ": " : "",
@@ -616,6 +650,7 @@ struct srv *srv_new(const char *host, int port, const struct srv_method *methods
 	                                         : ((struct sockaddr_in *)&ss)->sin_port);
 	s->m = xcalloc(n, sizeof *s->m);
 	memcpy(s->m, methods, n * sizeof *methods);
+	s->ms = xcalloc(n, sizeof *s->ms);
 	s->nm = n;
 	s->ctx = ctx;
 	return s;
@@ -643,6 +678,35 @@ int srv_port(const struct srv *s)
 void srv_stats(const struct srv *s, struct srv_stats *st)
 {
 	*st = s->st;
+	st->open_connections = s->nconns;
+	st->open_calls = 0;
+	for (size_t i = 0; i < s->nconns; i++)
+		for (struct srv_call *c = s->conns[i]->calls; c; c = c->next)
+			st->open_calls++;
+}
+
+const char *srv_method_stat(const struct srv *s, size_t i, struct srv_mstat *st)
+{
+	if (i >= s->nm)
+		return NULL;
+	*st = s->ms[i];
+	return s->m[i].path;
+}
+
+size_t srv_recent(const struct srv *s, struct srv_recent *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t k = 1; k <= s->nrecent && n < max; k++)
+		out[n++] = s->recent[(s->next_recent + RECENT - k) % RECENT];
+	return n;
+}
+
+void srv_set_extra(struct srv *s, size_t (*fds)(void *ctx, struct pollfd *pf, size_t max),
+                   void (*handle)(void *ctx, const struct pollfd *pf, size_t n), void *ctx)
+{
+	s->extra_fds = fds;
+	s->extra_handle = handle;
+	s->extra_ctx = ctx;
 }
 
 static void accept_all(struct srv *s)
@@ -671,7 +735,8 @@ int srv_run(struct srv *s, volatile int *stop, void (*tick)(void *ctx), void *ct
 	struct pollfd *pf = NULL;
 	size_t cap = 0;
 	while (!*stop) {
-		vec_reserve(&pf, &cap, s->nconns + 1, sizeof *pf);
+		enum { EXTRA = 64 };
+		vec_reserve(&pf, &cap, s->nconns + 1 + EXTRA, sizeof *pf);
 		pf[0] = (struct pollfd){s->fd, POLLIN, 0};
 		for (size_t i = 0; i < s->nconns; i++) {
 			struct conn *cn = s->conns[i];
@@ -680,7 +745,10 @@ int srv_run(struct srv *s, volatile int *stop, void (*tick)(void *ctx), void *ct
 				ev |= POLLOUT;
 			pf[i + 1] = (struct pollfd){cn->fd, ev, 0};
 		}
-		int r = poll(pf, s->nconns + 1, 200);
+		size_t nextra = s->extra_fds ? s->extra_fds(s->extra_ctx, pf + s->nconns + 1, EXTRA) : 0;
+		int r = poll(pf, s->nconns + 1 + nextra, 200);
+		if (r > 0 && nextra)
+			s->extra_handle(s->extra_ctx, pf + s->nconns + 1, nextra);
 		if (r < 0 && errno != EINTR) {
 			*why = xasprintf("poll: %s", strerror(errno));
 			free(pf);
@@ -732,6 +800,7 @@ void srv_free(struct srv *s)
 		conn_free(s->conns[i]);
 	free(s->conns);
 	free(s->m);
+	free(s->ms);
 	close(s->fd);
 	free(s);
 }

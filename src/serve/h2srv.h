@@ -9,6 +9,7 @@
  * the others are served on. */
 #ifndef CAIRN_SERVE_H2SRV_H
 #define CAIRN_SERVE_H2SRV_H
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,7 +67,34 @@ void srv_set_auth(struct srv *s,
 /* Counts, for /metrics. */
 struct srv_stats {
 	uint64_t connections, calls, bytes_in, bytes_out, dropped;
+	uint64_t open_connections, open_calls;
 };
 void srv_stats(const struct srv *s, struct srv_stats *st);
+
+/* Per method: calls by outcome and latency, for /metrics and the status
+ * page. bucket[i] counts calls that took at most srv_bucket_ms[i]. */
+enum { SRV_BUCKETS = 14 };
+extern const double srv_bucket_ms[SRV_BUCKETS];
+struct srv_mstat {
+	uint64_t calls, failed;       /* failed: not OK, or reset */
+	uint64_t bucket[SRV_BUCKETS];
+	double sum_ms;
+};
+/* Method i (0 .. n-1 of srv_new's), or NULL past the end. */
+const char *srv_method_stat(const struct srv *s, size_t i, struct srv_mstat *st);
+
+/* The last calls, newest first. */
+struct srv_recent {
+	const char *method;  /* the method's path (static for the server's life) */
+	int code;            /* -1: reset */
+	double ms;
+	int64_t when;        /* Unix seconds */
+};
+size_t srv_recent(const struct srv *s, struct srv_recent *out, size_t max);
+
+/* More descriptors for the loop (a second listener): fds fills up to max
+ * pollfds and returns how many; handle gets them back after poll. */
+void srv_set_extra(struct srv *s, size_t (*fds)(void *ctx, struct pollfd *pf, size_t max),
+                   void (*handle)(void *ctx, const struct pollfd *pf, size_t n), void *ctx);
 
 #endif
