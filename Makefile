@@ -129,6 +129,18 @@ install-only:
 	@test -x cairn || { echo "no ./cairn to install: run make first" >&2; exit 1; }
 	$(install_files)
 
+# make fuzz: libFuzzer (Debian's clang) over what clients send `cairn
+# serve`, for FUZZ_SECONDS; never part of make test. Objects for it live
+# in build-fuzz/, instrumented for the fuzzer and ASan.
+FUZZ_SECONDS ?= 180
+fuzz:
+	$(MAKE) CC=clang B=build-fuzz SANITIZE=fuzzer-no-link,address build-fuzz/tests/fuzz/serve_fuzz
+	mkdir -p build-fuzz/corpus && cp tests/fuzz/serve_corpus/* build-fuzz/corpus/
+	build-fuzz/tests/fuzz/serve_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 build-fuzz/corpus
+
+$(B)/tests/fuzz/serve_fuzz: $(B)/tests/fuzz/serve_fuzz.o $(LIB_OBJS)
+	$(CC) -fsanitize=fuzzer,address $(LDFLAGS) -o $@ $^ $(LIBS)
+
 # Installs the Debian packages cairn needs to build and test (idempotent).
 deps:
 	@scripts/deps.sh
@@ -142,8 +154,8 @@ bench: cairn
 	bench/run.sh --cairn $(CURDIR)/cairn
 
 clean:
-	rm -rf build build-san cairn cairn-hooks cairn.tmp cairn-hooks.tmp
+	rm -rf build build-san build-fuzz cairn cairn-hooks cairn.tmp cairn-hooks.tmp
 
-.PHONY: all test unit deps setup bench bench-reapi clean cairn cairn-hooks install install-only
+.PHONY: all test unit deps setup bench bench-reapi clean cairn cairn-hooks install install-only fuzz
 -include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(UNIT_OBJS:.o=.d) $(HOOK_OBJS:.o=.d) \
 	$(B)/bench/reapi_bench.d

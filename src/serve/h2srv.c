@@ -496,7 +496,8 @@ static void conn_free(struct conn *cn)
 	}
 	if (cn->h2)
 		nghttp2_session_del(cn->h2);
-	close(cn->fd);
+	if (cn->fd >= 0)
+		close(cn->fd);
 	buf_free(&cn->out);
 	free(cn);
 }
@@ -790,6 +791,20 @@ int srv_run(struct srv *s, volatile int *stop, void (*tick)(void *ctx), void *ct
 	}
 	free(pf);
 	return 0;
+}
+
+void srv_feed(struct srv *s, const uint8_t *p, size_t n)
+{
+	struct conn *cn = conn_new(s, -1);
+	if (!cn)
+		return;
+	if (nghttp2_session_mem_recv(cn->h2, p, n) >= 0) {
+		const uint8_t *out;
+		while (nghttp2_session_mem_send(cn->h2, &out) > 0) {
+			/* the answers, discarded */
+		}
+	}
+	conn_free(cn);
 }
 
 void srv_free(struct srv *s)

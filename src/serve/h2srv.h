@@ -41,6 +41,10 @@ void srv_set_log(struct srv *s, int on);
  * itself fails. */
 int srv_run(struct srv *s, volatile int *stop, void (*tick)(void *ctx), void *ctx, char **why);
 void srv_free(struct srv *s);
+/* For the fuzzer (tests/fuzz): bytes a client sent, from its preface on,
+ * through one connection of their own: parsed, the methods run, the
+ * answers made and dropped. */
+void srv_feed(struct srv *s, const uint8_t *p, size_t n);
 
 void *srv_ctx(struct srv_call *c);
 /* The method's own pointer for the call (NULL at first). */
