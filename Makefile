@@ -92,6 +92,11 @@ $(B)/gen/%.o: $(B)/gen/%.c
 .SECONDARY: $(GEN_SRCS) $(GEN_HDRS)
 $(B)/src/reapi/reapi.o $(filter $(B)/src/remote/%,$(LIB_OBJS)) $(UNIT_OBJS) $(B)/bench/reapi_bench.o $(GEN_OBJS): | $(GEN_HDRS)
 
+# The client that measures a REAPI cache server (bench/serve.sh).
+$(B)/bench/serve_bench: $(B)/bench/serve_bench.o $(LIB_OBJS)
+	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(B)/bench/serve_bench.o: | $(GEN_HDRS)
+
 # The micro-benchmark of the REAPI key (bench/reapi_bench.c).
 $(B)/bench/reapi_bench: $(B)/bench/reapi_bench.o $(LIB_OBJS)
 	$(CC) $(SANFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)

@@ -13,6 +13,7 @@
  * UNIMPLEMENTED, ...) give the remote up. */
 #include "remote/cas.h"
 #include "remote/grpc.h"
+#include "util/map.h"
 #include "util/util.h"
 #include "bytestream.pb-c.h"
 #include "remote_execution.pb-c.h"
@@ -204,10 +205,27 @@ static int gc_find_missing(struct cas_backend *bk, struct cas_blob *v, size_t n,
 		buf_free(&resp);
 		if (rc != CAS_OK)
 			return rc == CAS_MISS ? CAS_RETRY : rc;
-		for (size_t k = 0; k < r->n_missing_blob_digests; k++)
-			for (size_t i = 0; i < m; i++)
-				if (same_digest(r->missing_blob_digests[k], &v[at + i]))
-					v[at + i].missing = 1;
+		/* the answer matched by digest through a map: a linear pass, where
+		 * a blob named twice in v is marked twice (next chains them) */
+		struct map byhex = {0};
+		char(*keys)[65] = xcalloc(m, sizeof *keys);
+		size_t *next = xcalloc(m, sizeof *next);
+		map_reserve(&byhex, m);
+		for (size_t i = 0; i < m; i++) {
+			digest_hex(&v[at + i].d, keys[i]);
+			void *prev = map_put(&byhex, keys[i], (void *)(i + 1));
+			next[i] = (size_t)prev;
+		}
+		for (size_t k = 0; k < r->n_missing_blob_digests; k++) {
+			const Digest *md = r->missing_blob_digests[k];
+			size_t i = md && md->hash ? (size_t)map_get(&byhex, md->hash) : 0;
+			for (; i; i = next[i - 1])
+				if (same_digest(md, &v[at + i - 1]))
+					v[at + i - 1].missing = 1;
+		}
+		map_free(&byhex);
+		free(keys);
+		free(next);
 		build__bazel__remote__execution__v2__find_missing_blobs_response__free_unpacked(r, NULL);
 	}
 	return CAS_OK;

@@ -1,0 +1,156 @@
+/* serve_bench: a REAPI cache server measured by cairn's own client
+ * (src/remote: grpc.c, grpc_cas.c, cas.c): the rows of issue 15.
+ *
+ *   serve_bench grpc://HOST:PORT [--gib N] [--digests N] [--lookups N]
+ *
+ * Prints one line per row, "NAME VALUE UNIT":
+ *   write_mib_s   ByteStream Write of one blob of N GiB (default 1)
+ *   read_mib_s    ByteStream Read of it back (verified by the client)
+ *   find_missing_ms  one FindMissingBlobs of N digests (10,000), half present
+ *   get_result_p50_us, get_result_p99_us  GetActionResult of a present
+ *                 entry, N times (1,000), one after another
+ * It fills the blob with a pseudo-random pattern, so no compression helps. */
+#include "remote/cas.h"
+#include "remote/grpc.h"
+#include "remote/result.h"
+#include "remote/url.h"
+#include "util/sha.h"
+#include "util/str.h"
+#include "util/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void fill(struct buf *b, size_t n, uint64_t seed)
+{
+	b->s = xmalloc(n + 1);
+	b->len = n;
+	b->cap = n + 1;
+	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		memcpy(b->s + i, &x, 8);
+	}
+	for (size_t i = n & ~(size_t)7; i < n; i++)
+		b->s[i] = (char)i;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: serve_bench grpc://HOST:PORT [--gib N] [--digests N] [--lookups N]\n");
+		return 2;
+	}
+	double gib = 1;
+	int ndig = 10000, nlook = 1000;
+	for (int i = 2; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--gib"))
+			gib = atof(argv[i + 1]);
+		else if (!strcmp(argv[i], "--digests"))
+			ndig = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--lookups"))
+			nlook = atoi(argv[i + 1]);
+	}
+	struct url u;
+	const char *uwhy;
+	if (url_parse(argv[1], &u, &uwhy) < 0) {
+		fprintf(stderr, "serve_bench: %s: %s\n", argv[1], uwhy);
+		return 2;
+	}
+	char *why = NULL;
+	struct grpc_opts go = {.url = &u, .timeout_ms = 600000};
+	struct grpc *g = grpc_new(&go, &why);
+	if (!g) {
+		fprintf(stderr, "serve_bench: %s\n", why);
+		return 1;
+	}
+	struct cas *c = cas_new(grpc_cas_new(g, ""), argv[1]);
+
+	/* one big blob, up and down */
+	struct cas_blob big = {0};
+	fill(&big.data, (size_t)(gib * (1 << 30)), (uint64_t)now_ns());
+	big.size = big.data.len;
+	sha_buf(big.data.s, big.data.len, &big.d);
+	big.missing = 1;
+	uint64_t t0 = now_ns();
+	if (cas_put_blobs(c, &big, 1) != CAS_OK) {
+		fprintf(stderr, "serve_bench: upload failed\n");
+		return 1;
+	}
+	double s = (double)(now_ns() - t0) / 1e9;
+	printf("write_mib_s %.1f MiB/s\n", (double)big.size / 1048576.0 / s);
+	buf_free(&big.data);
+	t0 = now_ns();
+	if (cas_get_blobs(c, &big, 1) != CAS_OK) {
+		fprintf(stderr, "serve_bench: download failed\n");
+		return 1;
+	}
+	s = (double)(now_ns() - t0) / 1e9;
+	printf("read_mib_s %.1f MiB/s\n", (double)big.size / 1048576.0 / s);
+	buf_free(&big.data);
+
+	/* FindMissingBlobs: half of the digests present */
+	struct cas_blob *v = xcalloc((size_t)ndig, sizeof *v);
+	for (int i = 0; i < ndig; i++) {
+		char text[32];
+		int n = snprintf(text, sizeof text, "blob %d %llu", i, (unsigned long long)t0);
+		buf_putn(&v[i].data, text, (size_t)n);
+		v[i].size = (uint64_t)n;
+		sha_buf(text, (size_t)n, &v[i].d);
+		v[i].missing = i % 2 == 0;
+	}
+	if (cas_put_blobs(c, v, (size_t)ndig) != CAS_OK) {
+		fprintf(stderr, "serve_bench: small uploads failed\n");
+		return 1;
+	}
+	t0 = now_ns();
+	if (cas_find_missing(c, v, (size_t)ndig) != CAS_OK) {
+		fprintf(stderr, "serve_bench: FindMissingBlobs failed\n");
+		return 1;
+	}
+	printf("find_missing_ms %.2f ms\n", (double)(now_ns() - t0) / 1e6);
+	int missing = 0;
+	for (int i = 0; i < ndig; i++)
+		missing += v[i].missing;
+	if (missing != ndig / 2)
+		fprintf(stderr, "serve_bench: %d missing, %d expected\n", missing, ndig / 2);
+
+	/* GetActionResult latency: an entry whose one output is v[0] */
+	struct action_result r = {0};
+	struct result_output out = {(char *)"out.txt", v[0].d, v[0].size, 0644};
+	r.outputs = &out;
+	r.noutputs = 1;
+	struct buf enc = {0};
+	result_encode(&r, &enc);
+	struct digest key;
+	sha_buf("serve_bench action", 18, &key);
+	struct buf vals[1] = {enc};
+	uint64_t ks = 18;
+	if (cas_put_results(c, &key, &ks, vals, 1) != CAS_OK) {
+		fprintf(stderr, "serve_bench: UpdateActionResult failed\n");
+		return 1;
+	}
+	uint64_t *lat = xcalloc((size_t)nlook, sizeof *lat);
+	for (int i = 0; i < nlook; i++) {
+		struct buf got = {0};
+		t0 = now_ns();
+		if (cas_get_result(c, &key, ks, &got) != CAS_OK) {
+			fprintf(stderr, "serve_bench: GetActionResult missed\n");
+			return 1;
+		}
+		lat[i] = now_ns() - t0;
+		buf_free(&got);
+	}
+	qsort(lat, (size_t)nlook, sizeof *lat, cmp_u64);
+	printf("get_result_p50_us %.0f us\n", (double)lat[nlook / 2] / 1e3);
+	printf("get_result_p99_us %.0f us\n", (double)lat[(nlook * 99) / 100] / 1e3);
+	return 0;
+}
