@@ -66,7 +66,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char *why = NULL;
-	struct grpc_opts go = {.url = &u, .timeout_ms = 600000};
+	/* a RequestMetadata (tool_invocation_id "serve-bench"), which
+	 * RemoteWorker insists on */
+	static const char md[] = "build.bazel.remote.execution.v2.requestmetadata-bin: "
+	                         "\x1a\x0bserve-bench";
+	const char *hv[] = {md};
+	size_t lens[] = {13};
+	struct grpc_opts go = {.url = &u, .headers = hv, .header_lens = lens, .nheaders = 1,
+	                       .timeout_ms = 600000};
 	struct grpc *g = grpc_new(&go, &why);
 	if (!g) {
 		fprintf(stderr, "serve_bench: %s\n", why);

@@ -1,0 +1,96 @@
+#!/bin/bash
+# bench/serve.sh: `cairn serve` against Bazel's RemoteWorker, the REAPI
+# cache rows of issue 15, measured in one run by the same client
+# (bench/serve_bench.c, cairn's own REAPI client):
+#   ByteStream write and read of one blob of --gib GiB (1), FindMissingBlobs
+#   of 10,000 digests, GetActionResult latency (p50, p99 of 1,000), and
+#   each server's peak RSS (VmHWM) over the run.
+#
+#   bench/serve.sh [--gib N] [--out FILE]
+#
+# RemoteWorker binds every interface, so the whole run is in a private
+# network namespace (tests/peers/netns.sh) where only loopback exists.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+gib=1 out=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--gib) gib=$2; shift 2 ;;
+	--out) out=$2; shift 2 ;;
+	*) echo "usage: $0 [--gib N] [--out FILE]" >&2; exit 2 ;;
+	esac
+done
+[ -z "$out" ] || case $out in /*) ;; *) out=$PWD/$out ;; esac
+if [ "${CAIRN_NETNS:-}" != "$(readlink /proc/self/ns/net)" ]; then
+	exec "$root/tests/peers/netns.sh" bash "$here/serve.sh" --gib "$gib" ${out:+--out "$out"}
+fi
+make -s -C "$root" cairn build/bench/serve_bench
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-serve.XXXXXX")
+export PEERS_DIR="$scratch/peers" XDG_CACHE_HOME="$scratch/xdg"
+# shellcheck source=../tests/peers/remote_worker.sh
+source "$root/tests/peers/remote_worker.sh"
+cleanup() { peers_stop_all; rm -rf "$scratch"; }
+
+# leaf PID: the process at the end of PID's chain of children (peers_spawn
+# runs a server under setpriv and timeout)
+leaf() {
+	local p=$1 c
+	while c=$(pgrep -P "$p" | head -n 1) && [ -n "$c" ]; do p=$c; done
+	echo "$p"
+}
+
+# run NAME URL PID: the client's rows for one server, then its peak RSS
+run() {
+	"$root/build/bench/serve_bench" "$2" --gib "$gib" > "$scratch/$1.rows"
+	awk '/^VmHWM/ { print "rss_mib", $2 / 1024, "MiB" }' "/proc/$(leaf "$3")/status" >> "$scratch/$1.rows"
+}
+
+port=$(peers_free_port)
+peers_spawn "$scratch/serve.log" "$root/cairn" serve --listen "127.0.0.1:$port" --store "$scratch/store"
+serve_pid=$PEER_PID
+peers_wait_port "$port" "$serve_pid" 10 "$scratch/serve.log"
+run cairn "grpc://127.0.0.1:$port" "$serve_pid"
+peers_stop "$serve_pid"
+
+remote_worker_start
+run worker "$REMOTE_WORKER_URL" "$REMOTE_WORKER_PID"
+remote_worker_stop || true
+
+cpu=$(sed -n '/^model name/{s/^[^:]*:[[:space:]]*//p;q;}' /proc/cpuinfo 2>/dev/null || true)
+report=$(
+	echo "# cairn benchmark: cairn serve against RemoteWorker"
+	echo
+	echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)"
+	echo "- tools: $("$root/cairn" --version); RemoteWorker from bazel-bootstrap-source; client: bench/serve_bench (cairn's REAPI client)"
+	echo "- command: bench/serve.sh --gib $gib; one run, loopback in a network namespace of its own"
+	echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+	echo
+	echo "| | cairn serve | RemoteWorker | cairn ÷ RemoteWorker |"
+	echo "|---|---:|---:|---:|"
+	python3 - "$scratch/cairn.rows" "$scratch/worker.rows" <<'PY'
+import sys
+def rows(p):
+    r = {}
+    for line in open(p):
+        name, value, unit = line.split()
+        r[name] = (float(value), unit)
+    return r
+c, w = rows(sys.argv[1]), rows(sys.argv[2])
+names = {
+    "write_mib_s": "ByteStream Write, one blob (higher is better)",
+    "read_mib_s": "ByteStream Read, the same blob (higher is better)",
+    "find_missing_ms": "FindMissingBlobs, 10,000 digests",
+    "get_result_p50_us": "GetActionResult, p50 of 1,000",
+    "get_result_p99_us": "GetActionResult, p99 of 1,000",
+    "rss_mib": "server peak RSS over the run",
+}
+for k, label in names.items():
+    if k in c and k in w:
+        (a, u), (b, _) = c[k], w[k]
+        print(f"| {label} | {a:g} {u} | {b:g} {u} | {a / b:.2f}x |")
+PY
+)
+printf '%s\n' "$report"
+[ -z "$out" ] || printf '%s\n' "$report" > "$out"
+cleanup
