@@ -1,0 +1,351 @@
+/* serve_test: serve/cache.c over serve/h2srv.c, in-process: the server
+ * runs srv_run on a thread over a temp store, cairn's own gRPC client
+ * (remote/grpc.h) calls it with crafted requests. */
+#include "test.h"
+#include "remote/grpc.h"
+#include "remote/url.h"
+#include "serve/cache.h"
+#include "serve/h2srv.h"
+#include "util/fs.h"
+#include "util/sha.h"
+#include "util/str.h"
+#include "util/util.h"
+#include "bytestream.pb-c.h"
+#include "remote_execution.pb-c.h"
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define V2(x) Build__Bazel__Remote__Execution__V2__##x
+#define SVC "/build.bazel.remote.execution.v2."
+
+struct fixture {
+	char *dir;
+	struct cache *k;
+	struct srv *s;
+	volatile int stop;
+	pthread_t th;
+	struct url url;
+	struct grpc *g;
+};
+
+static void *serve_thread(void *arg)
+{
+	struct fixture *f = arg;
+	char *why = NULL;
+	if (srv_run(f->s, &f->stop, NULL, NULL, &why) < 0) {
+		fprintf(stderr, "  srv_run: %s\n", why);
+		free(why);
+	}
+	return NULL;
+}
+
+static int fixture_up(struct fixture *f)
+{
+	memset(f, 0, sizeof *f);
+	f->dir = test_tmpdir();
+	char *why = NULL;
+	f->k = cache_new(f->dir, &why);
+	size_t nm;
+	const struct srv_method *m = cache_methods(&nm);
+	f->s = f->k ? srv_new("127.0.0.1", 0, m, nm, f->k, &why) : NULL;
+	if (!f->s) {
+		fprintf(stderr, "  serve: %s\n", why ? why : "?");
+		free(why);
+		return -1;
+	}
+	pthread_create(&f->th, NULL, serve_thread, f);
+	char *u = xasprintf("grpc://127.0.0.1:%d", srv_port(f->s));
+	const char *uwhy;
+	int rc = url_parse(u, &f->url, &uwhy);
+	free(u);
+	if (rc < 0)
+		return -1;
+	struct grpc_opts o = {.url = &f->url, .timeout_ms = 10000};
+	f->g = grpc_new(&o, &why);
+	if (!f->g) {
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+static void fixture_down(struct fixture *f)
+{
+	if (f->g)
+		grpc_free(f->g);
+	url_free(&f->url);
+	if (f->s) {
+		f->stop = 1;
+		pthread_join(f->th, NULL);
+		srv_free(f->s);
+	}
+	cache_free(f->k);
+	if (f->dir)
+		fs_rm_rf(f->dir);
+	free(f->dir);
+}
+
+/* A unary call with a packed message; the status, the answer in resp. */
+static int call(struct fixture *f, const char *method, const ProtobufCMessage *req, struct buf *resp)
+{
+	size_t n = protobuf_c_message_get_packed_size(req);
+	uint8_t *b = xmalloc(n + 1);
+	protobuf_c_message_pack(req, b);
+	char *why = NULL;
+	buf_reset(resp);
+	int code = grpc_unary(f->g, method, b, n, resp, &why);
+	free(b);
+	free(why);
+	return code;
+}
+
+static void hex_of(const void *p, size_t n, char hex[65])
+{
+	struct digest d;
+	sha_buf(p, n, &d);
+	digest_hex(&d, hex);
+}
+
+static int put_blob(struct fixture *f, const void *p, size_t n)
+{
+	char hex[65];
+	hex_of(p, n, hex);
+	V2(Digest) d = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST__INIT;
+	d.hash = hex;
+	d.size_bytes = (int64_t)n;
+	V2(BatchUpdateBlobsRequest__Request) r = BUILD__BAZEL__REMOTE__EXECUTION__V2__BATCH_UPDATE_BLOBS_REQUEST__REQUEST__INIT;
+	r.digest = &d;
+	r.data.data = (uint8_t *)p;
+	r.data.len = n;
+	V2(BatchUpdateBlobsRequest__Request) *rp = &r;
+	V2(BatchUpdateBlobsRequest) req = BUILD__BAZEL__REMOTE__EXECUTION__V2__BATCH_UPDATE_BLOBS_REQUEST__INIT;
+	req.n_requests = 1;
+	req.requests = &rp;
+	struct buf resp = {0};
+	int code = call(f, SVC "ContentAddressableStorage/BatchUpdateBlobs", &req.base, &resp);
+	buf_free(&resp);
+	return code;
+}
+
+TEST(serve_capabilities_say_sha256)
+{
+	struct fixture f;
+	if (fixture_up(&f) < 0) {
+		CHECK(0);
+		fixture_down(&f);
+		return;
+	}
+	V2(GetCapabilitiesRequest) req = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_CAPABILITIES_REQUEST__INIT;
+	struct buf resp = {0};
+	CHECK(call(&f, SVC "Capabilities/GetCapabilities", &req.base, &resp) == GRPC_OK);
+	V2(ServerCapabilities) *sc = build__bazel__remote__execution__v2__server_capabilities__unpack(
+		NULL, resp.len, (const uint8_t *)resp.s);
+	CHECK(sc && sc->cache_capabilities);
+	if (sc && sc->cache_capabilities) {
+		CHECK(sc->cache_capabilities->n_digest_functions == 1);
+		CHECK(sc->cache_capabilities->digest_functions[0] ==
+		      BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST_FUNCTION__VALUE__SHA256);
+		CHECK(sc->cache_capabilities->action_cache_update_capabilities &&
+		      sc->cache_capabilities->action_cache_update_capabilities->update_enabled);
+		CHECK(sc->cache_capabilities->max_batch_total_size_bytes > 0);
+	}
+	if (sc)
+		build__bazel__remote__execution__v2__server_capabilities__free_unpacked(sc, NULL);
+	buf_free(&resp);
+	fixture_down(&f);
+}
+
+TEST(serve_find_missing_and_read_with_offset_and_limit)
+{
+	struct fixture f;
+	if (fixture_up(&f) < 0) {
+		CHECK(0);
+		fixture_down(&f);
+		return;
+	}
+	const char *present = "0123456789abcdefghij", *absent = "not there";
+	CHECK(put_blob(&f, present, strlen(present)) == GRPC_OK);
+	char hp[65], ha[65];
+	hex_of(present, strlen(present), hp);
+	hex_of(absent, strlen(absent), ha);
+	V2(Digest) d[2] = {BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST__INIT,
+	                   BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST__INIT};
+	d[0].hash = hp;
+	d[0].size_bytes = (int64_t)strlen(present);
+	d[1].hash = ha;
+	d[1].size_bytes = (int64_t)strlen(absent);
+	V2(Digest) *dp[2] = {&d[0], &d[1]};
+	V2(FindMissingBlobsRequest) fm = BUILD__BAZEL__REMOTE__EXECUTION__V2__FIND_MISSING_BLOBS_REQUEST__INIT;
+	fm.n_blob_digests = 2;
+	fm.blob_digests = dp;
+	struct buf resp = {0};
+	CHECK(call(&f, SVC "ContentAddressableStorage/FindMissingBlobs", &fm.base, &resp) == GRPC_OK);
+	V2(FindMissingBlobsResponse) *fr = build__bazel__remote__execution__v2__find_missing_blobs_response__unpack(
+		NULL, resp.len, (const uint8_t *)resp.s);
+	CHECK(fr && fr->n_missing_blob_digests == 1);
+	if (fr && fr->n_missing_blob_digests == 1)
+		CHECK_STR(fr->missing_blob_digests[0]->hash, ha);
+	if (fr)
+		build__bazel__remote__execution__v2__find_missing_blobs_response__free_unpacked(fr, NULL);
+
+	/* Read [5, 5 + 7) through ByteStream */
+	char *res = xasprintf("inst/blobs/%s/%zu", hp, strlen(present));
+	Google__Bytestream__ReadRequest rr = GOOGLE__BYTESTREAM__READ_REQUEST__INIT;
+	rr.resource_name = res;
+	rr.read_offset = 5;
+	rr.read_limit = 7;
+	CHECK(call(&f, "/google.bytestream.ByteStream/Read", &rr.base, &resp) == GRPC_OK);
+	Google__Bytestream__ReadResponse *rd = google__bytestream__read_response__unpack(
+		NULL, resp.len, (const uint8_t *)resp.s);
+	CHECK(rd && rd->data.len == 7 && !memcmp(rd->data.data, present + 5, 7));
+	if (rd)
+		google__bytestream__read_response__free_unpacked(rd, NULL);
+	/* past the end: OUT_OF_RANGE; a missing blob: NOT_FOUND */
+	rr.read_offset = 21;
+	rr.read_limit = 0;
+	CHECK(call(&f, "/google.bytestream.ByteStream/Read", &rr.base, &resp) == GRPC_OUT_OF_RANGE);
+	free(res);
+	res = xasprintf("blobs/%s/%zu", ha, strlen(absent));
+	rr.resource_name = res;
+	rr.read_offset = 0;
+	CHECK(call(&f, "/google.bytestream.ByteStream/Read", &rr.base, &resp) == GRPC_NOT_FOUND);
+	free(res);
+	buf_free(&resp);
+	fixture_down(&f);
+}
+
+/* A Write that sends `count` chunks of 64 KiB from `from`, then aborts
+ * (abort set) or finishes. */
+struct writer {
+	const uint8_t *data;
+	size_t size, at, stop_at;
+	const char *resource;
+	int first, abort;
+};
+
+enum { WCHUNK = 64 << 10 };
+
+static int write_gen(void *arg, struct buf *msg)
+{
+	struct writer *w = arg;
+	if (w->abort && w->at >= w->stop_at)
+		return -1;
+	Google__Bytestream__WriteRequest r = GOOGLE__BYTESTREAM__WRITE_REQUEST__INIT;
+	size_t n = w->size - w->at < WCHUNK ? w->size - w->at : WCHUNK;
+	if (w->first)
+		r.resource_name = (char *)w->resource;
+	w->first = 0;
+	r.write_offset = (int64_t)w->at;
+	r.data.data = (uint8_t *)w->data + w->at;
+	r.data.len = n;
+	w->at += n;
+	r.finish_write = w->at == w->size;
+	size_t len = google__bytestream__write_request__get_packed_size(&r);
+	uint8_t *b = xmalloc(len + 1);
+	google__bytestream__write_request__pack(&r, b);
+	buf_putn(msg, b, len);
+	free(b);
+	return r.finish_write ? 0 : 1;
+}
+
+static int64_t query(struct fixture *f, const char *resource, int *complete, int *code)
+{
+	Google__Bytestream__QueryWriteStatusRequest q = GOOGLE__BYTESTREAM__QUERY_WRITE_STATUS_REQUEST__INIT;
+	q.resource_name = (char *)resource;
+	struct buf resp = {0};
+	*code = call(f, "/google.bytestream.ByteStream/QueryWriteStatus", &q.base, &resp);
+	int64_t committed = -1;
+	Google__Bytestream__QueryWriteStatusResponse *r =
+		*code == GRPC_OK ? google__bytestream__query_write_status_response__unpack(
+			NULL, resp.len, (const uint8_t *)resp.s) : NULL;
+	if (r) {
+		committed = r->committed_size;
+		*complete = r->complete;
+		google__bytestream__query_write_status_response__free_unpacked(r, NULL);
+	}
+	buf_free(&resp);
+	return committed;
+}
+
+TEST(serve_write_resumes_after_query_write_status)
+{
+	struct fixture f;
+	if (fixture_up(&f) < 0) {
+		CHECK(0);
+		fixture_down(&f);
+		return;
+	}
+	size_t size = 10 * WCHUNK + 123;
+	uint8_t *data = xmalloc(size);
+	for (size_t i = 0; i < size; i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	char hex[65];
+	hex_of(data, size, hex);
+	char *res = xasprintf("uploads/6c1f2a5e-0000-4000-8000-00000000abcd/blobs/%s/%zu", hex, size);
+	/* four chunks, then the client gives up on the call */
+	struct writer w = {data, size, 0, 4 * WCHUNK, res, 1, 1};
+	struct grpc_call *c = grpc_start(f.g, "/google.bytestream.ByteStream/Write", NULL, 0, write_gen, &w, 0);
+	CHECK(grpc_wait(c) != GRPC_OK);
+	grpc_call_free(c);
+	/* where it stands: some whole chunks, not complete */
+	int complete = 0, code;
+	int64_t committed = -1;
+	for (int i = 0; i < 50; i++) {
+		committed = query(&f, res, &complete, &code);
+		if (code == GRPC_OK && committed == 4 * WCHUNK)
+			break;
+		usleep(20000);
+	}
+	CHECK(code == GRPC_OK);
+	CHECK(!complete);
+	CHECK(committed > 0 && committed <= 4 * WCHUNK && committed % WCHUNK == 0);
+	/* a Write from elsewhere is refused; from there, it completes */
+	if (committed > 0) {
+		struct writer bad = {data, size, (size_t)committed - WCHUNK, 0, res, 1, 0};
+		c = grpc_start(f.g, "/google.bytestream.ByteStream/Write", NULL, 0, write_gen, &bad, 0);
+		CHECK(grpc_wait(c) == GRPC_OUT_OF_RANGE);
+		grpc_call_free(c);
+	}
+	struct writer rest = {data, size, committed > 0 ? (size_t)committed : 0, 0, res, 1, 0};
+	c = grpc_start(f.g, "/google.bytestream.ByteStream/Write", NULL, 0, write_gen, &rest, 0);
+	CHECK(grpc_wait(c) == GRPC_OK);
+	if (grpc_nmsgs(c) == 1) {
+		Google__Bytestream__WriteResponse *wr = google__bytestream__write_response__unpack(
+			NULL, grpc_msg(c, 0)->len, (const uint8_t *)grpc_msg(c, 0)->s);
+		CHECK(wr && wr->committed_size == (int64_t)size);
+		if (wr)
+			google__bytestream__write_response__free_unpacked(wr, NULL);
+	} else {
+		CHECK(grpc_nmsgs(c) == 1);
+	}
+	grpc_call_free(c);
+	committed = query(&f, res, &complete, &code);
+	CHECK(code == GRPC_OK && complete && committed == (int64_t)size);
+	/* the blob reads back whole */
+	char *rn = xasprintf("blobs/%s/%zu", hex, size);
+	Google__Bytestream__ReadRequest rr = GOOGLE__BYTESTREAM__READ_REQUEST__INIT;
+	rr.resource_name = rn;
+	size_t n = protobuf_c_message_get_packed_size(&rr.base);
+	uint8_t *b = xmalloc(n + 1);
+	protobuf_c_message_pack(&rr.base, b);
+	c = grpc_start(f.g, "/google.bytestream.ByteStream/Read", b, n, NULL, NULL, 0);
+	CHECK(grpc_wait(c) == GRPC_OK);
+	struct buf all = {0};
+	for (size_t i = 0; i < grpc_nmsgs(c); i++) {
+		Google__Bytestream__ReadResponse *rd = google__bytestream__read_response__unpack(
+			NULL, grpc_msg(c, i)->len, (const uint8_t *)grpc_msg(c, i)->s);
+		if (rd) {
+			buf_putn(&all, rd->data.data, rd->data.len);
+			google__bytestream__read_response__free_unpacked(rd, NULL);
+		}
+	}
+	CHECK(all.len == size && !memcmp(all.s, data, size));
+	grpc_call_free(c);
+	buf_free(&all);
+	free(b);
+	free(rn);
+	free(res);
+	free(data);
+	fixture_down(&f);
+}
