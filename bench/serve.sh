@@ -28,6 +28,8 @@ fi
 make -s -C "$root" cairn build/bench/serve_bench
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/cairn-bench-serve.XXXXXX")
 export PEERS_DIR="$scratch/peers" XDG_CACHE_HOME="$scratch/xdg"
+# RemoteWorker holds a blob in its heap: give it room for --gib of them
+export REMOTE_WORKER_JAVA_OPTS=${REMOTE_WORKER_JAVA_OPTS:--Xms64m -Xmx6g -XX:+UseSerialGC}
 # shellcheck source=../tests/peers/remote_worker.sh
 source "$root/tests/peers/remote_worker.sh"
 cleanup() { peers_stop_all; rm -rf "$scratch"; }

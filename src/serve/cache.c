@@ -82,14 +82,22 @@ static int digest_of(const V2(Digest) * m, struct digest *d, uint64_t *size)
 	return 0;
 }
 
+/* The empty blob: every client takes it as there, and none uploads it. */
+static int is_empty(const struct digest *d, uint64_t size)
+{
+	static struct digest empty;
+	static int made;
+	if (!made) {
+		sha_buf("", 0, &empty);
+		made = 1;
+	}
+	return size == 0 && digest_eq(d, &empty);
+}
+
 static int has_blob(struct cache *k, const struct digest *d, uint64_t size)
 {
 	uint64_t got;
-	int fd = store_local_blob(k->store, d, &got);
-	if (fd < 0)
-		return 0;
-	close(fd);
-	return got == size;
+	return is_empty(d, size) || (store_local_has(k->store, d, &got) && got == size);
 }
 
 /* The "one message in, one out" shape: the request kept until the end. */
@@ -238,6 +246,10 @@ static void batch_update(struct srv_call *c)
 static int read_blob(struct cache *k, const struct digest *d, uint64_t size, struct buf *b)
 {
 	uint64_t got;
+	if (is_empty(d, size)) {
+		buf_reset(b);
+		return 0;
+	}
 	int fd = store_local_blob(k->store, d, &got);
 	if (fd < 0)
 		return -1;
@@ -322,30 +334,45 @@ static void batch_read(struct srv_call *c)
 /* ---- ByteStream ---- */
 
 /* "[{instance}/]blobs/{hash}/{size}[/...]" or, with uploads,
- * "[{instance}/]uploads/{uuid}/blobs/{hash}/{size}[/...]": the digest. */
-static int parse_resource(const char *r, int upload, struct digest *d, uint64_t *size)
+ * "[{instance}/]uploads/{uuid}/blobs/{hash}/{size}[/...]": the digest.
+ * An instance name may itself hold "blobs" or "uploads": each place the
+ * word starts a path segment is tried, until one parses. */
+static int parse_at(const char *p, struct digest *d, uint64_t *size)
 {
-	const char *p = strstr(r, upload ? "uploads/" : "blobs/");
-	if (!p || (p != r && p[-1] != '/'))
-		return -1;
-	if (upload) {
-		p = strstr(p, "/blobs/");
-		if (!p)
-			return -1;
-		p++;
-	}
-	p += 6;
 	char hex[65];
 	if (strlen(p) < 66 || p[64] != '/')
 		return -1;
 	memcpy(hex, p, 64);
 	hex[64] = 0;
 	char *end;
-	unsigned long long n = strtoull(p + 65, &end, 10);
-	if (digest_parse(hex, d) < 0 || end == p + 65 || (*end && *end != '/'))
+	const char *num = p + 65;
+	if (*num < '0' || *num > '9')
+		return -1;
+	unsigned long long n = strtoull(num, &end, 10);
+	if (digest_parse(hex, d) < 0 || (*end && *end != '/'))
 		return -1;
 	*size = n;
 	return 0;
+}
+
+static int parse_resource(const char *r, int upload, struct digest *d, uint64_t *size)
+{
+	const char *word = upload ? "uploads/" : "blobs/";
+	for (const char *p = r; (p = strstr(p, word)); p++) {
+		if (p != r && p[-1] != '/')
+			continue;
+		const char *q = p + strlen(word);
+		if (upload) {
+			/* uploads/{uuid}/blobs/ */
+			const char *slash = strchr(q, '/');
+			if (!slash || slash == q || strncmp(slash + 1, "blobs/", 6) != 0)
+				continue;
+			q = slash + 7;
+		}
+		if (parse_at(q, d, size) == 0)
+			return 0;
+	}
+	return -1;
 }
 
 static void bs_read(struct srv_call *c)
@@ -361,6 +388,9 @@ static void bs_read(struct srv_call *c)
 		srv_finish(c, GRPC_INVALID_ARGUMENT, "a resource name that is not blobs/HASH/SIZE");
 	} else if (req->read_offset < 0 || req->read_limit < 0 || (uint64_t)req->read_offset > size) {
 		srv_finish(c, GRPC_OUT_OF_RANGE, "read_offset or read_limit out of range");
+	} else if (is_empty(&d, size)) {
+		k->st.cas_hits++;
+		srv_finish(c, GRPC_OK, NULL); /* no bytes: no message */
 	} else if ((fd = store_local_blob(k->store, &d, &got)) < 0 || got != size) {
 		if (fd >= 0)
 			close(fd);
@@ -643,6 +673,40 @@ static void ac_get(struct srv_call *c)
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 }
 
+/* Does the result hold output directories or symlinks (fields 3, 10, 11,
+ * 12 of ActionResult, which cairn's subset of the proto leaves unknown)? */
+static int has_trees(const ProtobufCMessage *m)
+{
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		uint32_t t = m->unknown_fields[i].tag;
+		if (t == 3 || t == 10 || t == 11 || t == 12)
+			return 1;
+	}
+	return 0;
+}
+
+/* Cairn's results keep one log: a separate stderr goes after stdout, as
+ * a new blob (so a hit replays both, in one stream). 0, or -1 when a blob
+ * is missing. */
+static int merge_stderr(struct cache *k, struct action_result *r, const struct result_stderr *err)
+{
+	struct buf out = {0}, e = {0};
+	int rc = -1;
+	if ((r->log_size == 0 || read_blob(k, &r->log, r->log_size, &out) == 0) &&
+	    read_blob(k, &err->d, err->size, &e) == 0) {
+		buf_putn(&out, e.s ? e.s : "", e.len);
+		struct digest d;
+		if (k->store->ops->put_blob(k->store, out.s ? out.s : "", out.len, &d) == 0) {
+			r->log = d;
+			r->log_size = out.len;
+			rc = 0;
+		}
+	}
+	buf_free(&out);
+	buf_free(&e);
+	return rc;
+}
+
 static void ac_update(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
@@ -662,8 +726,19 @@ static void ac_update(struct srv_call *c)
 	size_t n = protobuf_c_message_get_packed_size(&req->action_result->base);
 	bytes = xmalloc(n + 1);
 	protobuf_c_message_pack(&req->action_result->base, bytes);
+	if (has_trees(&req->action_result->base)) {
+		/* cairn's store keeps files: refused, never kept in part */
+		srv_finish(c, GRPC_INVALID_ARGUMENT,
+		           "this cache keeps output files only (no directories or symlinks)");
+		goto out;
+	}
 	if (result_decode(bytes, n, &r, &err, &why) < 0) {
 		srv_finish(c, GRPC_INVALID_ARGUMENT, why);
+		goto out;
+	}
+	if (err.size && merge_stderr(k, &r, &err) < 0) {
+		srv_finish(c, GRPC_FAILED_PRECONDITION, "the result's stdout or stderr is not in the CAS");
+		action_result_free(&r);
 		goto out;
 	}
 	if (k->store->ops->put_result(k->store, &key, key_size, &r) < 0) {

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 char *local_path(struct local_store *ls, const char *kind, const struct digest *d)
@@ -231,6 +232,15 @@ static char *verified_blob(struct local_store *ls, const struct digest *d, int e
 	return p;
 }
 
+/* A use of the blob at p (stat'd as st), for the LRU eviction: its mtime
+ * moved to now, at most once an hour (a write per use would cost more
+ * than the use). */
+static void touch(const char *p, const struct stat *st)
+{
+	if (time(NULL) - st->st_mtime > 3600)
+		utimensat(AT_FDCWD, p, NULL, 0);
+}
+
 int store_local_blob(struct store *s, const struct digest *d, uint64_t *size)
 {
 	struct local_store *ls = (struct local_store *)s;
@@ -238,13 +248,33 @@ int store_local_blob(struct store *s, const struct digest *d, uint64_t *size)
 		char *p = blob_path(ls, d, exec);
 		struct stat st;
 		int fd = fs_open_regular(p, &st);
-		free(p);
 		if (fd >= 0) {
+			touch(p, &st);
+			free(p);
 			*size = (uint64_t)st.st_size;
 			return fd;
 		}
+		free(p);
 	}
 	return -1;
+}
+
+int store_local_has(struct store *s, const struct digest *d, uint64_t *size)
+{
+	struct local_store *ls = (struct local_store *)s;
+	for (int exec = 0; exec < 2; exec++) {
+		char *p = blob_path(ls, d, exec);
+		struct stat st;
+		int yes = stat(p, &st) == 0 && S_ISREG(st.st_mode);
+		if (yes) {
+			touch(p, &st);
+			*size = (uint64_t)st.st_size;
+		}
+		free(p);
+		if (yes)
+			return 1;
+	}
+	return 0;
 }
 
 static int get_file(struct store *s, const struct digest *d, const char *dst, unsigned mode)

@@ -75,6 +75,9 @@ void action_result_free(struct action_result *r);
  * length in *size: the fd, or -1 with errno when it is not there. Not
  * verified: a server streams it, and its client checks the digest. */
 int store_local_blob(struct store *s, const struct digest *d, uint64_t *size);
+/* Is blob d in the local store (either mode)? 1 with *size, or 0. Both
+ * count as a use for the LRU eviction. */
+int store_local_has(struct store *s, const struct digest *d, uint64_t *size);
 
 /* gc: evict least-recently-used entries until the store holds at most
  * max_bytes. Reports what it removed. 0 or -1. */

@@ -6,7 +6,7 @@
 # connection while everyone else is served; kill -9 mid-upload leaves no
 # blob whose bytes do not match its name. Each test starts its own server
 # on a free loopback port (tests/peers/serve.sh); the peers' exit trap
-# stops it. The tests marked BUG fail: each shows a bug.
+# stops it.
 
 source "$TESTS/peers/serve.sh"
 source "$TESTS/peers/remote_checks.sh"
@@ -159,10 +159,9 @@ test_bazel_builds_against_cairn_serve() {
 	still_serves
 }
 
-# BUG: an action with an empty output is never a remote cache hit, from
-# Bazel or from cairn: neither client uploads the empty blob (REAPI: it is
-# everywhere), and GetActionResult (serve/cache.c ac_get) wants every
-# output's blob in the store, so the result reads as "its blobs are gone".
+# An action with an empty output is a remote cache hit, for Bazel and for
+# cairn: neither client uploads the empty blob (REAPI: it is everywhere),
+# and the server takes it as always there.
 test_empty_output_is_a_hit_for_bazel() {
 	bazel_ws bz
 	echo 'genrule(name = "empty", outs = ["empty.txt"], cmd = "touch $@")' >> bz/a/BUILD
@@ -190,9 +189,8 @@ L
 	remote_summary 0 1 1 0
 }
 
-# BUG: a hit loses the action's stderr: UpdateActionResult (serve/cache.c
-# ac_update) decodes Bazel's stderr_digest into `err` and never stores it
-# (cairn's store keeps one log), so Bazel replays only stdout.
+# A hit keeps the action's stderr: cairn's store keeps one log, so the
+# server appends Bazel's stderr to its stdout, and the hit replays both.
 test_bazel_hit_replays_stderr() {
 	bazel_ws bz
 	echo 'genrule(name = "warn", outs = ["warn.txt"], cmd = "echo to-stderr-xyz >&2; echo to-stdout-xyz; echo w > $@")' >> bz/a/BUILD
@@ -458,11 +456,9 @@ test_kill_9_mid_upload_leaves_a_sound_store() {
 	store_sound "$store"
 }
 
-# BUG: UpdateActionResult takes a result with output_directories (or
-# symlinks) and answers OK, but stores only its files (serve/cache.c
-# ac_update through result_decode, which ignores those fields):
-# GetActionResult then answers a hit that lacks the directory. It should
-# keep it, or refuse the update.
+# A result with output_directories (or symlinks) is refused, never stored
+# in part: cairn's store keeps output files, and a hit that lacked the
+# directory would be a wrong hit.
 test_result_with_a_directory_is_not_cut_down() {
 	serve_start
 	grpc_py '
@@ -484,11 +480,9 @@ if up["status"] == 0 and got["status"] == 0:
 '
 }
 
-# BUG: the server's reads never count as a use for the LRU eviction of
-# --max-size: ByteStream Read and BatchReadBlobs open the blob with
-# store_local_blob (store/cas.c), which does not touch its mtime (get_file
-# and get_blob do). A blob read a minute ago is evicted before one
-# nobody has asked for in an hour.
+# The server's reads count as a use for the LRU eviction of --max-size:
+# a blob read a minute ago is kept, one nobody has asked for in an hour
+# goes first.
 test_reads_count_as_use_for_eviction() {
 	serve_start
 	head -c 300000 /dev/urandom > hot.bin
@@ -515,12 +509,9 @@ test_reads_count_as_use_for_eviction() {
 	[ -e "$SERVE_STORE/cas/${hot:0:2}/$hot" ]
 }
 
-# BUG: an instance name that ends in "blobs" (team-blobs, ci/myblobs) or is
-# "blobs" breaks ByteStream Read, one that ends in "uploads" breaks Write:
-# serve/cache.c parse_resource takes the first "blobs/" (or "uploads/") in
-# the name with strstr and refuses it when it does not start a segment,
-# instead of looking for the segment. Instance names are the client's to
-# choose (--remote_instance_name).
+# Any instance name reaches ByteStream, one that ends in "blobs"
+# (team-blobs, ci/myblobs) or is "blobs", or ends in "uploads": instance
+# names are the client's to choose (--remote_instance_name).
 test_any_instance_name_reaches_bytestream() {
 	serve_start
 	grpc_py '
