@@ -90,7 +90,7 @@ names = {
 for k, label in names.items():
     if k in c and k in w:
         (a, u), (b, _) = c[k], w[k]
-        print(f"| {label} | {a:g} {u} | {b:g} {u} | {a / b:.2f}x |")
+        print(f"| {label} | {a:.4g} {u} | {b:.4g} {u} | {a / b:.3g}x |")
 PY
 )
 printf '%s\n' "$report"

@@ -532,3 +532,57 @@ for inst in ["", "main", "my-uploads"]:
 assert not bad, bad
 '
 }
+
+# --metrics: /metrics passes promtool's check and counts what was served;
+# /healthz answers; / is a plain HTML page; anything else is 404.
+test_metrics_health_and_status_page() {
+	peers_need promtool curl || return 1
+	serve_start --metrics 127.0.0.1:0
+	local line mport
+	line=$(grep -m1 'metrics and status on' "$SERVE_LOG")
+	mport=${line##*127.0.0.1:}
+	mport=${mport%/}
+	two_rules
+	XDG_CACHE_HOME=$PWD/c1 run 0 cairn build --remote_cache="$SERVE_URL"
+	run 0 curl -sf "http://127.0.0.1:$mport/healthz"
+	has ok
+	curl -sf "http://127.0.0.1:$mport/metrics" > metrics.txt
+	promtool check metrics < metrics.txt
+	grep -q '^cairn_serve_cache_requests_total{kind="ac",result="miss"} [1-9]' metrics.txt
+	grep -q '^cairn_serve_rpc_duration_seconds_count{method="ActionCache/UpdateActionResult"} [1-9]' metrics.txt
+	grep -q '^cairn_serve_connections_total [1-9]' metrics.txt
+	run 0 curl -sf "http://127.0.0.1:$mport/"
+	has "<h1>cairn serve</h1>"
+	has "UpdateActionResult"
+	lacks "<script"
+	run 0 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/nope"
+	has 404
+}
+
+# --auth-token-file: no token, UNAUTHENTICATED (the client builds locally);
+# a read-write token reads and writes; a read-only one reads, and its
+# writes are PERMISSION_DENIED.
+test_tokens_read_write_and_read_only() {
+	printf 'ci-0123456789abcdef rw ci\nlaptop-0123456789ab ro alice\n' > tokens
+	serve_start --auth-token-file "$PWD/tokens"
+	two_rules
+	XDG_CACHE_HOME=$PWD/c0 run 0 cairn build --remote_cache="$SERVE_URL"
+	has "UNAUTHENTICATED"
+	rm -rf .cairn cairn-out
+	XDG_CACHE_HOME=$PWD/c1 run 0 cairn build --remote_cache="$SERVE_URL" \
+		--remote_header="authorization=Bearer ci-0123456789abcdef"
+	rm -rf .cairn cairn-out
+	XDG_CACHE_HOME=$PWD/c2 run 0 cairn build --remote_cache="$SERVE_URL" \
+		--remote_header="authorization=Bearer laptop-0123456789ab" --noremote_upload_local_results
+	has "(2 remote)"
+	printf 'tokens\n' > bad
+	run 2 "$CAIRN" serve --listen 127.0.0.1:0 --auth-token-file "$PWD/bad"
+	has "bad:1: error:"
+	# a read-only token that tries to write: refused on the server
+	echo more > a/in.txt
+	XDG_CACHE_HOME=$PWD/c3 run 0 cairn build --remote_cache="$SERVE_URL" \
+		--remote_header="authorization=Bearer laptop-0123456789ab"
+	grep -q "UpdateActionResult PERMISSION_DENIED: this token may only read\|BatchUpdateBlobs PERMISSION_DENIED: this token may only read" "$SERVE_LOG"
+	grep -q "GetActionResult UNAUTHENTICATED" "$SERVE_LOG"
+	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'more\ngen')"
+}
