@@ -72,91 +72,66 @@ int cmd_serve(const struct opts *o)
 		fprintf(stderr, "cairn: error: serve needs --listen HOST:PORT\n");
 		return 2;
 	}
-	char *host;
-	int port;
-	if (split_listen(o->listen, &host, &port) < 0) {
-		fprintf(stderr, "cairn: error: --listen wants HOST:PORT, not '%s'\n", o->listen);
-		return 2;
-	}
+	char *host = NULL, *mhost = NULL, *dir = NULL, *why = NULL;
+	int port, mport = 0, code = 2;
 	struct auth *auth = NULL;
+	struct cache *k = NULL;
+	struct srv *s = NULL;
+	struct http1 *web = NULL;
 	struct err e = {0};
+	if (split_listen(o->listen, &host, &port) < 0) {
+		why = xasprintf("--listen wants HOST:PORT, not '%s'", o->listen);
+		goto out;
+	}
+	if (o->metrics && split_listen(o->metrics, &mhost, &mport) < 0) {
+		why = xasprintf("--metrics wants HOST:PORT, not '%s'", o->metrics);
+		goto out;
+	}
 	if (o->auth_token_file && auth_load(o->auth_token_file, &auth, &e) < 0) {
 		fprintf(stderr, "%s%s\n", strncmp(e.msg, "error: ", 7) ? "" : "cairn: ", e.msg);
 		err_clear(&e);
-		free(host);
-		return 2;
+		goto out;
 	}
-	char *dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
-	char *why = NULL;
-	struct cache *k = cache_new(dir, &why);
+	dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
 	size_t nm;
 	const struct srv_method *m = cache_methods(&nm);
-	struct srv *s = k ? srv_new(host, port, m, nm, k, &why) : NULL;
-	if (!s) {
-		fprintf(stderr, "cairn: error: %s\n", why);
-		free(why);
-		cache_free(k);
-		auth_free(auth);
-		free(host);
-		free(dir);
-		return 2;
-	}
+	if (!(k = cache_new(dir, &why)) || !(s = srv_new(host, port, m, nm, k, &why)))
+		goto out;
+	struct status_src status = {.srv = s, .cache = k, .store_dir = dir,
+	                            .max_size = o->have_max_size ? o->max_size : 0,
+	                            .started = (int64_t)time(NULL)};
+	if (mhost && !(web = http1_new(mhost, mport, status_page, &status, &why)))
+		goto out;
 	if (auth)
 		srv_set_auth(s, auth_check, auth);
+	if (web)
+		srv_set_extra(s, http1_fds, http1_handle, web);
 	srv_set_log(s, o->verbose);
 	struct sigaction sa = {.sa_handler = on_stop};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	printf("cairn: serving %s on %s:%d\n", dir, host, srv_port(s));
-	fflush(stdout);
-	struct status_src status = {.srv = s, .cache = k, .store_dir = dir,
-	                            .max_size = o->have_max_size ? o->max_size : 0,
-	                            .started = (int64_t)time(NULL)};
-	struct http1 *web = NULL;
-	if (o->metrics) {
-		char *mhost;
-		int mport;
-		if (split_listen(o->metrics, &mhost, &mport) < 0) {
-			fprintf(stderr, "cairn: error: --metrics wants HOST:PORT, not '%s'\n", o->metrics);
-			srv_free(s);
-			cache_free(k);
-			auth_free(auth);
-			free(host);
-			free(dir);
-			return 2;
-		}
-		web = http1_new(mhost, mport, status_page, &status, &why);
-		if (!web) {
-			fprintf(stderr, "cairn: error: %s\n", why);
-			free(why);
-			free(mhost);
-			srv_free(s);
-			cache_free(k);
-			auth_free(auth);
-			free(host);
-			free(dir);
-			return 2;
-		}
-		srv_set_extra(s, http1_fds, http1_handle, web);
+	if (web)
 		printf("cairn: metrics and status on http://%s:%d/\n", mhost, http1_port(web));
-		fflush(stdout);
-		free(mhost);
-	}
+	fflush(stdout);
 	struct tick t = {.dir = dir, .max = o->max_size, .on = o->have_max_size, .next = now_ns(),
 	                 .status = &status};
-	int code = 0;
-	if (srv_run(s, &stop_flag, gc_tick, &t, &why) < 0) {
-		fprintf(stderr, "cairn: error: %s\n", why);
-		free(why);
+	code = 0;
+	if (srv_run(s, &stop_flag, gc_tick, &t, &why) < 0)
 		code = 1;
-	}
-	printf("cairn: serve: stopped\n");
+	else
+		printf("cairn: serve: stopped\n");
+out:
+	if (why)
+		fprintf(stderr, "cairn: error: %s\n", why);
+	free(why);
 	http1_free(web);
 	srv_free(s);
 	cache_free(k);
 	auth_free(auth);
 	free(host);
+	free(mhost);
 	free(dir);
 	return code;
 }

@@ -17,6 +17,7 @@
 #include "serve/h2srv.h"
 #include "remote/grpc.h"
 #include "util/str.h"
+#include "serve/listen.h"
 #include "util/util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -620,35 +621,13 @@ static int conn_stale(struct conn *cn, uint64_t now)
 struct srv *srv_new(const char *host, int port, const struct srv_method *methods, size_t n,
                     void *ctx, char **why)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	int rc = getaddrinfo(host, ps, &hints, &ai);
-	if (rc != 0) {
-		*why = xasprintf("%s: %s", host, gai_strerror(rc));
+	int bound;
+	int fd = serve_listen(host, port, 128, &bound, why);
+	if (fd < 0)
 		return NULL;
-	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int one = 1;
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-		*why = xasprintf("cannot listen on %s:%d: %s", host, port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return NULL;
-	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
 	struct srv *s = xcalloc(1, sizeof *s);
 	s->fd = fd;
-	s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	                                         : ((struct sockaddr_in *)&ss)->sin_port);
+	s->port = bound;
 	s->m = xcalloc(n, sizeof *s->m);
 	memcpy(s->m, methods, n * sizeof *methods);
 	s->ms = xcalloc(n, sizeof *s->ms);

@@ -1,5 +1,6 @@
 /* serve/http1: GET over HTTP/1.1, one request per connection (http1.h). */
 #include "serve/http1.h"
+#include "serve/listen.h"
 #include "util/util.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,34 +32,13 @@ struct http1 {
 
 struct http1 *http1_new(const char *host, int port, http1_page page, void *ctx, char **why)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	char ps[16];
-	snprintf(ps, sizeof ps, "%d", port);
-	int rc = getaddrinfo(host, ps, &hints, &ai);
-	if (rc != 0) {
-		*why = xasprintf("%s: %s", host, gai_strerror(rc));
+	int bound;
+	int fd = serve_listen(host, port, 16, &bound, why);
+	if (fd < 0)
 		return NULL;
-	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-	if (fd >= 0)
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0) {
-		*why = xasprintf("cannot listen on %s:%d: %s", host, port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return NULL;
-	}
-	freeaddrinfo(ai);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof ss;
-	getsockname(fd, (struct sockaddr *)&ss, &sl);
 	struct http1 *h = xcalloc(1, sizeof *h);
 	h->fd = fd;
-	h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	                                         : ((struct sockaddr_in *)&ss)->sin_port);
+	h->port = bound;
 	h->page = page;
 	h->ctx = ctx;
 	return h;
