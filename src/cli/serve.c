@@ -6,6 +6,7 @@
 #include "cli/cmds.h"
 #include "serve/auth.h"
 #include "serve/cache.h"
+#include "serve/execute.h"
 #include "serve/h2srv.h"
 #include "serve/http1.h"
 #include "serve/status.h"
@@ -47,6 +48,45 @@ static void gc_tick(void *ctx)
 	t->next = now_ns() + 60000000000ull;
 }
 
+/* The loop's extra descriptors: the HTTP server's, then the workers'. */
+struct extra {
+	struct http1 *web;       /* or NULL */
+	struct exec_pool *exec;  /* or NULL */
+	size_t nweb;             /* how many of the last round were web's */
+};
+
+static size_t extra_fds(void *ctx, struct pollfd *pf, size_t max)
+{
+	struct extra *x = ctx;
+	x->nweb = x->web ? http1_fds(x->web, pf, max) : 0;
+	return x->nweb + (x->exec ? exec_fds(x->exec, pf + x->nweb, max - x->nweb) : 0);
+}
+
+static void extra_handle(void *ctx, const struct pollfd *pf, size_t n)
+{
+	struct extra *x = ctx;
+	if (x->web)
+		http1_handle(x->web, pf, x->nweb);
+	if (x->exec)
+		exec_handle(x->exec, pf + x->nweb, n - x->nweb);
+}
+
+/* "MIN:MAX" or "MAX": 0 with *max, or -1. Workers exist while their
+ * action runs, so MIN (idle ones kept) is accepted and is 0 in effect. */
+static int parse_workers(const char *s, int *max)
+{
+	const char *colon = strchr(s, ':');
+	char *end;
+	long lo = colon ? strtol(s, &end, 10) : 0;
+	if (colon && (end != colon || lo < 0))
+		return -1;
+	long hi = strtol(colon ? colon + 1 : s, &end, 10);
+	if (*end || hi < 1 || hi > 1024 || lo > hi)
+		return -1;
+	*max = (int)hi;
+	return 0;
+}
+
 /* "HOST:PORT" or "[V6]:PORT": 0, or -1. */
 static int split_listen(const char *s, char **host, int *port)
 {
@@ -78,6 +118,7 @@ int cmd_serve(const struct opts *o)
 	struct cache *k = NULL;
 	struct srv *s = NULL;
 	struct http1 *web = NULL;
+	struct exec_pool *exec = NULL;
 	struct err e = {0};
 	if (split_listen(o->listen, &host, &port) < 0) {
 		why = xasprintf("--listen wants HOST:PORT, not '%s'", o->listen);
@@ -92,20 +133,35 @@ int cmd_serve(const struct opts *o)
 		err_clear(&e);
 		goto out;
 	}
-	dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
-	size_t nm;
-	const struct srv_method *m = cache_methods(&nm);
-	if (!(k = cache_new(dir, &why)) || !(s = srv_new(host, port, m, nm, k, &why)))
+	int workers = 0;
+	if (o->workers && parse_workers(o->workers, &workers) < 0) {
+		why = xasprintf("--workers wants MIN:MAX (MAX from 1 to 1024), not '%s'", o->workers);
 		goto out;
-	struct status_src status = {.srv = s, .cache = k, .store_dir = dir,
+	}
+	dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
+	/* the methods: the cache's, and with --workers the executor's */
+	size_t nc, ne = 0;
+	const struct srv_method *cm = cache_methods(&nc), *em = NULL;
+	if (workers && !(exec = exec_new(dir, workers)))
+		goto out;
+	if (exec)
+		em = exec_methods(exec, &ne);
+	struct srv_method all[32];
+	memcpy(all, cm, nc * sizeof *cm);
+	memcpy(all + nc, em, ne * sizeof *em);
+	if (!(k = cache_new(dir, &why)) || !(s = srv_new(host, port, all, nc + ne, k, &why)))
+		goto out;
+	cache_set_exec(k, exec != NULL);
+	struct status_src status = {.srv = s, .cache = k, .exec = exec, .store_dir = dir,
 	                            .max_size = o->have_max_size ? o->max_size : 0,
 	                            .started = (int64_t)time(NULL)};
 	if (mhost && !(web = http1_new(mhost, mport, status_page, &status, &why)))
 		goto out;
 	if (auth)
 		srv_set_auth(s, auth_check, auth);
-	if (web)
-		srv_set_extra(s, http1_fds, http1_handle, web);
+	struct extra x = {web, exec, 0};
+	if (web || exec)
+		srv_set_extra(s, extra_fds, extra_handle, &x);
 	srv_set_log(s, o->verbose);
 	struct sigaction sa = {.sa_handler = on_stop};
 	sigaction(SIGINT, &sa, NULL);
@@ -128,6 +184,7 @@ out:
 	free(why);
 	http1_free(web);
 	srv_free(s);
+	exec_free(exec);
 	cache_free(k);
 	auth_free(auth);
 	free(host);

@@ -756,15 +756,15 @@ out:
 /* ---- the table ---- */
 
 static const struct srv_method methods[] = {
-	{SVC "Capabilities/GetCapabilities", keep_msg, get_capabilities, drop_msg},
-	{SVC "ContentAddressableStorage/FindMissingBlobs", keep_msg, find_missing, drop_msg},
-	{SVC "ContentAddressableStorage/BatchUpdateBlobs", keep_msg, batch_update, drop_msg},
-	{SVC "ContentAddressableStorage/BatchReadBlobs", keep_msg, batch_read, drop_msg},
-	{SVC "ActionCache/GetActionResult", keep_msg, ac_get, drop_msg},
-	{SVC "ActionCache/UpdateActionResult", keep_msg, ac_update, drop_msg},
-	{"/google.bytestream.ByteStream/Read", keep_msg, bs_read, drop_msg},
-	{"/google.bytestream.ByteStream/Write", bs_write_msg, bs_write_end, bs_write_drop},
-	{"/google.bytestream.ByteStream/QueryWriteStatus", keep_msg, bs_query, drop_msg},
+	{SVC "Capabilities/GetCapabilities", keep_msg, get_capabilities, drop_msg, NULL},
+	{SVC "ContentAddressableStorage/FindMissingBlobs", keep_msg, find_missing, drop_msg, NULL},
+	{SVC "ContentAddressableStorage/BatchUpdateBlobs", keep_msg, batch_update, drop_msg, NULL},
+	{SVC "ContentAddressableStorage/BatchReadBlobs", keep_msg, batch_read, drop_msg, NULL},
+	{SVC "ActionCache/GetActionResult", keep_msg, ac_get, drop_msg, NULL},
+	{SVC "ActionCache/UpdateActionResult", keep_msg, ac_update, drop_msg, NULL},
+	{"/google.bytestream.ByteStream/Read", keep_msg, bs_read, drop_msg, NULL},
+	{"/google.bytestream.ByteStream/Write", bs_write_msg, bs_write_end, bs_write_drop, NULL},
+	{"/google.bytestream.ByteStream/QueryWriteStatus", keep_msg, bs_query, drop_msg, NULL},
 };
 
 struct cache *cache_new(const char *dir, char **why)

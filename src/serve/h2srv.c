@@ -156,7 +156,7 @@ static void call_free(struct srv_call *c)
 
 void *srv_ctx(struct srv_call *c)
 {
-	return c->conn->s->ctx;
+	return c->m && c->m->ctx ? c->m->ctx : c->conn->s->ctx;
 }
 
 void **srv_state(struct srv_call *c)

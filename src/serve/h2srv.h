@@ -27,6 +27,7 @@ struct srv_method {
 	/* The call is over (finished and sent, or reset by the client or a
 	 * lost connection): free what *srv_state holds. May be NULL. */
 	void (*drop)(struct srv_call *c);
+	void *ctx;         /* what srv_ctx answers (NULL: the server's ctx) */
 };
 
 /* Listen on host:port (port 0: any; srv_port says which), serving
@@ -46,6 +47,7 @@ void srv_free(struct srv *s);
  * answers made and dropped. */
 void srv_feed(struct srv *s, const uint8_t *p, size_t n);
 
+/* The method's ctx, else the server's. */
 void *srv_ctx(struct srv_call *c);
 /* The method's own pointer for the call (NULL at first). */
 void **srv_state(struct srv_call *c);

@@ -56,16 +56,29 @@ static void metrics(struct status_src *src, struct buf *b)
 	struct cache_stats cs;
 	srv_stats(src->srv, &st);
 	cache_stats(src->cache, &cs);
-	buf_puts(b, "# HELP cairn_serve_queue_length Executions waiting for a worker.\n"
-	            "# TYPE cairn_serve_queue_length gauge\ncairn_serve_queue_length 0\n");
-	buf_puts(b, "# HELP cairn_serve_workers Workers by state (this server runs no executions yet).\n"
+	struct exec_stats es = {0};
+	if (src->exec)
+		exec_stats(src->exec, &es);
+	buf_printf(b, "# HELP cairn_serve_queue_length Executions waiting for a worker.\n"
+	              "# TYPE cairn_serve_queue_length gauge\ncairn_serve_queue_length %llu\n",
+	           (unsigned long long)es.queued);
+	buf_puts(b, "# HELP cairn_serve_workers Workers by state (a worker lives while its action runs).\n"
 	            "# TYPE cairn_serve_workers gauge\n");
-	buf_puts(b, "cairn_serve_workers{state=\"busy\"} 0\ncairn_serve_workers{state=\"idle\"} 0\n"
-	            "cairn_serve_workers{state=\"total\"} 0\n");
-	buf_puts(b, "# HELP cairn_serve_executions_total Executions by outcome.\n"
-	            "# TYPE cairn_serve_executions_total counter\n"
-	            "cairn_serve_executions_total{outcome=\"ok\"} 0\n"
-	            "cairn_serve_executions_total{outcome=\"failed\"} 0\n");
+	buf_printf(b, "cairn_serve_workers{state=\"busy\"} %llu\ncairn_serve_workers{state=\"idle\"} 0\n"
+	              "cairn_serve_workers{state=\"total\"} %llu\n"
+	              "cairn_serve_workers{state=\"max\"} %llu\n",
+	           (unsigned long long)es.busy, (unsigned long long)es.busy, (unsigned long long)es.max);
+	buf_printf(b, "# HELP cairn_serve_executions_total Executions by outcome.\n"
+	              "# TYPE cairn_serve_executions_total counter\n"
+	              "cairn_serve_executions_total{outcome=\"ok\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"failed\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"cached\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"deduplicated\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"retried\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"abandoned\"} %llu\n",
+	           (unsigned long long)es.ok, (unsigned long long)es.failed,
+	           (unsigned long long)es.cached, (unsigned long long)es.deduped,
+	           (unsigned long long)es.retried, (unsigned long long)es.abandoned);
 	buf_puts(b, "# HELP cairn_serve_cache_requests_total Cache lookups by kind and result.\n"
 	            "# TYPE cairn_serve_cache_requests_total counter\n");
 	buf_printf(b, "cairn_serve_cache_requests_total{kind=\"ac\",result=\"hit\"} %llu\n",
@@ -155,9 +168,18 @@ static void page(struct status_src *src, struct buf *b)
 	buf_printf(b, ". Up %lld s; %llu connections open, %llu calls in flight.</p>\n",
 	           (long long)(time(NULL) - src->started), (unsigned long long)st.open_connections,
 	           (unsigned long long)st.open_calls);
-	buf_puts(b, "<h2>Queue and workers</h2>\n<table><tr><th>queued</th><th>busy</th><th>idle</th>"
-	            "</tr><tr><td class=n>0</td><td class=n>0</td><td class=n>0</td></tr></table>\n"
-	            "<p>This server runs no executions: it is a cache.</p>\n");
+	struct exec_stats es = {0};
+	if (src->exec)
+		exec_stats(src->exec, &es);
+	buf_printf(b, "<h2>Queue and workers</h2>\n<table><tr><th>queued</th><th>busy</th>"
+	              "<th>at most</th><th>done</th><th>failed</th><th>from the cache</th></tr>"
+	              "<tr><td class=n>%llu</td><td class=n>%llu</td><td class=n>%llu</td>"
+	              "<td class=n>%llu</td><td class=n>%llu</td><td class=n>%llu</td></tr></table>\n",
+	           (unsigned long long)es.queued, (unsigned long long)es.busy,
+	           (unsigned long long)es.max, (unsigned long long)es.ok, (unsigned long long)es.failed,
+	           (unsigned long long)es.cached);
+	if (!src->exec)
+		buf_puts(b, "<p>This server runs no executions (no --workers): it is a cache.</p>\n");
 	buf_puts(b, "<h2>Cache</h2>\n<table><tr><th>kind</th><th>hits</th><th>misses</th>"
 	            "<th>hit rate</th></tr>\n");
 	buf_printf(b, "<tr><td>action cache</td><td class=n>%llu</td><td class=n>%llu</td>"

@@ -5,6 +5,7 @@
 #ifndef CAIRN_SERVE_STATUS_H
 #define CAIRN_SERVE_STATUS_H
 #include "serve/cache.h"
+#include "serve/execute.h"
 #include "serve/h2srv.h"
 #include "util/str.h"
 #include <stdint.h>
@@ -12,6 +13,7 @@
 struct status_src {
 	struct srv *srv;
 	struct cache *cache;
+	struct exec_pool *exec; /* or NULL: no executions */
 	const char *store_dir;
 	uint64_t max_size;    /* 0: none */
 	uint64_t store_bytes; /* measured now and then (status_measure) */

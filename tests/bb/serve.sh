@@ -586,3 +586,51 @@ test_tokens_read_write_and_read_only() {
 	grep -q "GetActionResult UNAUTHENTICATED" "$SERVE_LOG"
 	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'more\ngen')"
 }
+
+# --workers: Bazel 4.2.3, unchanged, executes its genrules on cairn serve
+# (`--remote_executor`): each action in a sandboxed worker; after clean,
+# every action comes from the server's cache.
+test_bazel_executes_on_cairn_serve() {
+	bazel_ws bz
+	serve_start --workers 1:4
+	cd bz
+	run 0 bz build --remote_executor="$SERVE_URL" //a:all
+	has "2 remote"
+	eq "$(cat bazel-bin/a/gen.txt)" "$(printf 'hello\ngen')"
+	test -x bazel-bin/a/tool.sh
+	[ "$(served_calls Execute)" -ge 2 ]
+	run 0 bz clean
+	run 0 bz build --remote_executor="$SERVE_URL" //a:all
+	bazel_hits 2
+	store_sound "$SERVE_STORE"
+	[ -z "$(ls -A "$SERVE_STORE/exec")" ] # the workers' directories are gone
+}
+
+# --workers with cairn's client: actions run remotely, sandboxed (an
+# action cannot read a file it did not declare); identical actions in
+# flight run once; a failing action is no cache entry; a fresh checkout
+# gets everything from the server's cache.
+test_cairn_executes_on_cairn_serve() {
+	ws
+	mkdir -p a
+	echo hello > a/in.txt
+	write a/BUILD.lua <<L
+genrule { name = "gen", srcs = { "in.txt" }, outs = { "gen.txt" }, cmd = "cat \$< > \$@; echo remote >> \$@" }
+genrule { name = "peek", outs = { "peek.txt" }, cmd = "cat $PWD/a/in.txt > \$@ 2>/dev/null || echo sandboxed > \$@" }
+genrule { name = "empty", outs = { "empty.txt" }, cmd = "touch \$@" }
+L
+	serve_start --workers 2:2
+	XDG_CACHE_HOME=$PWD/c1 run 0 cairn build --remote_executor="$SERVE_URL"
+	has "3 executed (3 remote)"
+	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'hello\nremote')"
+	eq "$(cat cairn-out/a/peek.txt)" sandboxed
+	write b/BUILD.lua <<'L'
+genrule { name = "bad", outs = { "bad.txt" }, cmd = "echo nope >&2; exit 3" }
+L
+	XDG_CACHE_HOME=$PWD/c1 run 1 cairn build --remote_executor="$SERVE_URL" //b:bad
+	has "nope"
+	rm -rf .cairn cairn-out b
+	XDG_CACHE_HOME=$PWD/c2 run 0 cairn build --remote_executor="$SERVE_URL"
+	has "3 cached (3 remote)"
+	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'hello\nremote')"
+}

@@ -1,0 +1,28 @@
+/* serve/execute: REAPI's Execution service for `cairn serve`: each action
+ * in a sandboxed worker process of its own (execute.c says how). */
+#ifndef CAIRN_SERVE_EXECUTE_H
+#define CAIRN_SERVE_EXECUTE_H
+#include "serve/h2srv.h"
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct exec_pool;
+
+/* What the pool did and does, for /metrics and the status page. */
+struct exec_stats {
+	uint64_t started, ok, failed, cached, deduped, retried, abandoned;
+	uint64_t queued, busy, max;
+};
+
+/* A pool of at most max workers over the store at storedir. */
+struct exec_pool *exec_new(const char *storedir, int max);
+void exec_free(struct exec_pool *p);
+/* Execute and WaitExecution (their ctx: p). */
+const struct srv_method *exec_methods(struct exec_pool *p, size_t *n);
+/* The workers' pipes, for the server's loop (srv_set_extra's shape). */
+size_t exec_fds(void *p, struct pollfd *pf, size_t max);
+void exec_handle(void *p, const struct pollfd *pf, size_t n);
+void exec_stats(const struct exec_pool *p, struct exec_stats *st);
+
+#endif
