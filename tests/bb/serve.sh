@@ -634,3 +634,71 @@ L
 	has "3 cached (3 remote)"
 	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'hello\nremote')"
 }
+
+# metric NAME: the value of one line of /metrics (after serve_start with
+# --metrics 127.0.0.1:0).
+metric() {
+	local line mport
+	line=$(grep -m1 'metrics and status on' "$SERVE_LOG")
+	mport=${line##*127.0.0.1:}
+	mport=${mport%/}
+	curl -sf "http://127.0.0.1:$mport/metrics" | grep -F "$1 " | awk '{ print $2 }'
+}
+
+# The executor's care: a worker killed mid-action is replaced and its
+# action tried again; a client that goes away takes its work with it;
+# identical Executes in flight share one worker.
+test_workers_retry_abandon_and_share() {
+	peers_need curl || return 1
+	ws
+	mkdir -p a
+	write a/BUILD.lua <<'L'
+genrule { name = "slow", outs = { "slow.txt" }, cmd = "sleep 2; echo done > $@" }
+L
+	serve_start --workers 1:4 --metrics 127.0.0.1:0
+	# a worker killed: the action is tried once more, and the build passes
+	XDG_CACHE_HOME=$PWD/c1 "$CAIRN" build --remote_executor="$SERVE_URL" > b1.log 2>&1 &
+	local client=$! w=
+	for _ in $(seq 100); do
+		w=$(pgrep -P "$(pgrep -P "$SERVE_PID" | head -n 1)" | head -n 1 || true)
+		[ -n "$w" ] && break
+		sleep 0.05
+	done
+	[ -n "$w" ]
+	kill -9 "$w"
+	wait "$client"
+	grep -q "1 executed (1 remote)" b1.log
+	eq "$(cat cairn-out/a/slow.txt)" done
+	eq "$(metric 'cairn_serve_executions_total{outcome="retried"}')" 1
+	# a client that goes away: its worker is killed, not left to run
+	sed -i 's/sleep 2/sleep 30/' a/BUILD.lua
+	XDG_CACHE_HOME=$PWD/c2 "$CAIRN" build --remote_executor="$SERVE_URL" > b2.log 2>&1 &
+	client=$!
+	for _ in $(seq 100); do
+		[ "$(metric 'cairn_serve_workers{state="busy"}')" = 1 ] && break
+		sleep 0.05
+	done
+	kill -9 "$client"
+	wait "$client" || true
+	for _ in $(seq 100); do
+		[ "$(metric 'cairn_serve_workers{state="busy"}')" = 0 ] && break
+		sleep 0.05
+	done
+	eq "$(metric 'cairn_serve_workers{state="busy"}')" 0
+	eq "$(metric 'cairn_serve_executions_total{outcome="abandoned"}')" 1
+	# two clients, the same (new) action at once: one worker
+	sed -i 's/sleep 30; echo done/sleep 2; echo shared/' a/BUILD.lua
+	local other=$PWD/../other-checkout
+	mkdir -p "$other" && cp -r WORKSPACE.lua a "$other/"
+	XDG_CACHE_HOME=$PWD/c3 "$CAIRN" build --remote_executor="$SERVE_URL" > b3.log 2>&1 &
+	local one=$!
+	(cd "$other" && XDG_CACHE_HOME=$other/c4 "$CAIRN" build --remote_executor="$SERVE_URL") > b4.log 2>&1 &
+	local two=$!
+	wait "$one" || { cat b3.log; return 1; }
+	wait "$two" || { cat b4.log; return 1; }
+	grep -q "1 executed (1 remote)" b3.log
+	grep -q "1 executed (1 remote)" b4.log
+	eq "$(cat "$other/cairn-out/a/slow.txt")" shared
+	eq "$(metric 'cairn_serve_executions_total{outcome="deduplicated"}')" 1
+	still_serves
+}
