@@ -55,6 +55,7 @@ struct opts {
 	const char *auth_token_file; /* --auth-token-file F */
 	const char *metrics;      /* --metrics HOST:PORT: /metrics, /healthz, / */
 	const char *workers;      /* --workers MIN:MAX: execute, with MAX at once */
+	const char *tls_cert, *tls_key; /* --tls-cert, --tls-key: serve grpcs */
 
 	/* The remote (SPEC section 6), parsed and checked; nothing uses it yet. */
 	struct url remote_cache;          /* --remote_cache; host NULL: none */

@@ -157,6 +157,12 @@ int cmd_serve(const struct opts *o)
 	                            .started = (int64_t)time(NULL)};
 	if (mhost && !(web = http1_new(mhost, mport, status_page, &status, &why)))
 		goto out;
+	if (!o->tls_cert != !o->tls_key) {
+		why = xstrdup("--tls-cert and --tls-key go together");
+		goto out;
+	}
+	if (o->tls_cert && srv_set_tls(s, o->tls_cert, o->tls_key, &why) < 0)
+		goto out;
 	if (auth)
 		srv_set_auth(s, auth_check, auth);
 	struct extra x = {web, exec, 0};
@@ -167,7 +173,7 @@ int cmd_serve(const struct opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	printf("cairn: serving %s on %s:%d\n", dir, host, srv_port(s));
+	printf("cairn: serving %s%s on %s:%d\n", dir, o->tls_cert ? " over TLS" : "", host, srv_port(s));
 	if (web)
 		printf("cairn: metrics and status on http://%s:%d/\n", mhost, http1_port(web));
 	fflush(stdout);

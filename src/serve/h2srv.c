@@ -26,6 +26,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +75,7 @@ struct srv_call {
 struct conn {
 	struct srv *s;
 	int fd;
+	SSL *ssl;               /* with --tls-cert, else NULL */
 	nghttp2_session *h2;
 	struct buf out;         /* bytes for the socket; out[outpos..] unsent */
 	size_t outpos;
@@ -99,6 +102,7 @@ struct srv {
 	size_t (*extra_fds)(void *ctx, struct pollfd *pf, size_t max);
 	void (*extra_handle)(void *ctx, const struct pollfd *pf, size_t n);
 	void *extra_ctx;
+	SSL_CTX *tls;           /* srv_set_tls, or NULL: cleartext */
 };
 
 const double srv_bucket_ms[SRV_BUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000,
@@ -497,6 +501,8 @@ static void conn_free(struct conn *cn)
 	}
 	if (cn->h2)
 		nghttp2_session_del(cn->h2);
+	if (cn->ssl)
+		SSL_free(cn->ssl);
 	if (cn->fd >= 0)
 		close(cn->fd);
 	buf_free(&cn->out);
@@ -543,7 +549,18 @@ static int conn_read(struct conn *cn)
 {
 	uint8_t b[RBUF];
 	for (;;) {
-		ssize_t n = recv(cn->fd, b, sizeof b, 0);
+		ssize_t n;
+		if (cn->ssl) {
+			ERR_clear_error();
+			int r = SSL_read(cn->ssl, b, sizeof b);
+			int err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(cn->ssl, r);
+			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+				return 0;
+			n = r > 0 ? r : -1;
+			errno = r > 0 ? 0 : ECONNRESET;
+		} else {
+			n = recv(cn->fd, b, sizeof b, 0);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -590,7 +607,18 @@ static int conn_write(struct conn *cn)
 			if (cn->out.len == 0)
 				return 0;
 		}
-		ssize_t w = send(cn->fd, cn->out.s + cn->outpos, cn->out.len - cn->outpos, MSG_NOSIGNAL);
+		ssize_t w;
+		if (cn->ssl) {
+			ERR_clear_error();
+			int r = SSL_write(cn->ssl, cn->out.s + cn->outpos, (int)(cn->out.len - cn->outpos));
+			int err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(cn->ssl, r);
+			if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+				return 0;
+			w = r > 0 ? r : -1;
+			errno = r > 0 ? 0 : EPROTO;
+		} else {
+			w = send(cn->fd, cn->out.s + cn->outpos, cn->out.len - cn->outpos, MSG_NOSIGNAL);
+		}
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -643,6 +671,40 @@ void srv_set_auth(struct srv *s,
 {
 	s->auth = check;
 	s->auth_ctx = ctx;
+}
+
+/* ALPN: h2 or nothing. */
+static int alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                unsigned inlen, void *arg)
+{
+	(void)ssl;
+	(void)arg;
+	for (unsigned i = 0; i + 1 <= inlen && i + 1 + in[i] <= inlen; i += 1 + in[i])
+		if (in[i] == 2 && !memcmp(in + i + 1, "h2", 2)) {
+			*out = in + i + 1;
+			*outlen = 2;
+			return SSL_TLSEXT_ERR_OK;
+		}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+int srv_set_tls(struct srv *s, const char *cert, const char *key, char **why)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		char e[256];
+		ERR_error_string_n(ERR_get_error(), e, sizeof e);
+		*why = xasprintf("TLS: %s, %s: %s", cert, key, e);
+		SSL_CTX_free(ctx);
+		return -1;
+	}
+	SSL_CTX_set_alpn_select_cb(ctx, alpn, NULL);
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	s->tls = ctx;
+	return 0;
 }
 
 void srv_set_log(struct srv *s, int on)
@@ -705,6 +767,14 @@ static void accept_all(struct srv *s)
 		struct conn *cn = conn_new(s, fd);
 		if (!cn)
 			continue;
+		if (s->tls) {
+			cn->ssl = SSL_new(s->tls);
+			if (!cn->ssl || SSL_set_fd(cn->ssl, fd) != 1) {
+				conn_free(cn);
+				continue;
+			}
+			SSL_set_accept_state(cn->ssl);
+		}
 		VEC_PUSH(s->conns, s->nconns, s->capconns, cn);
 		s->st.connections++;
 	}
@@ -795,6 +865,8 @@ void srv_free(struct srv *s)
 	free(s->conns);
 	free(s->m);
 	free(s->ms);
+	if (s->tls)
+		SSL_CTX_free(s->tls);
 	close(s->fd);
 	free(s);
 }

@@ -35,6 +35,9 @@ struct srv_method {
 struct srv *srv_new(const char *host, int port, const struct srv_method *methods, size_t n,
                     void *ctx, char **why);
 int srv_port(const struct srv *s);
+/* Serve over TLS (1.2 or later, ALPN h2) with the certificate chain and
+ * key of these PEM files. 0, or -1 with *why (fresh). */
+int srv_set_tls(struct srv *s, const char *cert, const char *key, char **why);
 /* A line per call on stderr (method, status, time). */
 void srv_set_log(struct srv *s, int on);
 /* Serve until *stop is set (checked at least every 200 ms, when tick,

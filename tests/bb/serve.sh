@@ -702,3 +702,25 @@ L
 	eq "$(metric 'cairn_serve_executions_total{outcome="deduplicated"}')" 1
 	still_serves
 }
+
+# --tls-cert and --tls-key: grpcs, the client trusting the certificate
+# through SSL_CERT_FILE; a client that does not trust it is refused and
+# builds locally.
+test_tls() {
+	peers_need openssl || return 1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout key.pem -out cert.pem 2>/dev/null
+	serve_start --tls-cert "$PWD/cert.pem" --tls-key "$PWD/key.pem" --workers 1:2
+	grep -q "over TLS on" "$SERVE_LOG"
+	two_rules
+	XDG_CACHE_HOME=$PWD/c0 run 0 cairn build --remote_executor="grpcs://localhost:$SERVE_PORT"
+	has "warning"
+	rm -rf .cairn cairn-out
+	SSL_CERT_FILE=$PWD/cert.pem XDG_CACHE_HOME=$PWD/c1 run 0 cairn build \
+		--remote_executor="grpcs://localhost:$SERVE_PORT"
+	has "2 executed (2 remote)"
+	two_rules_right
+	run 2 "$CAIRN" serve --listen 127.0.0.1:0 --tls-cert "$PWD/cert.pem"
+	has "--tls-cert and --tls-key go together"
+}
