@@ -9,7 +9,14 @@
  *   find_missing_ms  one FindMissingBlobs of N digests (10,000), half present
  *   get_result_p50_us, get_result_p99_us  GetActionResult of a present
  *                 entry, N times (1,000), one after another
- * It fills the blob with a pseudo-random pattern, so no compression helps. */
+ * It fills the blob with a pseudo-random pattern, so no compression helps.
+ *
+ *   serve_bench grpc://HOST:PORT --mix SECONDS
+ *
+ * A client of the load test (bench/serve_load.sh): for SECONDS, rounds of
+ * FindMissingBlobs (100 digests), a ByteStream Write and Read of a new
+ * 2 MiB blob, and GetActionResult; prints "rounds N errors N" and the
+ * p50 and p99 of a round in ms. */
 #include "remote/cas.h"
 #include "remote/grpc.h"
 #include "remote/result.h"
@@ -20,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -41,6 +49,49 @@ static void fill(struct buf *b, size_t n, uint64_t seed)
 	}
 	for (size_t i = n & ~(size_t)7; i < n; i++)
 		b->s[i] = (char)i;
+}
+
+/* The load test's client: rounds for seconds. */
+static int mix(struct cas *c, int seconds)
+{
+	uint64_t end = now_ns() + (uint64_t)seconds * 1000000000ull, seed = now_ns() ^ (uint64_t)getpid();
+	size_t rounds = 0, errors = 0, cap = 0;
+	uint64_t *lat = NULL;
+	while (now_ns() < end) {
+		uint64_t t0 = now_ns();
+		struct cas_blob v[100];
+		memset(v, 0, sizeof v);
+		for (int i = 0; i < 100; i++) {
+			char text[48];
+			int n = snprintf(text, sizeof text, "mix %d %llu", i % 50,
+			                 (unsigned long long)(i < 50 ? 1 : seed + rounds));
+			sha_buf(text, (size_t)n, &v[i].d);
+			v[i].size = (uint64_t)n;
+		}
+		errors += cas_find_missing(c, v, 100) != CAS_OK;
+		struct cas_blob b = {0};
+		fill(&b.data, 2 << 20, seed + rounds);
+		b.size = b.data.len;
+		sha_buf(b.data.s, b.data.len, &b.d);
+		b.missing = 1;
+		errors += cas_put_blobs(c, &b, 1) != CAS_OK;
+		buf_free(&b.data);
+		errors += cas_get_blobs(c, &b, 1) != CAS_OK;
+		buf_free(&b.data);
+		struct buf got = {0};
+		struct digest key;
+		sha_buf("serve_bench action", 18, &key);
+		int r = cas_get_result(c, &key, 18, &got);
+		errors += r != CAS_OK && r != CAS_MISS;
+		buf_free(&got);
+		vec_reserve(&lat, &cap, rounds + 1, sizeof *lat);
+		lat[rounds++] = now_ns() - t0;
+	}
+	qsort(lat, rounds, sizeof *lat, cmp_u64);
+	printf("rounds %zu errors %zu p50_ms %.2f p99_ms %.2f\n", rounds, errors,
+	       rounds ? (double)lat[rounds / 2] / 1e6 : 0, rounds ? (double)lat[(rounds * 99) / 100] / 1e6 : 0);
+	free(lat);
+	return errors ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -80,6 +131,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct cas *c = cas_new(grpc_cas_new(g, ""), argv[1]);
+	if (argc >= 4 && !strcmp(argv[2], "--mix"))
+		return mix(c, atoi(argv[3]));
 
 	/* one big blob, up and down */
 	struct cas_blob big = {0};

@@ -116,7 +116,8 @@ static void account(struct srv_call *c)
 	if (c->m) {
 		struct srv_mstat *st = &s->ms[c->m - s->m];
 		st->calls++;
-		st->failed += !c->finished || c->code != GRPC_OK;
+		/* a miss (NOT_FOUND) is an answer, not a failure */
+		st->failed += !c->finished || (c->code != GRPC_OK && c->code != GRPC_NOT_FOUND);
 		st->sum_ms += ms;
 		for (int i = 0; i < SRV_BUCKETS; i++)
 			if (ms <= srv_bucket_ms[i])

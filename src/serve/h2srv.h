@@ -85,7 +85,7 @@ void srv_stats(const struct srv *s, struct srv_stats *st);
 enum { SRV_BUCKETS = 14 };
 extern const double srv_bucket_ms[SRV_BUCKETS];
 struct srv_mstat {
-	uint64_t calls, failed;       /* failed: not OK, or reset */
+	uint64_t calls, failed;       /* failed: reset, or neither OK nor NOT_FOUND */
 	uint64_t bucket[SRV_BUCKETS];
 	double sum_ms;
 };

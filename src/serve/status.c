@@ -122,7 +122,7 @@ static void metrics(struct status_src *src, struct buf *b)
 		buf_printf(b, "cairn_serve_rpc_duration_seconds_count{method=\"%s\"} %llu\n",
 		           short_name(path), (unsigned long long)ms.calls);
 	}
-	buf_puts(b, "# HELP cairn_serve_rpc_failures_total RPCs that did not end OK, per method.\n"
+	buf_puts(b, "# HELP cairn_serve_rpc_failures_total RPCs that failed (reset, or neither OK nor NOT_FOUND), per method.\n"
 	            "# TYPE cairn_serve_rpc_failures_total counter\n");
 	for (size_t i = 0; (path = srv_method_stat(src->srv, i, &ms)); i++)
 		buf_printf(b, "cairn_serve_rpc_failures_total{method=\"%s\"} %llu\n", short_name(path),
