@@ -3,8 +3,10 @@
 # cache rows of issue 15, measured in one run by the same client
 # (bench/serve_bench.c, cairn's own REAPI client):
 #   ByteStream write and read of one blob of --gib GiB (1), FindMissingBlobs
-#   of 10,000 digests, GetActionResult latency (p50, p99 of 1,000), and
-#   each server's peak RSS (VmHWM) over the run.
+#   of 10,000 digests, GetActionResult latency (p50, p99 of 1,000), each
+#   server's peak RSS (VmHWM) over that, and executions per second of 200
+#   no-op actions (cairn build -j 32 --remote_executor; cairn serve with
+#   --workers 1:4).
 #
 #   bench/serve.sh [--gib N] [--out FILE]
 #
@@ -48,15 +50,33 @@ run() {
 	awk '/^VmHWM/ { print "rss_mib", $2 / 1024, "MiB" }' "/proc/$(leaf "$3")/status" >> "$scratch/$1.rows"
 }
 
+# execs NAME URL: executions per second of no-op actions (N genrules that
+# touch their output, none cached), cairn's client at -j 32
+execs() {
+	local ws=$scratch/exec.$1 n=200 i t0 t1
+	mkdir -p "$ws/a"
+	: > "$ws/WORKSPACE.lua"
+	for i in $(seq "$n"); do
+		echo "genrule { name = \"n$i\", outs = { \"n$i.txt\" }, cmd = \"touch \$@ # $1 $RANDOM\" }"
+	done > "$ws/a/BUILD.lua"
+	t0=$(date +%s%N)
+	(cd "$ws" && XDG_CACHE_HOME=$ws/cache "$root/cairn" build -j 32 --remote_executor="$2") > "$ws/log" 2>&1
+	t1=$(date +%s%N)
+	grep -q "$n executed ($n remote)" "$ws/log" || { echo "serve.sh: the no-op actions did not all run remotely:" >&2; tail -3 "$ws/log" >&2; return 1; }
+	awk -v n="$n" -v ns=$((t1 - t0)) 'BEGIN { printf "execs_per_s %.1f execs/s\n", n / (ns / 1e9) }' >> "$scratch/$1.rows"
+}
+
 port=$(peers_free_port)
-peers_spawn "$scratch/serve.log" "$root/cairn" serve --listen "127.0.0.1:$port" --store "$scratch/store"
+peers_spawn "$scratch/serve.log" "$root/cairn" serve --listen "127.0.0.1:$port" --store "$scratch/store" --workers 1:4
 serve_pid=$PEER_PID
 peers_wait_port "$port" "$serve_pid" 10 "$scratch/serve.log"
 run cairn "grpc://127.0.0.1:$port" "$serve_pid"
+execs cairn "grpc://127.0.0.1:$port"
 peers_stop "$serve_pid"
 
 remote_worker_start
 run worker "$REMOTE_WORKER_URL" "$REMOTE_WORKER_PID"
+execs worker "$REMOTE_WORKER_URL"
 remote_worker_stop || true
 
 cpu=$(sed -n '/^model name/{s/^[^:]*:[[:space:]]*//p;q;}' /proc/cpuinfo 2>/dev/null || true)
@@ -85,7 +105,8 @@ names = {
     "find_missing_ms": "FindMissingBlobs, 10,000 digests",
     "get_result_p50_us": "GetActionResult, p50 of 1,000",
     "get_result_p99_us": "GetActionResult, p99 of 1,000",
-    "rss_mib": "server peak RSS over the run",
+    "execs_per_s": "executions of no-op actions per second (200, -j 32; higher is better)",
+    "rss_mib": "server peak RSS over the run (before the executions)",
 }
 for k, label in names.items():
     if k in c and k in w:

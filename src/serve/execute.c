@@ -254,16 +254,21 @@ static _Noreturn void work(const char *storedir, const char *hex, uint64_t size,
 	struct action_result res = {.exit_code = d.timed_out ? 124 : d.exit_code};
 	res.outputs = xcalloc(nouts + 1, sizeof *res.outputs);
 	for (size_t i = 0; i < nouts; i++) {
-		char *p = xasprintf("%s/out/%s", sbdir, outs[i]);
+		/* copied out of the sandbox first, as a build does: the file there
+		 * is the sandboxed user's, and only a copy of ours may become a
+		 * blob */
+		char *p = xasprintf("%s/out/%s", sbdir, outs[i]), *copy = xasprintf("%s/out.%zu", base, i);
 		struct stat sb;
 		struct result_output *o = &res.outputs[res.noutputs];
 		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    st->ops->put_file(st, p, &o->d, &o->size) == 0) {
+		    fs_copy_atomic(p, copy, (sb.st_mode & 0111) ? 0755 : 0644, NULL, NULL) == 0 &&
+		    st->ops->put_file(st, copy, &o->d, &o->size) == 0) {
 			o->path = xstrdup(outs[i]);
 			o->mode = (sb.st_mode & 0111) ? 0755 : 0644;
 			res.noutputs++;
 		}
 		free(p);
+		free(copy);
 	}
 	if (d.outlen && st->ops->put_blob(st, d.output, d.outlen, &res.log) == 0)
 		res.log_size = d.outlen;

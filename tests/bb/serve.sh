@@ -618,10 +618,12 @@ test_cairn_executes_on_cairn_serve() {
 genrule { name = "gen", srcs = { "in.txt" }, outs = { "gen.txt" }, cmd = "cat \$< > \$@; echo remote >> \$@" }
 genrule { name = "peek", outs = { "peek.txt" }, cmd = "cat $PWD/a/in.txt > \$@ 2>/dev/null || echo sandboxed > \$@" }
 genrule { name = "empty", outs = { "empty.txt" }, cmd = "touch \$@" }
+genrule { name = "empty2", outs = { "empty2.txt" }, cmd = "touch \$@; true" }
+genrule { name = "empty3", outs = { "empty3.txt" }, cmd = "touch \$@; true; true" }
 L
 	serve_start --workers 2:2
 	XDG_CACHE_HOME=$PWD/c1 run 0 cairn build --remote_executor="$SERVE_URL"
-	has "3 executed (3 remote)"
+	has "5 executed (5 remote)"
 	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'hello\nremote')"
 	eq "$(cat cairn-out/a/peek.txt)" sandboxed
 	write b/BUILD.lua <<'L'
@@ -631,7 +633,7 @@ L
 	has "nope"
 	rm -rf .cairn cairn-out b
 	XDG_CACHE_HOME=$PWD/c2 run 0 cairn build --remote_executor="$SERVE_URL"
-	has "3 cached (3 remote)"
+	has "5 cached (5 remote)"
 	eq "$(cat cairn-out/a/gen.txt)" "$(printf 'hello\nremote')"
 }
 
