@@ -2,7 +2,7 @@
  * that `--store ~/.cache/cairn` serves a developer's cache as it is:
  *   Capabilities           GetCapabilities
  *   ContentAddressableStorage  FindMissingBlobs, BatchUpdateBlobs,
- *                          BatchReadBlobs
+ *                          BatchReadBlobs, GetTree
  *   ByteStream             Read (streamed from the blob's file), Write
  *                          (streamed to a temp file, hashed on the way,
  *                          renamed in when whole: a blob's bytes always
@@ -328,6 +328,62 @@ static void batch_read(struct srv_call *c)
 	free(r);
 	free(rp);
 	free(st);
+	protobuf_c_message_free_unpacked(&req->base, NULL);
+}
+
+/* GetTree: the root Directory and every one below it, breadth first, in
+ * one response (page_size and page_token are not needed then). */
+static void get_tree(struct srv_call *c)
+{
+	struct cache *k = srv_ctx(c);
+	V2(GetTreeRequest) *req = request(c, &D(get_tree_request));
+	if (!req)
+		return;
+	V2(Directory) **dirs = NULL;
+	size_t n = 0, cap = 0, total = 0;
+	const V2(Digest) *first = req->root_digest;
+	int code = GRPC_OK;
+	const char *msg = NULL;
+	/* a queue of digests: the root, then each directory's children */
+	const V2(Digest) **q = xcalloc(1, sizeof *q);
+	size_t nq = 1, capq = 1;
+	q[0] = first;
+	for (size_t at = 0; at < nq && code == GRPC_OK; at++) {
+		struct digest d;
+		uint64_t size;
+		struct buf b = {0};
+		if (digest_of(q[at], &d, &size) < 0) {
+			code = GRPC_INVALID_ARGUMENT, msg = "a digest that is not SHA-256";
+		} else if (read_blob(k, &d, size, &b) < 0) {
+			code = GRPC_NOT_FOUND, msg = "a directory of the tree is not in the CAS";
+		} else if ((total += size) > MAX_BATCH) {
+			code = GRPC_RESOURCE_EXHAUSTED, msg = "the tree is larger than one response";
+		} else {
+			V2(Directory) *dm = unpack(&D(directory), (const uint8_t *)(b.s ? b.s : ""), b.len);
+			if (!dm) {
+				code = GRPC_INVALID_ARGUMENT, msg = "a directory of the tree is no Directory";
+			} else {
+				vec_reserve(&dirs, &cap, n + 1, sizeof *dirs);
+				dirs[n++] = dm;
+				for (size_t i = 0; i < dm->n_directories; i++) {
+					vec_reserve(&q, &capq, nq + 1, sizeof *q);
+					q[nq++] = dm->directories[i]->digest;
+				}
+			}
+		}
+		buf_free(&b);
+	}
+	if (code == GRPC_OK) {
+		V2(GetTreeResponse) res = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_TREE_RESPONSE__INIT;
+		res.n_directories = n;
+		res.directories = dirs;
+		send_msg(c, &res.base);
+	}
+	srv_finish(c, code, msg);
+	for (size_t i = 0; i < n; i++)
+		protobuf_c_message_free_unpacked(&dirs[i]->base, NULL);
+	free(dirs);
+	free(q);
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 }
 
@@ -760,6 +816,7 @@ static const struct srv_method methods[] = {
 	{SVC "ContentAddressableStorage/FindMissingBlobs", keep_msg, find_missing, drop_msg, NULL},
 	{SVC "ContentAddressableStorage/BatchUpdateBlobs", keep_msg, batch_update, drop_msg, NULL},
 	{SVC "ContentAddressableStorage/BatchReadBlobs", keep_msg, batch_read, drop_msg, NULL},
+	{SVC "ContentAddressableStorage/GetTree", keep_msg, get_tree, drop_msg, NULL},
 	{SVC "ActionCache/GetActionResult", keep_msg, ac_get, drop_msg, NULL},
 	{SVC "ActionCache/UpdateActionResult", keep_msg, ac_update, drop_msg, NULL},
 	{"/google.bytestream.ByteStream/Read", keep_msg, bs_read, drop_msg, NULL},
