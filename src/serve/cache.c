@@ -13,6 +13,7 @@
  *                          UpdateActionResult
  * Instance names are accepted and ignored: one store serves them all. */
 #include "serve/cache.h"
+#include "serve/cache_int.h"
 #include "remote/grpc.h"
 #include "remote/result.h"
 #include "store/store.h"
@@ -30,40 +31,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define V2(x) Build__Bazel__Remote__Execution__V2__##x
-#define D(x) build__bazel__remote__execution__v2__##x##__descriptor
-#define SVC "/build.bazel.remote.execution.v2."
 
-enum { MAX_BATCH = 4 << 20, MAX_UPLOADS = 256 };
-
-/* A ByteStream upload in progress, kept across Write calls for resumption. */
-struct upload {
-	char *resource;        /* the resource name of its first message */
-	char *tmp;             /* where its bytes go */
-	int fd;
-	struct sha_ctx *sha;
-	uint64_t committed;    /* bytes written */
-	struct digest want;
-	uint64_t size;
-	int busy;              /* a Write call holds it */
-};
-
-struct cache {
-	struct store *store;
-	char *dir;             /* the store's directory */
-	struct upload *up[MAX_UPLOADS];
-	int exec_enabled;      /* Capabilities says so */
-	struct cache_stats st;
-};
 
 /* ---- helpers ---- */
 
-static void *unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
+void *ck_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t n)
 {
 	return protobuf_c_message_unpack(d, NULL, n, p);
 }
 
-static void send_msg(struct srv_call *c, const ProtobufCMessage *m)
+void ck_send_msg(struct srv_call *c, const ProtobufCMessage *m)
 {
 	size_t n = protobuf_c_message_get_packed_size(m);
 	uint8_t *b = xmalloc(n + 1);
@@ -73,7 +50,7 @@ static void send_msg(struct srv_call *c, const ProtobufCMessage *m)
 }
 
 /* A Digest as cairn's: 0, or -1 when it is not a SHA-256 one. */
-static int digest_of(const V2(Digest) * m, struct digest *d, uint64_t *size)
+int ck_digest_of(const V2(Digest) * m, struct digest *d, uint64_t *size)
 {
 	if (!m || !m->hash || strlen(m->hash) != 64 || digest_parse(m->hash, d) < 0 ||
 	    m->size_bytes < 0)
@@ -83,7 +60,7 @@ static int digest_of(const V2(Digest) * m, struct digest *d, uint64_t *size)
 }
 
 /* The empty blob: every client takes it as there, and none uploads it. */
-static int is_empty(const struct digest *d, uint64_t size)
+int ck_is_empty(const struct digest *d, uint64_t size)
 {
 	static struct digest empty;
 	static int made;
@@ -94,39 +71,16 @@ static int is_empty(const struct digest *d, uint64_t size)
 	return size == 0 && digest_eq(d, &empty);
 }
 
-static int has_blob(struct cache *k, const struct digest *d, uint64_t size)
+int ck_has_blob(struct cache *k, const struct digest *d, uint64_t size)
 {
 	uint64_t got;
-	return is_empty(d, size) || (store_local_has(k->store, d, &got) && got == size);
+	return ck_is_empty(d, size) || (store_local_has(k->store, d, &got) && got == size);
 }
 
-/* The "one message in, one out" shape: the request kept until the end. */
-static int keep_msg(struct srv_call *c, const uint8_t *p, size_t n)
+void *ck_request(struct srv_call *c, const ProtobufCMessageDescriptor *d)
 {
-	struct buf **b = (struct buf **)srv_state(c);
-	if (*b) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "one request message expected");
-		return -1;
-	}
-	*b = xcalloc(1, sizeof **b);
-	buf_putn(*b, p, n);
-	return 0;
-}
-
-static void drop_msg(struct srv_call *c)
-{
-	struct buf **b = (struct buf **)srv_state(c);
-	if (*b)
-		buf_free(*b);
-	free(*b);
-	*b = NULL;
-}
-
-/* The kept request decoded with d, or NULL (said: INVALID_ARGUMENT). */
-static void *request(struct srv_call *c, const ProtobufCMessageDescriptor *d)
-{
-	struct buf *b = *(struct buf **)srv_state(c);
-	void *m = unpack(d, b ? (const uint8_t *)b->s : (const uint8_t *)"", b ? b->len : 0);
+	const struct buf *b = srv_request(c);
+	void *m = ck_unpack(d, (const uint8_t *)(b->s ? b->s : ""), b->len);
 	if (!m)
 		srv_finish(c, GRPC_INVALID_ARGUMENT, "a malformed request message");
 	return m;
@@ -159,7 +113,7 @@ static void get_capabilities(struct srv_call *c)
 	sc.execution_capabilities = &ec;
 	sc.low_api_version = &lo;
 	sc.high_api_version = &hi;
-	send_msg(c, &sc.base);
+	ck_send_msg(c, &sc.base);
 	srv_finish(c, GRPC_OK, NULL);
 }
 
@@ -168,7 +122,7 @@ static void get_capabilities(struct srv_call *c)
 static void find_missing(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
-	V2(FindMissingBlobsRequest) *req = request(c, &D(find_missing_blobs_request));
+	V2(FindMissingBlobsRequest) *req = ck_request(c, &D(find_missing_blobs_request));
 	if (!req)
 		return;
 	V2(FindMissingBlobsResponse) res = BUILD__BAZEL__REMOTE__EXECUTION__V2__FIND_MISSING_BLOBS_RESPONSE__INIT;
@@ -177,16 +131,16 @@ static void find_missing(struct srv_call *c)
 	for (size_t i = 0; i < req->n_blob_digests && !bad; i++) {
 		struct digest d;
 		uint64_t size;
-		if (digest_of(req->blob_digests[i], &d, &size) < 0)
+		if (ck_digest_of(req->blob_digests[i], &d, &size) < 0)
 			bad = 1;
-		else if (!has_blob(k, &d, size))
+		else if (!ck_has_blob(k, &d, size))
 			res.missing_blob_digests[res.n_missing_blob_digests++] = req->blob_digests[i];
 	}
 	if (bad) {
 		srv_finish(c, GRPC_INVALID_ARGUMENT, "a digest that is not SHA-256");
 	} else {
 		k->st.find_missing += req->n_blob_digests;
-		send_msg(c, &res.base);
+		ck_send_msg(c, &res.base);
 		srv_finish(c, GRPC_OK, NULL);
 	}
 	free(res.missing_blob_digests);
@@ -196,7 +150,7 @@ static void find_missing(struct srv_call *c)
 static void batch_update(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
-	V2(BatchUpdateBlobsRequest) *req = request(c, &D(batch_update_blobs_request));
+	V2(BatchUpdateBlobsRequest) *req = ck_request(c, &D(batch_update_blobs_request));
 	if (!req)
 		return;
 	size_t n = req->n_requests;
@@ -215,7 +169,7 @@ static void batch_update(struct srv_call *c)
 		struct digest want, got;
 		uint64_t size;
 		const ProtobufCBinaryData *data = &req->requests[i]->data;
-		if (digest_of(req->requests[i]->digest, &want, &size) < 0 || size != data->len) {
+		if (ck_digest_of(req->requests[i]->digest, &want, &size) < 0 || size != data->len) {
 			st[i].code = GRPC_INVALID_ARGUMENT;
 			st[i].message = (char *)"the digest does not name these bytes (size)";
 			continue;
@@ -224,7 +178,7 @@ static void batch_update(struct srv_call *c)
 		if (!digest_eq(&got, &want)) {
 			st[i].code = GRPC_INVALID_ARGUMENT;
 			st[i].message = (char *)"the digest does not name these bytes";
-		} else if (!has_blob(k, &want, size) &&
+		} else if (!ck_has_blob(k, &want, size) &&
 		           k->store->ops->put_blob(k->store, data->data, data->len, &got) < 0) {
 			st[i].code = GRPC_INTERNAL;
 			st[i].message = (char *)"cannot store the blob";
@@ -234,7 +188,7 @@ static void batch_update(struct srv_call *c)
 	}
 	res.n_responses = n;
 	res.responses = rp;
-	send_msg(c, &res.base);
+	ck_send_msg(c, &res.base);
 	srv_finish(c, GRPC_OK, NULL);
 	free(r);
 	free(rp);
@@ -243,10 +197,10 @@ static void batch_update(struct srv_call *c)
 }
 
 /* The blob d (size) into b: 0, or -1 when missing or unreadable. */
-static int read_blob(struct cache *k, const struct digest *d, uint64_t size, struct buf *b)
+int ck_read_blob(struct cache *k, const struct digest *d, uint64_t size, struct buf *b)
 {
 	uint64_t got;
-	if (is_empty(d, size)) {
+	if (ck_is_empty(d, size)) {
 		buf_reset(b);
 		return 0;
 	}
@@ -276,7 +230,7 @@ static int read_blob(struct cache *k, const struct digest *d, uint64_t size, str
 static void batch_read(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
-	V2(BatchReadBlobsRequest) *req = request(c, &D(batch_read_blobs_request));
+	V2(BatchReadBlobsRequest) *req = ck_request(c, &D(batch_read_blobs_request));
 	if (!req)
 		return;
 	size_t n = req->n_digests;
@@ -297,12 +251,12 @@ static void batch_read(struct srv_call *c)
 		r[i].status = &st[i];
 		struct digest d;
 		uint64_t size;
-		if (digest_of(req->digests[i], &d, &size) < 0) {
+		if (ck_digest_of(req->digests[i], &d, &size) < 0) {
 			st[i].code = GRPC_INVALID_ARGUMENT;
 			st[i].message = (char *)"a digest that is not SHA-256";
 		} else if (total + size > MAX_BATCH) {
 			over = 1;
-		} else if (read_blob(k, &d, size, &data[i]) < 0) {
+		} else if (ck_read_blob(k, &d, size, &data[i]) < 0) {
 			st[i].code = GRPC_NOT_FOUND;
 			st[i].message = (char *)"no such blob";
 			k->st.cas_misses++;
@@ -319,7 +273,7 @@ static void batch_read(struct srv_call *c)
 	} else {
 		res.n_responses = n;
 		res.responses = rp;
-		send_msg(c, &res.base);
+		ck_send_msg(c, &res.base);
 		srv_finish(c, GRPC_OK, NULL);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -336,7 +290,7 @@ static void batch_read(struct srv_call *c)
 static void get_tree(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
-	V2(GetTreeRequest) *req = request(c, &D(get_tree_request));
+	V2(GetTreeRequest) *req = ck_request(c, &D(get_tree_request));
 	if (!req)
 		return;
 	V2(Directory) **dirs = NULL;
@@ -352,14 +306,14 @@ static void get_tree(struct srv_call *c)
 		struct digest d;
 		uint64_t size;
 		struct buf b = {0};
-		if (digest_of(q[at], &d, &size) < 0) {
+		if (ck_digest_of(q[at], &d, &size) < 0) {
 			code = GRPC_INVALID_ARGUMENT, msg = "a digest that is not SHA-256";
-		} else if (read_blob(k, &d, size, &b) < 0) {
+		} else if (ck_read_blob(k, &d, size, &b) < 0) {
 			code = GRPC_NOT_FOUND, msg = "a directory of the tree is not in the CAS";
 		} else if ((total += size) > MAX_BATCH) {
 			code = GRPC_RESOURCE_EXHAUSTED, msg = "the tree is larger than one response";
 		} else {
-			V2(Directory) *dm = unpack(&D(directory), (const uint8_t *)(b.s ? b.s : ""), b.len);
+			V2(Directory) *dm = ck_unpack(&D(directory), (const uint8_t *)(b.s ? b.s : ""), b.len);
 			if (!dm) {
 				code = GRPC_INVALID_ARGUMENT, msg = "a directory of the tree is no Directory";
 			} else {
@@ -377,7 +331,7 @@ static void get_tree(struct srv_call *c)
 		V2(GetTreeResponse) res = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_TREE_RESPONSE__INIT;
 		res.n_directories = n;
 		res.directories = dirs;
-		send_msg(c, &res.base);
+		ck_send_msg(c, &res.base);
 	}
 	srv_finish(c, code, msg);
 	for (size_t i = 0; i < n; i++)
@@ -387,332 +341,27 @@ static void get_tree(struct srv_call *c)
 	protobuf_c_message_free_unpacked(&req->base, NULL);
 }
 
-/* ---- ByteStream ---- */
-
-/* "[{instance}/]blobs/{hash}/{size}[/...]" or, with uploads,
- * "[{instance}/]uploads/{uuid}/blobs/{hash}/{size}[/...]": the digest.
- * An instance name may itself hold "blobs" or "uploads": each place the
- * word starts a path segment is tried, until one parses. */
-static int parse_at(const char *p, struct digest *d, uint64_t *size)
-{
-	char hex[65];
-	if (strlen(p) < 66 || p[64] != '/')
-		return -1;
-	memcpy(hex, p, 64);
-	hex[64] = 0;
-	char *end;
-	const char *num = p + 65;
-	if (*num < '0' || *num > '9')
-		return -1;
-	unsigned long long n = strtoull(num, &end, 10);
-	if (digest_parse(hex, d) < 0 || (*end && *end != '/'))
-		return -1;
-	*size = n;
-	return 0;
-}
-
-static int parse_resource(const char *r, int upload, struct digest *d, uint64_t *size)
-{
-	const char *word = upload ? "uploads/" : "blobs/";
-	for (const char *p = r; (p = strstr(p, word)); p++) {
-		if (p != r && p[-1] != '/')
-			continue;
-		const char *q = p + strlen(word);
-		if (upload) {
-			/* uploads/{uuid}/blobs/ */
-			const char *slash = strchr(q, '/');
-			if (!slash || slash == q || strncmp(slash + 1, "blobs/", 6) != 0)
-				continue;
-			q = slash + 7;
-		}
-		if (parse_at(q, d, size) == 0)
-			return 0;
-	}
-	return -1;
-}
-
-static void bs_read(struct srv_call *c)
-{
-	struct cache *k = srv_ctx(c);
-	Google__Bytestream__ReadRequest *req = request(c, &google__bytestream__read_request__descriptor);
-	if (!req)
-		return;
-	struct digest d;
-	uint64_t size, got;
-	int fd = -1;
-	if (!req->resource_name || parse_resource(req->resource_name, 0, &d, &size) < 0) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "a resource name that is not blobs/HASH/SIZE");
-	} else if (req->read_offset < 0 || req->read_limit < 0 || (uint64_t)req->read_offset > size) {
-		srv_finish(c, GRPC_OUT_OF_RANGE, "read_offset or read_limit out of range");
-	} else if (is_empty(&d, size)) {
-		k->st.cas_hits++;
-		srv_finish(c, GRPC_OK, NULL); /* no bytes: no message */
-	} else if ((fd = store_local_blob(k->store, &d, &got)) < 0 || got != size) {
-		if (fd >= 0)
-			close(fd);
-		k->st.cas_misses++;
-		srv_finish(c, GRPC_NOT_FOUND, "no such blob");
-	} else {
-		uint64_t off = (uint64_t)req->read_offset, len = size - off;
-		if (req->read_limit && (uint64_t)req->read_limit < len)
-			len = (uint64_t)req->read_limit;
-		k->st.cas_hits++;
-		k->st.bytes_out += len;
-		if (len)
-			srv_send_file(c, fd, off, len);
-		else
-			close(fd);
-		srv_finish(c, GRPC_OK, NULL);
-	}
-	protobuf_c_message_free_unpacked(&req->base, NULL);
-}
-
-static void upload_free(struct upload *u)
-{
-	if (!u)
-		return;
-	if (u->fd >= 0)
-		close(u->fd);
-	if (u->tmp)
-		unlink(u->tmp);
-	if (u->sha) {
-		struct digest d;
-		sha_final(u->sha, &d);
-	}
-	free(u->tmp);
-	free(u->resource);
-	free(u);
-}
-
-static struct upload **find_upload(struct cache *k, const char *resource)
-{
-	for (int i = 0; i < MAX_UPLOADS; i++)
-		if (k->up[i] && !strcmp(k->up[i]->resource, resource))
-			return &k->up[i];
-	return NULL;
-}
-
-/* The upload a Write's first message names: the one in progress at
- * offset (resumed), or a new one at 0. NULL (said) otherwise. */
-static struct upload *upload_for(struct srv_call *c, const char *resource, int64_t offset)
-{
-	struct cache *k = srv_ctx(c);
-	struct digest d;
-	uint64_t size;
-	if (parse_resource(resource, 1, &d, &size) < 0) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "a resource name that is not uploads/UUID/blobs/HASH/SIZE");
-		return NULL;
-	}
-	struct upload **slot = find_upload(k, resource);
-	if (slot && (*slot)->busy) {
-		srv_finish(c, GRPC_ABORTED, "another Write holds this upload");
-		return NULL;
-	}
-	if (slot && (uint64_t)offset == (*slot)->committed)
-		return *slot;
-	if (offset != 0) {
-		srv_finish(c, GRPC_OUT_OF_RANGE, "write_offset is not where the upload stands");
-		return NULL;
-	}
-	if (slot) {
-		upload_free(*slot);
-		*slot = NULL;
-	}
-	int i = 0;
-	while (i < MAX_UPLOADS && k->up[i])
-		i++;
-	if (i == MAX_UPLOADS) {
-		/* the oldest idle upload makes room */
-		for (i = 0; i < MAX_UPLOADS && k->up[i]->busy; i++) {
-		}
-		if (i == MAX_UPLOADS) {
-			srv_finish(c, GRPC_RESOURCE_EXHAUSTED, "too many uploads at once");
-			return NULL;
-		}
-		upload_free(k->up[i]);
-	}
-	struct upload *u = xcalloc(1, sizeof *u);
-	u->resource = xstrdup(resource);
-	u->tmp = xasprintf("%s/tmp/upload.%ld.%d.%llu", k->dir, (long)getpid(), i,
-	                   (unsigned long long)now_ns());
-	u->fd = open(u->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (u->fd < 0) {
-		free(u->tmp);
-		u->tmp = NULL;
-		upload_free(u);
-		srv_finish(c, GRPC_INTERNAL, "cannot make a temp file in the store");
-		return NULL;
-	}
-	u->sha = sha_new();
-	u->want = d;
-	u->size = size;
-	k->up[i] = u;
-	return u;
-}
-
-struct write_state {
-	struct upload *u;      /* held while the call lasts */
-	int done;              /* finish_write came, the blob is in */
-	uint64_t size;         /* then: its size */
-};
-
-static int bs_write_msg(struct srv_call *c, const uint8_t *p, size_t n)
-{
-	struct cache *k = srv_ctx(c);
-	struct write_state **wp = (struct write_state **)srv_state(c);
-	Google__Bytestream__WriteRequest *req = unpack(&google__bytestream__write_request__descriptor, p, n);
-	if (!req) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "a malformed WriteRequest");
-		return -1;
-	}
-	int rc = 0;
-	if (!*wp) {
-		*wp = xcalloc(1, sizeof **wp);
-		struct digest d;
-		uint64_t size;
-		/* already there: say so at once, as the protocol allows */
-		if (req->resource_name && parse_resource(req->resource_name, 1, &d, &size) == 0 &&
-		    has_blob(k, &d, size)) {
-			Google__Bytestream__WriteResponse res = GOOGLE__BYTESTREAM__WRITE_RESPONSE__INIT;
-			res.committed_size = (int64_t)size;
-			send_msg(c, &res.base);
-			srv_finish(c, GRPC_OK, NULL);
-			protobuf_c_message_free_unpacked(&req->base, NULL);
-			return -1;
-		}
-		(*wp)->u = req->resource_name ? upload_for(c, req->resource_name, req->write_offset) : NULL;
-		if (!(*wp)->u) {
-			if (!req->resource_name)
-				srv_finish(c, GRPC_INVALID_ARGUMENT, "the first WriteRequest names no resource");
-			protobuf_c_message_free_unpacked(&req->base, NULL);
-			return -1;
-		}
-		(*wp)->u->busy = 1;
-	}
-	struct upload *u = (*wp)->u;
-	if ((*wp)->done || (uint64_t)req->write_offset != u->committed ||
-	    u->committed + req->data.len > u->size) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, (*wp)->done ? "a WriteRequest after finish_write"
-		                                                 : "write_offset or the data's length is wrong");
-		rc = -1;
-	} else {
-		size_t at = 0;
-		while (at < req->data.len) {
-			ssize_t w = write(u->fd, req->data.data + at, req->data.len - at);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				break;
-			at += (size_t)w;
-		}
-		if (at < req->data.len) {
-			srv_finish(c, GRPC_INTERNAL, "cannot write to the store");
-			rc = -1;
-		} else {
-			sha_update(u->sha, req->data.data, req->data.len);
-			u->committed += req->data.len;
-			k->st.bytes_in += req->data.len;
-		}
-	}
-	if (rc == 0 && req->finish_write) {
-		struct digest got;
-		sha_final(u->sha, &got);
-		u->sha = NULL;
-		uint64_t size;
-		if (u->committed != u->size || !digest_eq(&got, &u->want)) {
-			srv_finish(c, GRPC_INVALID_ARGUMENT, "the bytes written do not hash to the digest named");
-		} else if (fsync(u->fd) < 0 ||
-		           k->store->ops->put_file(k->store, u->tmp, &got, &size) < 0) {
-			srv_finish(c, GRPC_INTERNAL, "cannot store the blob");
-		} else {
-			(*wp)->done = 1;
-			(*wp)->size = u->size;
-		}
-		/* a finished upload, stored or refused, is over */
-		struct upload **slot = find_upload(k, u->resource);
-		upload_free(u);
-		if (slot)
-			*slot = NULL;
-		(*wp)->u = NULL;
-		rc = (*wp)->done ? 0 : -1;
-	}
-	protobuf_c_message_free_unpacked(&req->base, NULL);
-	return rc;
-}
-
-static void bs_write_end(struct srv_call *c)
-{
-	struct write_state *w = *(struct write_state **)srv_state(c);
-	if (!w || !w->done) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "the Write ended before finish_write");
-		return;
-	}
-	Google__Bytestream__WriteResponse res = GOOGLE__BYTESTREAM__WRITE_RESPONSE__INIT;
-	res.committed_size = (int64_t)w->size;
-	send_msg(c, &res.base);
-	srv_finish(c, GRPC_OK, NULL);
-}
-
-static void bs_write_drop(struct srv_call *c)
-{
-	struct write_state **wp = (struct write_state **)srv_state(c);
-	if (*wp && (*wp)->u)
-		(*wp)->u->busy = 0; /* kept: QueryWriteStatus, then a Write at its offset */
-	free(*wp);
-	*wp = NULL;
-}
-
-static void bs_query(struct srv_call *c)
-{
-	struct cache *k = srv_ctx(c);
-	Google__Bytestream__QueryWriteStatusRequest *req =
-		request(c, &google__bytestream__query_write_status_request__descriptor);
-	if (!req)
-		return;
-	struct digest d;
-	uint64_t size;
-	Google__Bytestream__QueryWriteStatusResponse res = GOOGLE__BYTESTREAM__QUERY_WRITE_STATUS_RESPONSE__INIT;
-	if (!req->resource_name || parse_resource(req->resource_name, 1, &d, &size) < 0) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "a resource name that is not uploads/UUID/blobs/HASH/SIZE");
-	} else {
-		struct upload **u = find_upload(k, req->resource_name);
-		if (has_blob(k, &d, size)) {
-			res.committed_size = (int64_t)size;
-			res.complete = 1;
-		} else if (u) {
-			res.committed_size = (int64_t)(*u)->committed;
-		}
-		if (!u && !res.complete) {
-			srv_finish(c, GRPC_NOT_FOUND, "no such upload");
-		} else {
-			send_msg(c, &res.base);
-			srv_finish(c, GRPC_OK, NULL);
-		}
-	}
-	protobuf_c_message_free_unpacked(&req->base, NULL);
-}
-
 /* ---- ActionCache ---- */
 
 static void ac_get(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
-	V2(GetActionResultRequest) *req = request(c, &D(get_action_result_request));
+	V2(GetActionResultRequest) *req = ck_request(c, &D(get_action_result_request));
 	if (!req)
 		return;
 	struct digest key;
 	uint64_t key_size;
 	struct action_result r = {0};
-	if (digest_of(req->action_digest, &key, &key_size) < 0) {
+	if (ck_digest_of(req->action_digest, &key, &key_size) < 0) {
 		srv_finish(c, GRPC_INVALID_ARGUMENT, "an action digest that is not SHA-256");
 	} else if (k->store->ops->get_result(k->store, &key, key_size, &r) != 1) {
 		k->st.ac_misses++;
 		srv_finish(c, GRPC_NOT_FOUND, "no result");
 	} else {
 		/* every blob it names must be there: never a dangling hit */
-		int whole = r.log_size == 0 || has_blob(k, &r.log, r.log_size);
+		int whole = r.log_size == 0 || ck_has_blob(k, &r.log, r.log_size);
 		for (size_t i = 0; i < r.noutputs && whole; i++)
-			whole = has_blob(k, &r.outputs[i].d, r.outputs[i].size);
+			whole = ck_has_blob(k, &r.outputs[i].d, r.outputs[i].size);
 		if (!whole) {
 			k->st.ac_misses++;
 			srv_finish(c, GRPC_NOT_FOUND, "no result (its blobs are gone)");
@@ -748,8 +397,8 @@ static int merge_stderr(struct cache *k, struct action_result *r, const struct r
 {
 	struct buf out = {0}, e = {0};
 	int rc = -1;
-	if ((r->log_size == 0 || read_blob(k, &r->log, r->log_size, &out) == 0) &&
-	    read_blob(k, &err->d, err->size, &e) == 0) {
+	if ((r->log_size == 0 || ck_read_blob(k, &r->log, r->log_size, &out) == 0) &&
+	    ck_read_blob(k, &err->d, err->size, &e) == 0) {
 		buf_putn(&out, e.s ? e.s : "", e.len);
 		struct digest d;
 		if (k->store->ops->put_blob(k->store, out.s ? out.s : "", out.len, &d) == 0) {
@@ -766,7 +415,7 @@ static int merge_stderr(struct cache *k, struct action_result *r, const struct r
 static void ac_update(struct srv_call *c)
 {
 	struct cache *k = srv_ctx(c);
-	V2(UpdateActionResultRequest) *req = request(c, &D(update_action_result_request));
+	V2(UpdateActionResultRequest) *req = ck_request(c, &D(update_action_result_request));
 	if (!req)
 		return;
 	struct digest key;
@@ -775,7 +424,7 @@ static void ac_update(struct srv_call *c)
 	struct result_stderr err = {0};
 	const char *why = NULL;
 	uint8_t *bytes = NULL;
-	if (digest_of(req->action_digest, &key, &key_size) < 0 || !req->action_result) {
+	if (ck_digest_of(req->action_digest, &key, &key_size) < 0 || !req->action_result) {
 		srv_finish(c, GRPC_INVALID_ARGUMENT, "an action digest that is not SHA-256, or no result");
 		goto out;
 	}
@@ -800,7 +449,7 @@ static void ac_update(struct srv_call *c)
 	if (k->store->ops->put_result(k->store, &key, key_size, &r) < 0) {
 		srv_finish(c, GRPC_INTERNAL, "cannot store the result");
 	} else {
-		send_msg(c, &req->action_result->base);
+		ck_send_msg(c, &req->action_result->base);
 		srv_finish(c, GRPC_OK, NULL);
 	}
 	action_result_free(&r);
@@ -812,16 +461,16 @@ out:
 /* ---- the table ---- */
 
 static const struct srv_method methods[] = {
-	{SVC "Capabilities/GetCapabilities", keep_msg, get_capabilities, drop_msg, NULL},
-	{SVC "ContentAddressableStorage/FindMissingBlobs", keep_msg, find_missing, drop_msg, NULL},
-	{SVC "ContentAddressableStorage/BatchUpdateBlobs", keep_msg, batch_update, drop_msg, NULL},
-	{SVC "ContentAddressableStorage/BatchReadBlobs", keep_msg, batch_read, drop_msg, NULL},
-	{SVC "ContentAddressableStorage/GetTree", keep_msg, get_tree, drop_msg, NULL},
-	{SVC "ActionCache/GetActionResult", keep_msg, ac_get, drop_msg, NULL},
-	{SVC "ActionCache/UpdateActionResult", keep_msg, ac_update, drop_msg, NULL},
-	{"/google.bytestream.ByteStream/Read", keep_msg, bs_read, drop_msg, NULL},
+	{SVC "Capabilities/GetCapabilities", srv_keep_one, get_capabilities, NULL, NULL},
+	{SVC "ContentAddressableStorage/FindMissingBlobs", srv_keep_one, find_missing, NULL, NULL},
+	{SVC "ContentAddressableStorage/BatchUpdateBlobs", srv_keep_one, batch_update, NULL, NULL},
+	{SVC "ContentAddressableStorage/BatchReadBlobs", srv_keep_one, batch_read, NULL, NULL},
+	{SVC "ContentAddressableStorage/GetTree", srv_keep_one, get_tree, NULL, NULL},
+	{SVC "ActionCache/GetActionResult", srv_keep_one, ac_get, NULL, NULL},
+	{SVC "ActionCache/UpdateActionResult", srv_keep_one, ac_update, NULL, NULL},
+	{"/google.bytestream.ByteStream/Read", srv_keep_one, bs_read, NULL, NULL},
 	{"/google.bytestream.ByteStream/Write", bs_write_msg, bs_write_end, bs_write_drop, NULL},
-	{"/google.bytestream.ByteStream/QueryWriteStatus", keep_msg, bs_query, drop_msg, NULL},
+	{"/google.bytestream.ByteStream/QueryWriteStatus", srv_keep_one, bs_query, NULL, NULL},
 };
 
 struct cache *cache_new(const char *dir, char **why)
@@ -863,3 +512,4 @@ void cache_stats(const struct cache *k, struct cache_stats *st)
 {
 	*st = k->st;
 }
+

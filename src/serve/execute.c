@@ -505,34 +505,15 @@ void exec_handle(void *ctx, const struct pollfd *pf, size_t n)
 
 /* ---- the methods ---- */
 
-static int keep(struct srv_call *c, const uint8_t *p, size_t n)
-{
-	struct buf **b = (struct buf **)srv_state(c);
-	if (*b) {
-		srv_finish(c, GRPC_INVALID_ARGUMENT, "one request message expected");
-		return -1;
-	}
-	*b = xcalloc(1, sizeof **b);
-	buf_putn(*b, p, n);
-	return 0;
-}
-
 /* The call c waits on job j. */
 static void wait_on(struct srv_call *c, struct xjob *j)
 {
-	struct buf **b = (struct buf **)srv_state(c);
-	if (*b) {
-		buf_free(*b);
-		free(*b);
-	}
 	if (j->nwaiters == MAX_WAITERS) {
-		*b = NULL;
 		srv_finish(c, GRPC_RESOURCE_EXHAUSTED, "too many callers wait on this action");
 		return;
 	}
 	j->waiters[j->nwaiters++] = c;
-	/* tagged: a job, where an unanswered call's state is its buffer */
-	*srv_state(c) = (void *)((uintptr_t)j | 1);
+	*srv_state(c) = j;
 }
 
 static struct xjob *find(struct exec_pool *p, const char *hex)
@@ -546,7 +527,7 @@ static struct xjob *find(struct exec_pool *p, const char *hex)
 static void execute(struct srv_call *c)
 {
 	struct exec_pool *p = srv_ctx(c);
-	struct buf *b = *(struct buf **)srv_state(c);
+	const struct buf *b = srv_request(c);
 	V2(ExecuteRequest) *req = (V2(ExecuteRequest) *)protobuf_c_message_unpack(&D(execute_request), NULL, b->len,
 	                                                    (const uint8_t *)(b->s ? b->s : ""));
 	struct digest d;
@@ -577,9 +558,6 @@ static void execute(struct srv_call *c)
 			memcpy(tmp.hex, hex, 65);
 			tmp.waiters[0] = c;
 			tmp.nwaiters = 1;
-			buf_free(b);
-			free(b);
-			*srv_state(c) = NULL;
 			answer(p, &tmp, GRPC_OK, NULL, (const uint8_t *)(enc.s ? enc.s : ""), enc.len, 1);
 			p->st.cached++;
 			buf_free(&enc);
@@ -609,7 +587,7 @@ static void execute(struct srv_call *c)
 static void wait_execution(struct srv_call *c)
 {
 	struct exec_pool *p = srv_ctx(c);
-	struct buf *b = *(struct buf **)srv_state(c);
+	const struct buf *b = srv_request(c);
 	V2(WaitExecutionRequest) *req = (V2(WaitExecutionRequest) *)protobuf_c_message_unpack(&D(wait_execution_request), NULL,
 	                                                          b->len, (const uint8_t *)(b->s ? b->s : ""));
 	const char *name = req && req->name ? req->name : "";
@@ -623,21 +601,14 @@ static void wait_execution(struct srv_call *c)
 		protobuf_c_message_free_unpacked(&req->base, NULL);
 }
 
-/* A call is gone: a buffer is freed; a waiter leaves its job, and a job
- * nobody waits for any more is stopped (its worker killed). */
+/* A call is gone: a waiter leaves its job, and a job nobody waits for any
+ * more is stopped (its worker killed). */
 static void drop(struct srv_call *c)
 {
-	void **s = srv_state(c);
-	uintptr_t v = (uintptr_t)*s;
-	*s = NULL;
-	if (!v)
+	struct xjob *j = *srv_state(c);
+	*srv_state(c) = NULL;
+	if (!j)
 		return;
-	if (!(v & 1)) {
-		buf_free((struct buf *)v);
-		free((void *)v);
-		return;
-	}
-	struct xjob *j = (struct xjob *)(v & ~(uintptr_t)1);
 	struct exec_pool *p = srv_ctx(c);
 	for (size_t i = 0; i < j->nwaiters; i++)
 		if (j->waiters[i] == c) {
@@ -657,8 +628,8 @@ static void drop(struct srv_call *c)
 }
 
 static struct srv_method methods[] = {
-	{SVC "Execute", keep, execute, drop, NULL},
-	{SVC "WaitExecution", keep, wait_execution, drop, NULL},
+	{SVC "Execute", srv_keep_one, execute, drop, NULL},
+	{SVC "WaitExecution", srv_keep_one, wait_execution, drop, NULL},
 };
 
 struct exec_pool *exec_new(const char *storedir, int max)

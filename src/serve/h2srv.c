@@ -15,6 +15,7 @@
  * has sent nothing for IDLE_MS, or keeps a request unfinished for
  * REQUEST_MS, is closed. */
 #include "serve/h2srv.h"
+#include "serve/h2srv_int.h"
 #include "remote/grpc.h"
 #include "util/str.h"
 #include "serve/listen.h"
@@ -36,101 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum {
-	MAX_MSG = 8 << 20,      /* a request message */
-	MAX_STREAMS = 128,      /* calls at once per connection */
-	MAX_CONNS = 1000,
-	CHUNK = 256 << 10,      /* a ReadResponse of a streamed file */
-	RECENT = 32,            /* calls the status page shows */
-	IDLE_MS = 120000,
-	REQUEST_MS = 300000,
-	RBUF = 1 << 16,
-};
-
-struct conn;
-
-struct srv_call {
-	struct conn *conn;
-	int32_t stream;
-	const struct srv_method *m;
-	void *state;
-	char *path;
-	struct buf rx;          /* request bytes not yet a whole message */
-	char **hdr;             /* name, value, name, value, ... */
-	size_t nhdr, caphdr;
-	int responded;          /* headers submitted */
-	struct buf out;         /* framed answer; out[outpos..] not yet taken */
-	size_t outpos;
-	int file;               /* srv_send_file: fd, or -1 */
-	uint64_t file_off, file_left;
-	int finished;           /* srv_finish called */
-	int code;
-	char *msg;
-	int trailers_sent;
-	int ended;              /* the method has seen the end of the request */
-	uint64_t t0;            /* when it began (ns) */
-	struct srv_call *next;  /* the connection's calls */
-};
-
-struct conn {
-	struct srv *s;
-	int fd;
-	SSL *ssl;               /* with --tls-cert, else NULL */
-	nghttp2_session *h2;
-	struct buf out;         /* bytes for the socket; out[outpos..] unsent */
-	size_t outpos;
-	struct srv_call *calls;
-	uint64_t last_ns;       /* last bytes received */
-	int dead;
-};
-
-struct srv {
-	int fd;
-	int port;
-	struct srv_method *m;
-	size_t nm;
-	void *ctx;
-	struct conn **conns;
-	size_t nconns, capconns;
-	struct srv_stats st;
-	int log;                /* a line per call on stderr */
-	int (*auth)(void *ctx, const char *authorization, const char *path, const char **msg);
-	void *auth_ctx;
-	struct srv_mstat *ms;   /* per method */
-	struct srv_recent recent[RECENT];
-	size_t nrecent, next_recent;
-	size_t (*extra_fds)(void *ctx, struct pollfd *pf, size_t max);
-	void (*extra_handle)(void *ctx, const struct pollfd *pf, size_t n);
-	void *extra_ctx;
-	SSL_CTX *tls;           /* srv_set_tls, or NULL: cleartext */
-};
-
-const double srv_bucket_ms[SRV_BUCKETS] = {0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000,
-                                           2500, 5000, 10000};
-
-/* A call is over: its method's counts and the recent list. */
-static void account(struct srv_call *c)
-{
-	struct srv *s = c->conn->s;
-	double ms = (double)(now_ns() - c->t0) / 1e6;
-	if (c->m) {
-		struct srv_mstat *st = &s->ms[c->m - s->m];
-		st->calls++;
-		/* a miss (NOT_FOUND) is an answer, not a failure */
-		st->failed += !c->finished || (c->code != GRPC_OK && c->code != GRPC_NOT_FOUND);
-		st->sum_ms += ms;
-		for (int i = 0; i < SRV_BUCKETS; i++)
-			if (ms <= srv_bucket_ms[i])
-				st->bucket[i]++;
-	}
-	struct srv_recent *r = &s->recent[s->next_recent];
-	*r = (struct srv_recent){c->m ? c->m->path : "(unknown)", c->finished ? c->code : -1, ms,
-	                         (int64_t)time(NULL)};
-	s->next_recent = (s->next_recent + 1) % RECENT;
-	if (s->nrecent < RECENT)
-		s->nrecent++;
-}
-
 /* ---- calls ---- */
 
 static struct srv_call *call_of(nghttp2_session *h2, int32_t stream)
@@ -140,7 +46,7 @@ static struct srv_call *call_of(nghttp2_session *h2, int32_t stream)
 
 static void call_free(struct srv_call *c)
 {
-	account(c);
+	srv_account(c);
 	if (c->conn->s->log)
 		fprintf(stderr, "cairn: serve: %s %s%s%s %.1f ms\n", c->path ? c->path : "?",
 		        c->finished ? grpc_code_name(c->code) : "RESET", c->msg ? ": " : "",
@@ -150,6 +56,7 @@ static void call_free(struct srv_call *c)
 	if (c->file >= 0)
 		close(c->file);
 	buf_free(&c->rx);
+	buf_free(&c->req);
 	buf_free(&c->out);
 	for (size_t i = 0; i < c->nhdr; i++)
 		free(c->hdr[i]);
@@ -157,6 +64,22 @@ static void call_free(struct srv_call *c)
 	free(c->path);
 	free(c->msg);
 	free(c);
+}
+
+int srv_keep_one(struct srv_call *c, const uint8_t *p, size_t n)
+{
+	if (c->have_req) {
+		srv_finish(c, GRPC_INVALID_ARGUMENT, "one request message expected");
+		return -1;
+	}
+	c->have_req = 1;
+	buf_putn(&c->req, p, n);
+	return 0;
+}
+
+const struct buf *srv_request(struct srv_call *c)
+{
+	return &c->req;
 }
 
 void *srv_ctx(struct srv_call *c)
@@ -663,93 +586,6 @@ struct srv *srv_new(const char *host, int port, const struct srv_method *methods
 	s->nm = n;
 	s->ctx = ctx;
 	return s;
-}
-
-void srv_set_auth(struct srv *s,
-                  int (*check)(void *ctx, const char *authorization, const char *path,
-                               const char **msg),
-                  void *ctx)
-{
-	s->auth = check;
-	s->auth_ctx = ctx;
-}
-
-/* ALPN: h2 or nothing. */
-static int alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
-                unsigned inlen, void *arg)
-{
-	(void)ssl;
-	(void)arg;
-	for (unsigned i = 0; i + 1 <= inlen && i + 1 + in[i] <= inlen; i += 1 + in[i])
-		if (in[i] == 2 && !memcmp(in + i + 1, "h2", 2)) {
-			*out = in + i + 1;
-			*outlen = 2;
-			return SSL_TLSEXT_ERR_OK;
-		}
-	return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
-int srv_set_tls(struct srv *s, const char *cert, const char *key, char **why)
-{
-	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		char e[256];
-		ERR_error_string_n(ERR_get_error(), e, sizeof e);
-		*why = xasprintf("TLS: %s, %s: %s", cert, key, e);
-		SSL_CTX_free(ctx);
-		return -1;
-	}
-	SSL_CTX_set_alpn_select_cb(ctx, alpn, NULL);
-	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	s->tls = ctx;
-	return 0;
-}
-
-void srv_set_log(struct srv *s, int on)
-{
-	s->log = on;
-}
-
-int srv_port(const struct srv *s)
-{
-	return s->port;
-}
-
-void srv_stats(const struct srv *s, struct srv_stats *st)
-{
-	*st = s->st;
-	st->open_connections = s->nconns;
-	st->open_calls = 0;
-	for (size_t i = 0; i < s->nconns; i++)
-		for (struct srv_call *c = s->conns[i]->calls; c; c = c->next)
-			st->open_calls++;
-}
-
-const char *srv_method_stat(const struct srv *s, size_t i, struct srv_mstat *st)
-{
-	if (i >= s->nm)
-		return NULL;
-	*st = s->ms[i];
-	return s->m[i].path;
-}
-
-size_t srv_recent(const struct srv *s, struct srv_recent *out, size_t max)
-{
-	size_t n = 0;
-	for (size_t k = 1; k <= s->nrecent && n < max; k++)
-		out[n++] = s->recent[(s->next_recent + RECENT - k) % RECENT];
-	return n;
-}
-
-void srv_set_extra(struct srv *s, size_t (*fds)(void *ctx, struct pollfd *pf, size_t max),
-                   void (*handle)(void *ctx, const struct pollfd *pf, size_t n), void *ctx)
-{
-	s->extra_fds = fds;
-	s->extra_handle = handle;
-	s->extra_ctx = ctx;
 }
 
 static void accept_all(struct srv *s)

@@ -9,6 +9,7 @@
  * the others are served on. */
 #ifndef CAIRN_SERVE_H2SRV_H
 #define CAIRN_SERVE_H2SRV_H
+#include "util/str.h"
 #include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,11 @@ void srv_free(struct srv *s);
  * answers made and dropped. */
 void srv_feed(struct srv *s, const uint8_t *p, size_t n);
 
+/* A msg handler for methods of one request message: it is kept with the
+ * call (a second is INVALID_ARGUMENT); srv_request gives it back. */
+int srv_keep_one(struct srv_call *c, const uint8_t *p, size_t n);
+/* The kept request message (empty when none came). */
+const struct buf *srv_request(struct srv_call *c);
 /* The method's ctx, else the server's. */
 void *srv_ctx(struct srv_call *c);
 /* The method's own pointer for the call (NULL at first). */
