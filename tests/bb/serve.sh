@@ -726,3 +726,48 @@ test_tls() {
 	run 2 "$CAIRN" serve --listen 127.0.0.1:0 --tls-cert "$PWD/cert.pem"
 	has "--tls-cert and --tls-key go together"
 }
+
+# --workers: Bazel's C rules and `bazel test` execute on cairn serve. The
+# network repositories Bazel's embedded tools load (rules_cc, rules_java,
+# remote_coverage_tools) are overridden by the stubs in
+# tests/peers/bazel_offline; the C toolchain is Bazel's autoconfigured
+# local gcc (the worker's sandbox shows /usr read-only). Compiles, links
+# and both tests run remotely; the binary runs; after clean, everything
+# comes from the server's cache.
+test_bazel_cc_and_test_execute_on_cairn_serve() {
+	bazel_ws bz
+	local r
+	for r in rules_cc rules_java remote_coverage_tools; do
+		echo "build --override_repository=$r=$TESTS/peers/bazel_offline/$r" >> bz/.bazelrc
+	done
+	cat > bz/a/BUILD <<'B'
+cc_library(name = "lib", srcs = ["lib.c"], hdrs = ["lib.h"])
+cc_binary(name = "hello", srcs = ["main.c"], deps = [":lib"])
+cc_test(name = "lib_test", srcs = ["lib_test.c"], deps = [":lib"])
+sh_test(name = "sh_test", srcs = ["t.sh"])
+B
+	printf 'int add(int a, int b);\n' > bz/a/lib.h
+	printf '#include "a/lib.h"\nint add(int a, int b) { return a + b; }\n' > bz/a/lib.c
+	printf '#include <stdio.h>\n#include "a/lib.h"\nint main(void) { printf("hello %%d\\n", add(2, 3)); return 0; }\n' > bz/a/main.c
+	printf '#include "a/lib.h"\nint main(void) { return add(2, 3) == 5 ? 0 : 1; }\n' > bz/a/lib_test.c
+	printf '#!/bin/sh\necho sh test ok\n' > bz/a/t.sh
+	chmod +x bz/a/t.sh
+	serve_start --workers 1:4
+	cd bz
+	run 0 bz build --remote_executor="$SERVE_URL" //...
+	has ", 7 remote." # every compile, archive and link
+	lacks "linux-sandbox"
+	eq "$(bazel-bin/a/hello)" "hello 5"
+	run 0 bz test --remote_executor="$SERVE_URL" //...
+	has "Executed 2 out of 2 tests: 2 tests pass."
+	lacks "linux-sandbox"
+	[ "$(served_calls Execute)" -ge 9 ]
+	run 0 bz clean
+	run 0 bz test --remote_executor="$SERVE_URL" //...
+	bazel_hits 11
+	has "(cached) PASSED"
+	has "2 tests pass."
+	eq "$(bazel-bin/a/hello)" "hello 5"
+	store_sound "$SERVE_STORE"
+	[ -z "$(ls -A "$SERVE_STORE/exec")" ] # the workers' directories are gone
+}
