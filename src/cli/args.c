@@ -57,7 +57,7 @@ void usage(void)
 	      "  audit verify            check its chain and tail: exit 1 names the first bad line\n"
 	      "  serve --listen HOST:PORT [--store DIR] [--max-size SIZE]\n"
 	      "        [--auth-token-file F] [--metrics HOST:PORT] [--workers MIN:MAX]\n"
-	      "        [--tls-cert F --tls-key F]\n"
+	      "        [--worker-idle SECONDS] [--queue N] [--tls-cert F --tls-key F]\n"
 	      "                          a REAPI cache and executor (gRPC) over a local store\n"
 	      "flags: -j N, -k/--keep-going, --explain, -v, --events FILE,\n"
 	      "       --profile FILE, --cache-dir DIR, --color auto|always|never,\n"
@@ -175,6 +175,8 @@ static const struct flag flags[] = {
 	{"--auth-token-file", NULL, F_PATH, AT(auth_token_file), NULL, 0},
 	{"--metrics", NULL, F_TEXT, AT(metrics), NULL, 0},
 	{"--workers", NULL, F_TEXT, AT(workers), NULL, 0},
+	{"--worker-idle", NULL, F_SECONDS, AT(worker_idle), NULL, 0},
+	{"--queue", NULL, F_TEXT, AT(queue), NULL, 0},
 	{"--tls-cert", NULL, F_PATH, AT(tls_cert), NULL, 0},
 	{"--tls-key", NULL, F_PATH, AT(tls_key), NULL, 0},
 	{"--to", NULL, F_TEXT, AT(to), NULL, 1},

@@ -71,9 +71,8 @@ static void extra_handle(void *ctx, const struct pollfd *pf, size_t n)
 		exec_handle(x->exec, pf + x->nweb, n - x->nweb);
 }
 
-/* "MIN:MAX" or "MAX": 0 with *max, or -1. Workers exist while their
- * action runs, so MIN (idle ones kept) is accepted and is 0 in effect. */
-static int parse_workers(const char *s, int *max)
+/* "MIN:MAX" or "MAX" (MIN 0): 0 with *min and *max, or -1. */
+static int parse_workers(const char *s, int *min, int *max)
 {
 	const char *colon = strchr(s, ':');
 	char *end;
@@ -83,6 +82,7 @@ static int parse_workers(const char *s, int *max)
 	long hi = strtol(colon ? colon + 1 : s, &end, 10);
 	if (*end || hi < 1 || hi > 1024 || lo > hi)
 		return -1;
+	*min = (int)lo;
 	*max = (int)hi;
 	return 0;
 }
@@ -133,16 +133,25 @@ int cmd_serve(const struct opts *o)
 		err_clear(&e);
 		goto out;
 	}
-	int workers = 0;
-	if (o->workers && parse_workers(o->workers, &workers) < 0) {
+	struct exec_opts xo = {.idle_s = o->worker_idle ? (unsigned)o->worker_idle : 60, .queue = 4096};
+	if (o->workers && parse_workers(o->workers, &xo.min, &xo.max) < 0) {
 		why = xasprintf("--workers wants MIN:MAX (MAX from 1 to 1024), not '%s'", o->workers);
 		goto out;
+	}
+	if (o->queue) {
+		char *end;
+		long q = strtol(o->queue, &end, 10);
+		if (*end || end == o->queue || q < 1 || q > 1000000) {
+			why = xasprintf("--queue wants a number from 1 to 1000000, not '%s'", o->queue);
+			goto out;
+		}
+		xo.queue = (size_t)q;
 	}
 	dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
 	/* the methods: the cache's, and with --workers the executor's */
 	size_t nc, ne = 0;
 	const struct srv_method *cm = cache_methods(&nc), *em = NULL;
-	if (workers && !(exec = exec_new(dir, workers)))
+	if (xo.max && !(exec = exec_new(dir, &xo)))
 		goto out;
 	if (exec)
 		em = exec_methods(exec, &ne);

@@ -1,23 +1,18 @@
 /* serve/execute: Execution (Execute, WaitExecution) for `cairn serve`.
  *
- * Each action runs in a worker: a child process of its own, forked from
- * the server's single thread, which reads the Action, its Command and its
- * input tree from the store, lays the tree out in a directory of its
- * own, runs the command in cairn's namespace sandbox (exec/runner.h, as a
- * build does: only the inputs visible, read-only; loopback only), stores
- * the outputs and the log, records the result (unless the action failed
- * or says do_not_cache), and writes the ActionResult back on a pipe:
- *   "R" exit_code(4, big-endian) length(4) ActionResult bytes
- *   "E" code(4) length(4) message          an error before the run
- * The pool: at most `max` workers at once, the rest queued in order;
- * a worker exists while its action runs, so idle costs nothing. Identical
- * Executes in flight share one worker. A worker that dies without an
- * answer is replaced and its action tried once more. Past the action's
- * timeout (or the server's), its process group is killed. When every
- * caller of an action has gone, its worker is killed. */
+ * Actions run in a pool of worker processes (worker.c), forked from the
+ * server's single thread and fed over pipes, one action at a time each.
+ * The pool keeps MIN workers warm, grows while actions queue, up to MAX,
+ * and a worker above MIN idle for the idle period exits. Actions wait in
+ * order, at most `queue` of them; beyond, an Execute is refused with
+ * RESOURCE_EXHAUSTED. Identical Executes in flight share one run. A
+ * worker that dies mid-action is replaced and its action tried once
+ * more. The worker's runner kills an action past its timeout (answered
+ * DEADLINE_EXCEEDED, with what it printed); past the server's own
+ * backstop a worker's process group is killed. When every caller of an
+ * action has gone, its worker is killed. */
 #include "serve/execute.h"
-#include "exec/runner.h"
-#include "exec/sandbox.h"
+#include "serve/worker.h"
 #include "remote/grpc.h"
 #include "remote/result.h"
 #include "store/store.h"
@@ -27,13 +22,13 @@
 #include "util/util.h"
 #include "operations.pb-c.h"
 #include "remote_execution.pb-c.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,15 +36,17 @@
 #define D(x) build__bazel__remote__execution__v2__##x##__descriptor
 #define SVC "/build.bazel.remote.execution.v2.Execution/"
 
-enum { MAX_WAITERS = 64, DEFAULT_TIMEOUT = 3600 };
+/* the backstop: the longest an action may hold a worker (its own timeout
+ * is the worker's to enforce, and at most an hour by default) */
+enum { MAX_WAITERS = 64, BACKSTOP_S = 3600 + 60 };
+
+struct worker;
 
 struct xjob {
 	char hex[65];              /* the action's digest */
 	uint64_t size;
-	pid_t pid;                 /* its worker, or 0 while queued */
-	int fd;                    /* the worker's pipe */
-	struct buf out;            /* what it wrote */
-	uint64_t deadline;         /* ns */
+	struct worker *w;          /* its worker, or NULL while queued */
+	uint64_t deadline;         /* ns: the backstop */
 	int tries;
 	int timed_out;
 	struct srv_call *waiters[MAX_WAITERS];
@@ -57,268 +54,108 @@ struct xjob {
 	struct xjob *next;
 };
 
+struct worker {
+	pid_t pid;
+	int in, out;               /* its requests (we write), its answers (we read) */
+	struct xjob *job;          /* what it runs, or NULL while idle */
+	uint64_t idle_ns;          /* idle since */
+	struct buf got;            /* what it wrote of its answer */
+	struct worker *next;
+};
+
 struct exec_pool {
 	char *dir;                 /* the store */
-	int max;                   /* workers at once */
-	struct xjob *jobs;          /* running and queued, in order */
+	struct exec_opts o;
+	struct xjob *jobs;         /* running and queued, in order */
+	struct worker *workers;
 	struct exec_stats st;
 };
 
-/* ---- the worker (a child process) ---- */
+/* ---- workers ---- */
 
-/* Write all of p to fd. */
-static void put_all(int fd, const void *p, size_t n)
+/* Fork a worker: it sees its two pipes as fds 3 and 4 and nothing else of
+ * the server's (no socket of ours outlives the server in it). NULL when
+ * it cannot. */
+static struct worker *worker_spawn(struct exec_pool *p)
 {
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		c += w;
-		n -= (size_t)w;
-	}
-}
-
-static void put_u32(unsigned char *b, uint32_t v)
-{
-	b[0] = (unsigned char)(v >> 24), b[1] = (unsigned char)(v >> 16);
-	b[2] = (unsigned char)(v >> 8), b[3] = (unsigned char)v;
-}
-
-static _Noreturn void fail(int fd, int code, const char *msg)
-{
-	unsigned char h[9] = {'E'};
-	put_u32(h + 1, (uint32_t)code);
-	put_u32(h + 5, (uint32_t)strlen(msg));
-	put_all(fd, h, 9);
-	put_all(fd, msg, strlen(msg));
-	_exit(0);
-}
-
-/* Blob d (size) of the store, unpacked as desc; NULL when missing. */
-static void *blob_msg(struct store *st, const V2(Digest) * m, const ProtobufCMessageDescriptor *desc)
-{
-	struct digest d;
-	struct buf b = {0};
-	if (!m || !m->hash || digest_parse(m->hash, &d) < 0 ||
-	    (m->size_bytes > 0 && st->ops->get_blob(st, &d, &b) < 0))
+	int in[2], out[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
 		return NULL;
-	void *x = protobuf_c_message_unpack(desc, NULL, b.len, (const uint8_t *)(b.s ? b.s : ""));
-	buf_free(&b);
-	return x;
-}
-
-/* A path component the tree may use. */
-static int name_ok(const char *n)
-{
-	return n && *n && strcmp(n, ".") && strcmp(n, "..") && !strchr(n, '/');
-}
-
-/* Lay the tree dir out under root/rel; its files' paths (relative) go to
- * *files. 0, or -1 with *why (static). */
-static int lay_out(struct store *st, const V2(Directory) * dir, const char *rel, char ***files,
-                   size_t *n, size_t *cap, int depth, const char **why)
-{
-	if (depth > 64)
-		return *why = "the input tree is too deep", -1;
-	for (size_t i = 0; i < dir->n_files; i++) {
-		V2(FileNode) *f = dir->files[i];
-		struct digest d;
-		if (!name_ok(f->name) || !f->digest || !f->digest->hash ||
-		    digest_parse(f->digest->hash, &d) < 0)
-			return *why = "a bad file node in the input tree", -1;
-		char *p = *rel ? xasprintf("%s/%s", rel, f->name) : xstrdup(f->name);
-		unsigned mode = f->is_executable ? 0555 : 0444;
-		int rc;
-		if (f->digest->size_bytes == 0) {
-			int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-			rc = fd < 0 ? -1 : close(fd);
-		} else {
-			rc = st->ops->get_file(st, &d, p, mode);
-		}
-		if (rc < 0) {
-			free(p);
-			return *why = "an input blob is not in the CAS", -1;
-		}
-		vec_reserve(files, cap, *n + 2, sizeof **files);
-		(*files)[(*n)++] = p;
-		(*files)[*n] = NULL;
-	}
-	for (size_t i = 0; i < dir->n_directories; i++) {
-		V2(DirectoryNode) *dn = dir->directories[i];
-		if (!name_ok(dn->name))
-			return *why = "a bad directory node in the input tree", -1;
-		V2(Directory) *sub = blob_msg(st, dn->digest, &D(directory));
-		if (!sub)
-			return *why = "an input directory is not in the CAS", -1;
-		char *p = *rel ? xasprintf("%s/%s", rel, dn->name) : xstrdup(dn->name);
-		int rc = mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-		if (rc == 0)
-			rc = lay_out(st, sub, p, files, n, cap, depth + 1, why);
-		else
-			*why = "cannot make an input directory";
-		free(p);
-		protobuf_c_message_free_unpacked(&sub->base, NULL);
-		if (rc < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* The worker's work: never returns. */
-static _Noreturn void work(const char *storedir, const char *hex, uint64_t size, int out)
-{
-	struct store *st = store_local_open(storedir);
-	struct digest key;
-	if (!st || digest_parse(hex, &key) < 0)
-		fail(out, GRPC_INTERNAL, "cannot open the store");
-	V2(Digest) kd = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIGEST__INIT;
-	kd.hash = (char *)hex;
-	kd.size_bytes = (int64_t)size;
-	V2(Action) *a = blob_msg(st, &kd, &D(action));
-	V2(Command) *cmd = a ? blob_msg(st, a->command_digest, &D(command)) : NULL;
-	V2(Directory) *root = a ? blob_msg(st, a->input_root_digest, &D(directory)) : NULL;
-	if (!a || !cmd || !root)
-		fail(out, GRPC_FAILED_PRECONDITION, "the Action, its Command or its input root is not in the CAS");
-	if (cmd->n_arguments == 0)
-		fail(out, GRPC_INVALID_ARGUMENT, "the Command has no arguments");
-	/* the work directory: the input root, the sandbox's image beside it */
-	char *base = xasprintf("%s/exec/%ld", storedir, (long)getpid());
-	char *rootdir = xasprintf("%s/root", base), *sbdir = xasprintf("%s/sandbox/out/1", base),
-	     *state = xasprintf("%s/sandbox", base);
-	fs_rm_rf(base);
-	if (fs_mkdir_p(rootdir) < 0 || fs_mkdir_p(sbdir) < 0 || chdir(rootdir) < 0)
-		fail(out, GRPC_INTERNAL, "cannot make the work directory");
-	char **files = xcalloc(1, sizeof *files);
-	size_t nfiles = 0, cap = 1;
-	const char *why = NULL;
-	if (lay_out(st, root, "", &files, &nfiles, &cap, 0, &why) < 0)
-		fail(out, GRPC_FAILED_PRECONDITION, why);
-	/* the outputs: files, their directories writable in the sandbox */
-	char **outs = cmd->n_output_paths ? cmd->output_paths : cmd->output_files;
-	size_t nouts = cmd->n_output_paths ? cmd->n_output_paths : cmd->n_output_files;
-	char **dirs = xcalloc(nouts + 1, sizeof *dirs);
-	size_t ndirs = 0;
-	for (size_t i = 0; i < nouts; i++) {
-		if (!*outs[i] || outs[i][0] == '/' || !path_components_ok(outs[i]))
-			fail(out, GRPC_INVALID_ARGUMENT, "an output path that leaves the input root");
-		const char *sl = strrchr(outs[i], '/');
-		char *d = sl ? xstrndup(outs[i], (size_t)(sl - outs[i])) : xstrdup(".");
-		size_t k = 0;
-		while (k < ndirs && strcmp(dirs[k], d))
-			k++;
-		if (k < ndirs)
-			free(d);
-		else
-			dirs[ndirs++] = d;
-	}
-	/* parents before children */
-	for (size_t i = 0; i < ndirs; i++)
-		for (size_t j = i + 1; j < ndirs; j++)
-			if (strlen(dirs[j]) < strlen(dirs[i])) {
-				char *t = dirs[i];
-				dirs[i] = dirs[j];
-				dirs[j] = t;
-			}
-	const char **argv = xcalloc(cmd->n_arguments + 1, sizeof *argv);
-	for (size_t i = 0; i < cmd->n_arguments; i++)
-		argv[i] = cmd->arguments[i];
-	const char **envp = xcalloc(cmd->n_environment_variables + 2, sizeof *envp);
-	size_t ne = 0;
-	int have_path = 0;
-	for (size_t i = 0; i < cmd->n_environment_variables; i++) {
-		V2(Command__EnvironmentVariable) *v = cmd->environment_variables[i];
-		envp[ne++] = xasprintf("%s=%s", v->name ? v->name : "", v->value ? v->value : "");
-		have_path |= v->name && !strcmp(v->name, "PATH");
-	}
-	if (!have_path)
-		envp[ne++] = "PATH=/usr/local/bin:/usr/bin:/bin";
-	char cwd[4096];
-	if (!getcwd(cwd, sizeof cwd))
-		fail(out, GRPC_INTERNAL, "getcwd");
-	struct sandbox_spec sp = {.root = cwd, .state = state, .dir = sbdir,
-	                          .inputs = (const char *const *)files, .ninputs = nfiles,
-	                          .outdirs = (const char *const *)dirs, .noutdirs = ndirs};
-	uint64_t timeout = a->timeout && a->timeout->seconds > 0 ? (uint64_t)a->timeout->seconds
-	                                                         : DEFAULT_TIMEOUT;
-	struct job j = {.id = 1, .argv = argv, .envp = envp, .timeout_ms = timeout * 1000,
-	                .sandbox = &sp};
-	struct runner *r = runner_local_new();
-	struct job_done d = {0};
-	struct err e = {0};
-	if (!r || runner_run(r, &j, &d, &e) < 0)
-		fail(out, GRPC_INTERNAL, e.msg ? e.msg : "cannot start the action");
-	/* the outputs out of the sandbox, into the store */
-	struct action_result res = {.exit_code = d.timed_out ? 124 : d.exit_code};
-	res.outputs = xcalloc(nouts + 1, sizeof *res.outputs);
-	for (size_t i = 0; i < nouts; i++) {
-		/* copied out of the sandbox first, as a build does: the file there
-		 * is the sandboxed user's, and only a copy of ours may become a
-		 * blob */
-		char *p = xasprintf("%s/out/%s", sbdir, outs[i]), *copy = xasprintf("%s/out.%zu", base, i);
-		struct stat sb;
-		struct result_output *o = &res.outputs[res.noutputs];
-		if (lstat(p, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    fs_copy_atomic(p, copy, (sb.st_mode & 0111) ? 0755 : 0644, NULL, NULL) == 0 &&
-		    st->ops->put_file(st, copy, &o->d, &o->size) == 0) {
-			o->path = xstrdup(outs[i]);
-			o->mode = (sb.st_mode & 0111) ? 0755 : 0644;
-			res.noutputs++;
-		}
-		free(p);
-		free(copy);
-	}
-	if (d.outlen && st->ops->put_blob(st, d.output, d.outlen, &res.log) == 0)
-		res.log_size = d.outlen;
-	if (res.exit_code == 0 && !a->do_not_cache)
-		st->ops->put_result(st, &key, size, &res);
-	struct buf enc = {0};
-	result_encode(&res, &enc);
-	unsigned char h[9] = {'R'};
-	put_u32(h + 1, (uint32_t)res.exit_code);
-	put_u32(h + 5, (uint32_t)enc.len);
-	put_all(out, h, 9);
-	put_all(out, enc.s ? enc.s : "", enc.len);
-	if (chdir("/") == 0)
-		fs_rm_rf(base);
-	_exit(0);
-}
-
-/* ---- the server's side ---- */
-
-static void job_start(struct exec_pool *p, struct xjob *j)
-{
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		j->pid = -1;
-		return;
+	if (pipe2(out, O_CLOEXEC) < 0) {
+		close(in[0]);
+		close(in[1]);
+		return NULL;
 	}
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid == 0) {
-		close(fds[0]);
 		setpgid(0, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
-		work(p->dir, j->hex, j->size, fds[1]);
+		int a = fcntl(in[0], F_DUPFD, 16), b = fcntl(out[1], F_DUPFD, 16);
+		if (a < 0 || b < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0)
+			_exit(127);
+		close_range(5, ~0u, 0);
+		worker_main(p->dir, 3, 4);
 	}
-	close(fds[1]);
+	close(in[0]);
+	close(out[1]);
 	if (pid < 0) {
-		close(fds[0]);
-		j->pid = -1;
-		return;
+		close(in[1]);
+		close(out[0]);
+		return NULL;
 	}
 	setpgid(pid, pid);
-	fcntl(fds[0], F_SETFL, O_NONBLOCK);
-	j->pid = pid;
-	j->fd = fds[0];
-	j->tries++;
-	j->deadline = now_ns() + (uint64_t)(DEFAULT_TIMEOUT + 60) * 1000000000ull;
-	p->st.started++;
+	fcntl(out[0], F_SETFL, O_NONBLOCK);
+	struct worker *w = xcalloc(1, sizeof *w);
+	w->pid = pid;
+	w->in = in[1];
+	w->out = out[0];
+	w->idle_ns = now_ns();
+	w->next = p->workers;
+	p->workers = w;
+	p->st.spawned++;
+	return w;
 }
+
+/* Kill w (its process group: the worker and its action) and forget it. */
+static void worker_end(struct exec_pool *p, struct worker *w)
+{
+	kill(-w->pid, SIGKILL);
+	waitpid(w->pid, NULL, 0);
+	/* what it left of its work directory: the mount points of its sandbox,
+	 * which only its own mount namespace had busy */
+	char *base = xasprintf("%s/exec/%ld", p->dir, (long)w->pid);
+	fs_rm_rf(base);
+	free(base);
+	for (struct worker **q = &p->workers; *q; q = &(*q)->next)
+		if (*q == w) {
+			*q = w->next;
+			break;
+		}
+	close(w->in);
+	close(w->out);
+	buf_free(&w->got);
+	free(w);
+}
+
+static size_t count_workers(const struct exec_pool *p, int busy_only)
+{
+	size_t n = 0;
+	for (const struct worker *w = p->workers; w; w = w->next)
+		n += !busy_only || w->job;
+	return n;
+}
+
+/* Keep MIN workers. */
+static void keep_min(struct exec_pool *p)
+{
+	while (count_workers(p, 0) < (size_t)p->o.min && worker_spawn(p))
+		;
+}
+
+/* ---- jobs ---- */
 
 /* The final Operation of an action to its callers, each call finished. */
 static void answer(struct exec_pool *p, struct xjob *j, int code, const char *msg,
@@ -385,15 +222,6 @@ static void answer(struct exec_pool *p, struct xjob *j, int code, const char *ms
 		p->st.failed++;
 }
 
-/* What a worker left of its work directory: the mount points of its
- * sandbox, which only its own mount namespace had busy. */
-static void sweep(struct exec_pool *p, pid_t pid)
-{
-	char *base = xasprintf("%s/exec/%ld", p->dir, (long)pid);
-	fs_rm_rf(base);
-	free(base);
-}
-
 static void job_remove(struct exec_pool *p, struct xjob *j)
 {
 	for (struct xjob **q = &p->jobs; *q; q = &(*q)->next)
@@ -401,67 +229,99 @@ static void job_remove(struct exec_pool *p, struct xjob *j)
 			*q = j->next;
 			break;
 		}
-	if (j->fd > 0)
-		close(j->fd);
-	buf_free(&j->out);
 	free(j);
 }
 
-static size_t running(const struct exec_pool *p)
+/* Hand job j to worker w. */
+static void assign(struct exec_pool *p, struct worker *w, struct xjob *j)
 {
-	size_t n = 0;
-	for (const struct xjob *j = p->jobs; j; j = j->next)
-		n += j->pid > 0;
-	return n;
+	char line[96];
+	int n = snprintf(line, sizeof line, "%s %llu\n", j->hex, (unsigned long long)j->size);
+	j->w = w;
+	j->tries++;
+	j->deadline = now_ns() + (uint64_t)BACKSTOP_S * 1000000000ull;
+	w->job = j;
+	p->st.started++;
+	/* a short line into an idle worker's empty pipe: it fits at once; a
+	 * worker that died meanwhile is found when its answers pipe closes */
+	if (write(w->in, line, (size_t)n) != n)
+		kill(-w->pid, SIGKILL);
 }
 
-/* Start queued jobs while there is room. */
+/* Start queued jobs while there are workers, or room for more. */
 static void schedule(struct exec_pool *p)
 {
 	for (struct xjob *j = p->jobs, *nx; j; j = nx) {
 		nx = j->next;
-		if (j->pid != 0 || running(p) >= (size_t)p->max)
+		if (j->w)
 			continue;
-		job_start(p, j);
-		if (j->pid < 0) {
+		struct worker *w = p->workers;
+		while (w && w->job)
+			w = w->next;
+		if (!w && count_workers(p, 0) < (size_t)p->o.max)
+			w = worker_spawn(p);
+		if (w) {
+			assign(p, w, j);
+		} else if (!p->workers) {
 			answer(p, j, GRPC_RESOURCE_EXHAUSTED, "cannot start a worker", NULL, 0, 0);
 			job_remove(p, j);
+		} else {
+			return;
 		}
 	}
 }
 
-/* The worker of j ended (its pipe closed): answer, retry, or fail. */
-static void job_ended(struct exec_pool *p, struct xjob *j)
+/* The answer w wrote is whole: 1, and it went to the job's callers. */
+static int answered(struct exec_pool *p, struct worker *w)
 {
-	int status = 0;
-	waitpid(j->pid, &status, 0);
-	sweep(p, j->pid);
-	const unsigned char *b = (const unsigned char *)j->out.s;
-	size_t n = j->out.len;
-	uint32_t len = n >= 9 ? (uint32_t)b[5] << 24 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 8 | b[8]
-	                      : 0;
-	if (n >= 9 && n == 9 + (size_t)len && b[0] == 'R') {
+	const unsigned char *b = (const unsigned char *)w->got.s;
+	size_t n = w->got.len;
+	if (n < 9)
+		return 0;
+	uint32_t num = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
+	uint32_t len = (uint32_t)b[5] << 24 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 8 | b[8];
+	if (n < 9 + (size_t)len)
+		return 0;
+	struct xjob *j = w->job;
+	if (b[0] == 'R') {
 		answer(p, j, GRPC_OK, NULL, b + 9, len, 0);
-	} else if (n >= 9 && n == 9 + (size_t)len && b[0] == 'E') {
-		char *m = xstrndup((const char *)b + 9, len);
-		answer(p, j, (int)((uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4]),
-		       m, NULL, 0, 0);
-		free(m);
-	} else if (j->timed_out) {
-		answer(p, j, GRPC_DEADLINE_EXCEEDED, "the action ran past its timeout", NULL, 0, 0);
-	} else if (j->tries < 2 && j->nwaiters) {
-		/* the worker died: another, once */
-		p->st.retried++;
-		close(j->fd);
-		j->fd = 0;
-		buf_reset(&j->out);
-		j->pid = 0;
-		schedule(p);
-		return;
+	} else if (b[0] == 'T') {
+		p->st.timed_out++;
+		answer(p, j, GRPC_DEADLINE_EXCEEDED, "the action ran past its timeout", b + 9, len, 0);
 	} else {
-		answer(p, j, GRPC_INTERNAL, "the worker died twice", NULL, 0, 0);
+		char *m = xstrndup((const char *)b + 9, len);
+		answer(p, j, b[0] == 'E' ? (int)num : GRPC_INTERNAL, b[0] == 'E' ? m : "a bad answer from a worker",
+		       NULL, 0, 0);
+		free(m);
 	}
 	job_remove(p, j);
+	w->job = NULL;
+	w->idle_ns = now_ns();
+	buf_reset(&w->got);
+	return 1;
+}
+
+/* Worker w's pipe closed: it died. Its action is answered, or tried once
+ * more on another. */
+static void worker_died(struct exec_pool *p, struct worker *w)
+{
+	struct xjob *j = w->job;
+	if (j && !answered(p, w)) {
+		j->w = NULL;
+		if (j->timed_out) {
+			p->st.timed_out++;
+			answer(p, j, GRPC_DEADLINE_EXCEEDED, "the action ran past the server's limit", NULL, 0, 0);
+			job_remove(p, j);
+		} else if (j->tries < 2 && j->nwaiters) {
+			p->st.retried++;
+		} else {
+			answer(p, j, GRPC_INTERNAL, "the worker died twice", NULL, 0, 0);
+			job_remove(p, j);
+		}
+	}
+	w->job = NULL;
+	worker_end(p, w);
+	keep_min(p);
 	schedule(p);
 }
 
@@ -469,16 +329,20 @@ size_t exec_fds(void *ctx, struct pollfd *pf, size_t max)
 {
 	struct exec_pool *p = ctx;
 	size_t n = 0;
-	uint64_t now = now_ns();
-	for (struct xjob *j = p->jobs; j; j = j->next) {
-		if (j->pid <= 0)
+	uint64_t now = now_ns(), idle = (uint64_t)p->o.idle_s * 1000000000ull;
+	for (struct worker *w = p->workers, *nx; w; w = nx) {
+		nx = w->next;
+		if (w->job && now > w->job->deadline && !w->job->timed_out) {
+			w->job->timed_out = 1;
+			kill(-w->pid, SIGKILL);
+		}
+		/* shrink: a worker above MIN, idle for the idle period */
+		if (!w->job && now - w->idle_ns > idle && count_workers(p, 0) > (size_t)p->o.min) {
+			worker_end(p, w);
 			continue;
-		if (now > j->deadline && !j->timed_out) {
-			j->timed_out = 1;
-			kill(-j->pid, SIGKILL);
 		}
 		if (n < max)
-			pf[n++] = (struct pollfd){j->fd, POLLIN, 0};
+			pf[n++] = (struct pollfd){w->out, POLLIN, 0};
 	}
 	return n;
 }
@@ -489,17 +353,21 @@ void exec_handle(void *ctx, const struct pollfd *pf, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		struct xjob *j = p->jobs;
-		while (j && !(j->pid > 0 && j->fd == pf[i].fd))
-			j = j->next;
-		if (!j)
+		struct worker *w = p->workers;
+		while (w && w->out != pf[i].fd)
+			w = w->next;
+		if (!w)
 			continue;
 		char b[65536];
 		ssize_t r;
-		while ((r = read(j->fd, b, sizeof b)) > 0)
-			buf_putn(&j->out, b, (size_t)r);
+		while ((r = read(w->out, b, sizeof b)) > 0)
+			buf_putn(&w->got, b, (size_t)r);
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
-			job_ended(p, j);
+			worker_died(p, w);
+		else if (w->job && answered(p, w))
+			schedule(p);
+		else if (!w->job && w->got.len)
+			worker_died(p, w); /* it spoke unasked */
 	}
 }
 
@@ -572,6 +440,14 @@ static void execute(struct srv_call *c)
 	if (j) {
 		p->st.deduped++;
 	} else {
+		size_t queued = 0;
+		for (struct xjob *q = p->jobs; q; q = q->next)
+			queued += !q->w;
+		if (queued >= p->o.queue) {
+			p->st.refused++;
+			srv_finish(c, GRPC_RESOURCE_EXHAUSTED, "the queue is full: try again later");
+			return;
+		}
 		j = xcalloc(1, sizeof *j);
 		memcpy(j->hex, hex, 65);
 		j->size = size;
@@ -617,13 +493,13 @@ static void drop(struct srv_call *c)
 		}
 	if (j->nwaiters)
 		return;
-	if (j->pid > 0) {
-		kill(-j->pid, SIGKILL);
-		waitpid(j->pid, NULL, 0);
-		sweep(p, j->pid);
+	if (j->w) {
+		j->w->job = NULL;
+		worker_end(p, j->w);
 	}
 	p->st.abandoned++;
 	job_remove(p, j);
+	keep_min(p);
 	schedule(p);
 }
 
@@ -632,11 +508,38 @@ static struct srv_method methods[] = {
 	{SVC "WaitExecution", srv_keep_one, wait_execution, drop, NULL},
 };
 
-struct exec_pool *exec_new(const char *storedir, int max)
+/* What the workers of a server that was killed left: the directories of
+ * processes that are gone. */
+static void sweep_stale(const char *storedir)
 {
+	char *exec = xasprintf("%s/exec", storedir);
+	DIR *d = opendir(exec);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		char *path = xasprintf("%s/%s", exec, e->d_name);
+		fs_rm_rf(path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(exec);
+}
+
+struct exec_pool *exec_new(const char *storedir, const struct exec_opts *o)
+{
+	sweep_stale(storedir);
 	struct exec_pool *p = xcalloc(1, sizeof *p);
 	p->dir = xstrdup(storedir);
-	p->max = max > 0 ? max : 1;
+	p->o = *o;
+	if (p->o.max < 1)
+		p->o.max = 1;
+	if (p->o.min > p->o.max)
+		p->o.min = p->o.max;
+	keep_min(p);
 	return p;
 }
 
@@ -644,17 +547,11 @@ void exec_free(struct exec_pool *p)
 {
 	if (!p)
 		return;
+	while (p->workers)
+		worker_end(p, p->workers);
 	while (p->jobs) {
 		struct xjob *j = p->jobs;
-		if (j->pid > 0) {
-			kill(-j->pid, SIGKILL);
-			waitpid(j->pid, NULL, 0);
-			sweep(p, j->pid);
-		}
 		p->jobs = j->next;
-		if (j->fd > 0)
-			close(j->fd);
-		buf_free(&j->out);
 		free(j);
 	}
 	free(p->dir);
@@ -672,12 +569,11 @@ const struct srv_method *exec_methods(struct exec_pool *p, size_t *n)
 void exec_stats(const struct exec_pool *p, struct exec_stats *st)
 {
 	*st = p->st;
-	st->queued = st->busy = 0;
-	for (const struct xjob *j = p->jobs; j; j = j->next) {
-		if (j->pid > 0)
-			st->busy++;
-		else
-			st->queued++;
-	}
-	st->max = (uint64_t)p->max;
+	st->queued = 0;
+	for (const struct xjob *j = p->jobs; j; j = j->next)
+		st->queued += !j->w;
+	st->busy = count_workers(p, 1);
+	st->total = count_workers(p, 0);
+	st->min = (uint64_t)p->o.min;
+	st->max = (uint64_t)p->o.max;
 }

@@ -62,12 +62,18 @@ static void metrics(struct status_src *src, struct buf *b)
 	buf_printf(b, "# HELP cairn_serve_queue_length Executions waiting for a worker.\n"
 	              "# TYPE cairn_serve_queue_length gauge\ncairn_serve_queue_length %llu\n",
 	           (unsigned long long)es.queued);
-	buf_puts(b, "# HELP cairn_serve_workers Workers by state (a worker lives while its action runs).\n"
+	buf_puts(b, "# HELP cairn_serve_workers Workers by state, and the pool's bounds.\n"
 	            "# TYPE cairn_serve_workers gauge\n");
-	buf_printf(b, "cairn_serve_workers{state=\"busy\"} %llu\ncairn_serve_workers{state=\"idle\"} 0\n"
+	buf_printf(b, "cairn_serve_workers{state=\"busy\"} %llu\ncairn_serve_workers{state=\"idle\"} %llu\n"
 	              "cairn_serve_workers{state=\"total\"} %llu\n"
+	              "cairn_serve_workers{state=\"min\"} %llu\n"
 	              "cairn_serve_workers{state=\"max\"} %llu\n",
-	           (unsigned long long)es.busy, (unsigned long long)es.busy, (unsigned long long)es.max);
+	           (unsigned long long)es.busy, (unsigned long long)(es.total - es.busy),
+	           (unsigned long long)es.total, (unsigned long long)es.min, (unsigned long long)es.max);
+	buf_printf(b, "# HELP cairn_serve_workers_started_total Worker processes started.\n"
+	              "# TYPE cairn_serve_workers_started_total counter\n"
+	              "cairn_serve_workers_started_total %llu\n",
+	           (unsigned long long)es.spawned);
 	buf_printf(b, "# HELP cairn_serve_executions_total Executions by outcome.\n"
 	              "# TYPE cairn_serve_executions_total counter\n"
 	              "cairn_serve_executions_total{outcome=\"ok\"} %llu\n"
@@ -75,10 +81,13 @@ static void metrics(struct status_src *src, struct buf *b)
 	              "cairn_serve_executions_total{outcome=\"cached\"} %llu\n"
 	              "cairn_serve_executions_total{outcome=\"deduplicated\"} %llu\n"
 	              "cairn_serve_executions_total{outcome=\"retried\"} %llu\n"
-	              "cairn_serve_executions_total{outcome=\"abandoned\"} %llu\n",
+	              "cairn_serve_executions_total{outcome=\"abandoned\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"timed_out\"} %llu\n"
+	              "cairn_serve_executions_total{outcome=\"refused\"} %llu\n",
 	           (unsigned long long)es.ok, (unsigned long long)es.failed,
 	           (unsigned long long)es.cached, (unsigned long long)es.deduped,
-	           (unsigned long long)es.retried, (unsigned long long)es.abandoned);
+	           (unsigned long long)es.retried, (unsigned long long)es.abandoned,
+	           (unsigned long long)es.timed_out, (unsigned long long)es.refused);
 	buf_puts(b, "# HELP cairn_serve_cache_requests_total Cache lookups by kind and result.\n"
 	            "# TYPE cairn_serve_cache_requests_total counter\n");
 	buf_printf(b, "cairn_serve_cache_requests_total{kind=\"ac\",result=\"hit\"} %llu\n",
@@ -172,11 +181,15 @@ static void page(struct status_src *src, struct buf *b)
 	if (src->exec)
 		exec_stats(src->exec, &es);
 	buf_printf(b, "<h2>Queue and workers</h2>\n<table><tr><th>queued</th><th>busy</th>"
-	              "<th>at most</th><th>done</th><th>failed</th><th>from the cache</th></tr>"
+	              "<th>idle</th><th>workers (min&ndash;max)</th><th>done</th><th>failed</th>"
+	              "<th>timed out</th><th>from the cache</th></tr>"
 	              "<tr><td class=n>%llu</td><td class=n>%llu</td><td class=n>%llu</td>"
-	              "<td class=n>%llu</td><td class=n>%llu</td><td class=n>%llu</td></tr></table>\n",
+	              "<td class=n>%llu (%llu&ndash;%llu)</td><td class=n>%llu</td><td class=n>%llu</td>"
+	              "<td class=n>%llu</td><td class=n>%llu</td></tr></table>\n",
 	           (unsigned long long)es.queued, (unsigned long long)es.busy,
-	           (unsigned long long)es.max, (unsigned long long)es.ok, (unsigned long long)es.failed,
+	           (unsigned long long)(es.total - es.busy), (unsigned long long)es.total,
+	           (unsigned long long)es.min, (unsigned long long)es.max, (unsigned long long)es.ok,
+	           (unsigned long long)es.failed, (unsigned long long)es.timed_out,
 	           (unsigned long long)es.cached);
 	if (!src->exec)
 		buf_puts(b, "<p>This server runs no executions (no --workers): it is a cache.</p>\n");

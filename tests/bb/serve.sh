@@ -603,7 +603,7 @@ test_bazel_executes_on_cairn_serve() {
 	run 0 bz build --remote_executor="$SERVE_URL" //a:all
 	bazel_hits 2
 	store_sound "$SERVE_STORE"
-	[ -z "$(ls -A "$SERVE_STORE/exec")" ] # the workers' directories are gone
+	workers_clean
 }
 
 # --workers with cairn's client: actions run remotely, sandboxed (an
@@ -644,7 +644,140 @@ metric() {
 	line=$(grep -m1 'metrics and status on' "$SERVE_LOG")
 	mport=${line##*127.0.0.1:}
 	mport=${mport%/}
-	curl -sf "http://127.0.0.1:$mport/metrics" | grep -F "$1 " | awk '{ print $2 }'
+	curl -sf "http://127.0.0.1:$mport/metrics" | grep -v "^#" | grep -F "$1 " | awk '{ print $2 }'
+}
+
+# jf FIELD [FILE]: one field of grpc_raw's JSON (stdin, or FILE), as Python
+# prints it.
+jf() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]) if len(sys.argv) > 2 else sys.stdin)[sys.argv[1]])' "$@"; }
+
+# Between actions a worker keeps only its empty input root, and once the
+# server stops nothing is left of the workers' directories.
+workers_clean() {
+	local d
+	for d in "$SERVE_STORE"/exec/*/; do
+		[ -d "$d" ] || continue
+		[ -z "$(ls -A "$d/root" 2>/dev/null)" ] || { echo "a worker kept its inputs: $d" >&2; return 1; }
+	done
+	serve_stop
+	[ -z "$(ls -A "$SERVE_STORE/exec")" ]
+}
+
+# The pool: MIN workers warm before any Execute, growth while actions
+# queue, back to MIN after --worker-idle, and a warm worker reused (no
+# new process) for the next action.
+test_workers_pool_grows_and_shrinks() {
+	peers_need curl || return 1
+	ws
+	mkdir -p a
+	write a/BUILD.lua <<'L'
+genrule { name = "one", outs = { "one.txt" }, cmd = "sleep 2; echo 1 > $@" }
+genrule { name = "two", outs = { "two.txt" }, cmd = "sleep 2; echo 2 > $@" }
+genrule { name = "three", outs = { "three.txt" }, cmd = "sleep 2; echo 3 > $@" }
+L
+	serve_start --workers 1:3 --worker-idle 1 --metrics 127.0.0.1:0
+	eq "$(metric 'cairn_serve_workers{state="idle"}')" 1
+	eq "$(metric 'cairn_serve_workers{state="total"}')" 1
+	XDG_CACHE_HOME=$PWD/c1 "$CAIRN" build -j 3 --remote_executor="$SERVE_URL" > b1.log 2>&1 &
+	local client=$! most=0 n
+	for _ in $(seq 60); do
+		n=$(metric 'cairn_serve_workers{state="busy"}')
+		[ "$n" -gt "$most" ] && most=$n
+		[ "$most" = 3 ] && break
+		sleep 0.05
+	done
+	wait "$client" || { cat b1.log; return 1; }
+	eq "$most" 3
+	grep -q "3 executed (3 remote)" b1.log
+	eq "$(metric 'cairn_serve_workers_started_total')" 3
+	for _ in $(seq 100); do
+		[ "$(metric 'cairn_serve_workers{state="total"}')" = 1 ] && break
+		sleep 0.1
+	done
+	eq "$(metric 'cairn_serve_workers{state="total"}')" 1
+	eq "$(metric 'cairn_serve_workers{state="idle"}')" 1
+	# the warm worker takes the next action: no process started
+	sed -i 's/sleep 2; echo 1/echo one/' a/BUILD.lua
+	XDG_CACHE_HOME=$PWD/c1 run 0 cairn build --remote_executor="$SERVE_URL" //a:one
+	has "1 executed (1 remote)"
+	eq "$(cat cairn-out/a/one.txt)" one
+	eq "$(metric 'cairn_serve_workers_started_total')" 3
+	workers_clean
+}
+
+# kill -9 of the server: its workers exit (their pipe closed), and the
+# next server on the store sweeps the directories they left.
+test_workers_dirs_of_a_killed_server_are_swept() {
+	ws
+	serve_start --workers 2:2
+	local store=$SERVE_STORE d pid
+	eq "$(jf code <<< "$(grpc_raw exec true)")" 0
+	[ -n "$(ls -A "$store/exec")" ]
+	serve_stop KILL
+	for d in "$store"/exec/*; do
+		pid=${d##*/}
+		for _ in $(seq 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		! kill -0 "$pid" 2>/dev/null # the worker did not outlive its server
+	done
+	serve_start --store "$store" --workers 1:1
+	eq "$(jf code <<< "$(grpc_raw exec 'exit 0' --salt again)")" 0
+	for d in "$store"/exec/*; do
+		[ -e "$d" ] || continue
+		kill -0 "${d##*/}" # only live workers' directories
+	done
+}
+
+# An Action's timeout: the action is killed, the answer is
+# DEADLINE_EXCEEDED (4) with what it printed, and the worker lives on.
+test_action_past_its_timeout_is_killed() {
+	peers_need curl || return 1
+	ws
+	serve_start --workers 1:1 --metrics 127.0.0.1:0
+	local out
+	out=$(grpc_raw exec 'echo started; sleep 30' --timeout 1)
+	echo "$out"
+	eq "$(jf status <<< "$out")" 0
+	eq "$(jf code <<< "$out")" 4
+	[ "$(jf seconds <<< "$out" | cut -d. -f1)" -lt 10 ]
+	eq "$(metric 'cairn_serve_executions_total{outcome="timed_out"}')" 1
+	out=$(grpc_raw exec 'exit 3' --timeout 5)
+	eq "$(jf code <<< "$out")" 0
+	eq "$(jf exit_code <<< "$out")" 3
+	eq "$(metric 'cairn_serve_workers_started_total')" 1
+	still_serves
+	workers_clean
+}
+
+# --queue N: with every worker busy and N actions waiting, one more
+# Execute is refused with RESOURCE_EXHAUSTED (8); those admitted finish.
+test_queue_bound_refuses_beyond_it() {
+	peers_need curl || return 1
+	ws
+	serve_start --workers 1:1 --queue 1 --metrics 127.0.0.1:0
+	grpc_raw exec 'sleep 2' --salt a > a.json &
+	local a=$!
+	for _ in $(seq 100); do
+		[ "$(metric 'cairn_serve_workers{state="busy"}')" = 1 ] && break
+		sleep 0.05
+	done
+	grpc_raw exec 'sleep 1' --salt b > b.json &
+	local b=$!
+	for _ in $(seq 100); do
+		[ "$(metric 'cairn_serve_queue_length')" = 1 ] && break
+		sleep 0.05
+	done
+	eq "$(metric 'cairn_serve_queue_length')" 1
+	local out
+	out=$(grpc_raw exec 'true' --salt c)
+	eq "$(jf status <<< "$out")" 8
+	wait "$a" "$b"
+	eq "$(jf code a.json)" 0
+	eq "$(jf code b.json)" 0
+	eq "$(metric 'cairn_serve_executions_total{outcome="refused"}')" 1
+	still_serves
 }
 
 # The executor's care: a worker killed mid-action is replaced and its
@@ -660,9 +793,12 @@ L
 	serve_start --workers 1:4 --metrics 127.0.0.1:0
 	# a worker killed: the action is tried once more, and the build passes
 	XDG_CACHE_HOME=$PWD/c1 "$CAIRN" build --remote_executor="$SERVE_URL" > b1.log 2>&1 &
-	local client=$! w=
+	local client=$! w= x srv
+	srv=$(pgrep -P "$SERVE_PID") # SERVE_PID is timeout(1), the server its child
 	for _ in $(seq 100); do
-		w=$(pgrep -P "$(pgrep -P "$SERVE_PID" | head -n 1)" | head -n 1 || true)
+		for x in $(pgrep -P "$srv"); do # the worker with an action
+			pgrep -P "$x" > /dev/null && w=$x
+		done
 		[ -n "$w" ] && break
 		sleep 0.05
 	done
@@ -769,5 +905,5 @@ B
 	has "2 tests pass."
 	eq "$(bazel-bin/a/hello)" "hello 5"
 	store_sound "$SERVE_STORE"
-	[ -z "$(ls -A "$SERVE_STORE/exec")" ] # the workers' directories are gone
+	workers_clean
 }

@@ -21,6 +21,11 @@ ctypes (grpc_fault.py's Inflater), since nghttp2 Huffman-codes its headers.
     grpc_raw.py PORT read HASH SIZE [--offset N] [--limit N]
                                          a ByteStream Read: {status, len, sha256}
     grpc_raw.py PORT query RESOURCE      QueryWriteStatus
+    grpc_raw.py PORT exec SCRIPT [--timeout S] [--salt X]
+                                         an Action running `sh -c SCRIPT`
+                                         (no inputs, no outputs) uploaded,
+                                         then Executed: {status, code (the
+                                         ExecuteResponse's), exit_code, seconds}
     grpc_raw.py PORT alive               Capabilities on a new connection:
                                          exit 0 when it answers OK
 
@@ -39,7 +44,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from h2probe import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS,  # noqa: E402
                      PADDED, PING, PREFACE, PRIORITY, RST_STREAM, SETTINGS, WINDOW_UPDATE,
-                     frame, hpack_literal)
+                     frame, hpack_literal, proto_decode)
 from grpc_fault import Inflater  # noqa: E402
 
 RE = "/build.bazel.remote.execution.v2."
@@ -48,6 +53,7 @@ FIND = RE + "ContentAddressableStorage/FindMissingBlobs"
 BUPDATE = RE + "ContentAddressableStorage/BatchUpdateBlobs"
 BREAD = RE + "ContentAddressableStorage/BatchReadBlobs"
 GETAR = RE + "ActionCache/GetActionResult"
+EXECUTE = RE + "Execution/Execute"
 UPDAR = RE + "ActionCache/UpdateActionResult"
 READ = "/google.bytestream.ByteStream/Read"
 WRITE = "/google.bytestream.ByteStream/Write"
@@ -92,37 +98,8 @@ def digest_of(data):
 def decode(msg):
     """A message as {field: [values]}: varints as ints, length-delimited as
     bytes (decode() again for a nested message)."""
-    out, i = {}, 0
-
-    def vi():
-        nonlocal i
-        v, shift = 0, 0
-        while True:
-            b = msg[i]
-            i += 1
-            v |= (b & 127) << shift
-            shift += 7
-            if not b & 128:
-                return v
-    while i < len(msg):
-        key = vi()
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            v = vi()
-        elif wt == 2:
-            n = vi()
-            v = bytes(msg[i:i + n])
-            if len(v) != n:
-                raise ValueError("truncated")
-            i += n
-        elif wt == 1:
-            v = bytes(msg[i:i + 8])
-            i += 8
-        elif wt == 5:
-            v = bytes(msg[i:i + 4])
-            i += 4
-        else:
-            raise ValueError("wire type %d" % wt)
+    out = {}
+    for num, _, v in proto_decode(msg):
         out.setdefault(num, []).append(v)
     return out
 
@@ -371,6 +348,37 @@ def alive(port, timeout=10):
 # ---- the commands ----
 
 
+def cmd_exec(port, args):
+    script = args[0]
+    timeout = int(args[args.index("--timeout") + 1]) if "--timeout" in args else 0
+    salt = args[args.index("--salt") + 1] if "--salt" in args else ""
+    command = b"".join(f_bytes(1, a) for a in ("/bin/sh", "-c", script))
+    empty = hashlib.sha256(b"").hexdigest()
+    action = f_bytes(1, digest_of(command)) + f_bytes(2, digest(empty, 0))
+    if timeout:
+        action += f_bytes(6, f_varint(1, timeout))
+    action += f_varint(7, 1) + f_bytes(9, salt)  # do_not_cache, salt
+    c = Conn(port, timeout=120)
+    try:
+        up = b"".join(f_bytes(2, f_bytes(1, digest_of(b)) + f_bytes(2, b)) for b in (command, action))
+        r = c.call(BUPDATE, [up])
+        if r["status"] != 0:
+            return {"status": r["status"], "message": r["message"], "step": "upload"}
+        t0 = time.monotonic()
+        r = c.call(EXECUTE, [f_varint(3, 1) + f_bytes(6, digest_of(action))], timeout=120)
+    finally:
+        c.close()
+    res = {"status": r["status"], "message": r["message"], "seconds": round(time.monotonic() - t0, 2)}
+    if r["messages"]:
+        op = decode(bytes.fromhex(r["messages"][-1]))
+        er = decode(decode(op[5][0])[2][0]) if 5 in op else {}
+        st = decode(er[3][0]) if 3 in er else {}
+        res["code"] = st.get(1, [0])[0]
+        res["exit_code"] = decode(er[1][0]).get(4, [0])[0] if 1 in er else None
+    return res
+
+
+
 def cmd_garbage(port, args):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(4096))
@@ -565,7 +573,7 @@ def main():
         print(json.dumps(r, sort_keys=True))
         return
     fn = {"garbage": cmd_garbage, "truncated": cmd_truncated, "streams": cmd_streams,
-          "slow": cmd_slow, "upload": cmd_upload, "read": cmd_read}[cmd]
+          "slow": cmd_slow, "upload": cmd_upload, "read": cmd_read, "exec": cmd_exec}[cmd]
     r = fn(port, args)
     if r is not None:
         print(json.dumps(r, sort_keys=True))

@@ -123,9 +123,11 @@ class Decoder:
         return out
 
 
-def proto_fields(msg):
-    """Top-level fields of a protobuf message: [[number, wire type], ...]."""
+def proto_decode(msg):
+    """A protobuf message's top-level fields, in order: [(number, wire type,
+    value)], varints as ints and the other wire types as bytes."""
     fields, i = [], 0
+
     def varint():
         nonlocal i
         v, shift = 0, 0
@@ -140,20 +142,22 @@ def proto_fields(msg):
         key = varint()
         num, wt = key >> 3, key & 7
         if wt == 0:
-            varint()
-        elif wt == 1:
-            i += 8
-        elif wt == 2:
-            n = varint()
+            v = varint()
+        elif wt in (1, 2, 5):
+            n = {1: 8, 5: 4}.get(wt) or varint()
+            v = bytes(msg[i:i + n])
+            if len(v) != n:
+                raise ValueError("truncated message")
             i += n
-        elif wt == 5:
-            i += 4
         else:
             raise ValueError("wire type %d" % wt)
-        fields.append([num, wt])
-    if i != len(msg):
-        raise ValueError("truncated message")
+        fields.append((num, wt, v))
     return fields
+
+
+def proto_fields(msg):
+    """Top-level fields of a protobuf message: [[number, wire type], ...]."""
+    return [[num, wt] for num, wt, _ in proto_decode(msg)]
 
 
 def main():
