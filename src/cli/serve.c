@@ -1,8 +1,9 @@
 /* serve: `cairn serve`, a REAPI cache for a team on one machine
  * (serve/cache.c over serve/h2srv.c): the local store at --store (the
  * user's cache by default) served on --listen, kept under --max-size by
- * the store's LRU eviction, run every minute while serving. Ctrl-C or
- * SIGTERM stops it (exit 0). */
+ * the store's LRU eviction, run every minute while serving, in a child
+ * process, so that a big store's scan never pauses the serving loop.
+ * Ctrl-C or SIGTERM stops it (exit 0). */
 #include "cli/cmds.h"
 #include "serve/auth.h"
 #include "serve/cache.h"
@@ -12,11 +13,15 @@
 #include "serve/status.h"
 #include "store/store.h"
 #include "util/util.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile int stop_flag; /* set by SIGINT and SIGTERM */
 
@@ -26,26 +31,89 @@ static void on_stop(int sig)
 	stop_flag = 1;
 }
 
-/* The store's eviction and measure, once a minute while serving. */
+/* The store's eviction and measure, once a minute while serving: a child
+ * evicts (with --max-size), measures the store, and writes the bytes it
+ * holds on a pipe; the loop reads them when the child is done. */
 struct tick {
 	const char *dir;
 	uint64_t max;   /* --max-size */
 	int on;         /* given */
 	uint64_t next;  /* when next (ns) */
 	struct status_src *status; /* or NULL */
+	pid_t pid;      /* the child at work, or 0 */
+	int fd;         /* its pipe */
+	char got[32];   /* what it wrote */
+	size_t ngot;
 };
+
+static void tick_start(struct tick *t)
+{
+	int fds[2];
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		if (dup2(fds[1], 3) < 0)
+			_exit(1);
+		close_range(4, ~0u, 0); /* none of the server's sockets */
+		uint64_t removed, kept;
+		if (t->on)
+			store_local_gc(t->dir, t->max, &removed, &kept);
+		if (t->status)
+			status_measure(t->status);
+		dprintf(3, "%llu\n", (unsigned long long)(t->status ? t->status->store_bytes : 0));
+		_exit(0);
+	}
+	close(fds[1]);
+	if (pid < 0) {
+		close(fds[0]);
+		return;
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	t->pid = pid;
+	t->fd = fds[0];
+	t->ngot = 0;
+}
+
+/* Is the child done? Then take what it measured. */
+static void tick_reap(struct tick *t)
+{
+	ssize_t r;
+	while (t->ngot < sizeof t->got - 1 && (r = read(t->fd, t->got + t->ngot, sizeof t->got - 1 - t->ngot)) > 0)
+		t->ngot += (size_t)r;
+	if (waitpid(t->pid, NULL, WNOHANG) != t->pid)
+		return;
+	while (t->ngot < sizeof t->got - 1 && (r = read(t->fd, t->got + t->ngot, sizeof t->got - 1 - t->ngot)) > 0)
+		t->ngot += (size_t)r;
+	t->got[t->ngot] = 0;
+	if (t->status && t->ngot && t->got[t->ngot - 1] == '\n')
+		t->status->store_bytes = strtoull(t->got, NULL, 10);
+	close(t->fd);
+	t->pid = 0;
+}
 
 static void gc_tick(void *ctx)
 {
 	struct tick *t = ctx;
-	if (now_ns() < t->next)
+	if (t->pid)
+		tick_reap(t);
+	if (t->pid || now_ns() < t->next)
 		return;
-	uint64_t removed, kept;
-	if (t->on)
-		store_local_gc(t->dir, t->max, &removed, &kept);
-	if (t->status)
-		status_measure(t->status);
+	tick_start(t);
 	t->next = now_ns() + 60000000000ull;
+}
+
+static void tick_stop(struct tick *t)
+{
+	if (!t->pid)
+		return;
+	kill(t->pid, SIGKILL);
+	waitpid(t->pid, NULL, 0);
+	close(t->fd);
+	t->pid = 0;
 }
 
 /* The loop's extra descriptors: the HTTP server's, then the workers'. */
@@ -193,6 +261,7 @@ int cmd_serve(const struct opts *o)
 		code = 1;
 	else
 		printf("cairn: serve: stopped\n");
+	tick_stop(&t);
 out:
 	if (why)
 		fprintf(stderr, "cairn: error: %s\n", why);
