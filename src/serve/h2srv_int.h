@@ -10,6 +10,7 @@
 
 enum {
 	MAX_MSG = 8 << 20,      /* a request message */
+	HELD_MAX = 512 << 20,   /* request bytes held by all calls at once */
 	MAX_STREAMS = 128,      /* calls at once per connection */
 	MAX_CONNS = 1000,
 	CHUNK = 256 << 10,      /* a ReadResponse of a streamed file */
@@ -42,6 +43,7 @@ struct srv_call {
 	char *msg;
 	int trailers_sent;
 	int ended;              /* the method has seen the end of the request */
+	size_t held;            /* rx and req: its share of srv.held */
 	uint64_t t0;            /* when it began (ns) */
 	struct srv_call *next;  /* the connection's calls */
 };
@@ -77,6 +79,7 @@ struct srv {
 	void (*extra_handle)(void *ctx, const struct pollfd *pf, size_t n);
 	void *extra_ctx;
 	SSL_CTX *tls;           /* srv_set_tls, or NULL: cleartext */
+	size_t held, held_max;  /* request bytes all calls hold, and the bound */
 };
 
 /* A call is over: its method's counts and the recent list. */

@@ -647,6 +647,39 @@ metric() {
 	curl -sf "http://127.0.0.1:$mport/metrics" | grep -v "^#" | grep -F "$1 " | awk '{ print $2 }'
 }
 
+# The bound on the request bytes all calls hold at once (512 MiB; 8 MiB
+# in cairn-hooks with CAIRN_HOOK_SERVE_HELD_8M): the call that would pass
+# it gets RESOURCE_EXHAUSTED (8), the call holding the rest completes,
+# and the server goes on serving.
+test_request_bytes_held_are_bounded() {
+	CAIRN=$CAIRN_HOOKS CAIRN_HOOK_SERVE_HELD_8M=1 serve_start
+	local out
+	out=$(grpc_py '
+import json
+blob = os.urandom(6 << 20)
+h = hashlib.sha256(blob).hexdigest()
+req = f_bytes(1, "uploads/u-1/blobs/%s/%d" % (h, len(blob))) + f_varint(3, 1) + f_bytes(10, blob)
+framed = b"\0" + struct.pack(">I", len(req)) + req
+c1 = Conn(PORT)
+s1 = c1.open(WRITE)
+c1.send_data(s1, framed[:5 << 20])
+assert c1.ping()
+c2 = Conn(PORT)
+s2 = c2.open(WRITE)
+c2.send_data(s2, framed[:5 << 20])
+c2.wait(s2)
+c1.send_data(s1, framed[5 << 20:], end=True)
+c1.wait(s1)
+print(json.dumps({"first": c1.result(s1)["status"], "second": c2.result(s2)["status"],
+                  "hash": h}))
+')
+	echo "$out"
+	eq "$(jf first <<< "$out")" 0
+	eq "$(jf second <<< "$out")" 8
+	grpc_raw read "$(jf hash <<< "$out")" $((6 << 20)) | grep -q '"status": 0'
+	still_serves
+}
+
 # jf FIELD [FILE]: one field of grpc_raw's JSON (stdin, or FILE), as Python
 # prints it.
 jf() { python3 -c 'import json,sys; print(json.load(open(sys.argv[2]) if len(sys.argv) > 2 else sys.stdin)[sys.argv[1]])' "$@"; }

@@ -225,6 +225,8 @@ class Conn:
         elif ftype == PING:
             if not flags & ACK:
                 self.send(frame(PING, ACK, 0, p))
+            else:
+                self.pinged = True
         elif ftype == GOAWAY:
             self.goaway = {"last": int.from_bytes(p[:4], "big") & 0x7FFFFFFF,
                            "code": int.from_bytes(p[4:8], "big"), "debug": p[8:].decode("latin-1")}
@@ -252,6 +254,15 @@ class Conn:
             st.data += p
             if flags & END_STREAM:
                 st.ended = True
+
+    def ping(self, timeout=20):
+        """A PING, answered: the server has read everything sent before it."""
+        self.pinged = False
+        self.send(frame(PING, 0, 0, b"cairn-pn"))
+        end = time.monotonic() + timeout
+        while not self.pinged and not self.eof and time.monotonic() < end:
+            self.pump(end - time.monotonic())
+        return self.pinged
 
     def open(self, path, end=False, headers=None):
         """Start a call: its stream id."""
