@@ -222,6 +222,7 @@ static int load_graph(struct ws *w, const struct pattern *pats, size_t npat, uns
 		} else if (!(what & EVAL_DEPLOY)) {
 			size_t nseen;
 			const struct snap_dep *seen = eval_deps_seen(ev, &nseen);
+			eval_close_lua(ev); /* not held while the snapshot is written */
 			if (snapshot_save(".cairn/graph", key, g, seen, nseen, deps, fsys_real()) < 0)
 				warn("cannot write .cairn/graph:");
 		}

@@ -156,12 +156,19 @@ struct eval *eval_new(const char *root_name, struct graph *g, const struct cc_co
 	return ev;
 }
 
+void eval_close_lua(struct eval *ev)
+{
+	if (ev && ev->L) {
+		lua_close(ev->L);
+		ev->L = NULL;
+	}
+}
+
 void eval_free(struct eval *ev)
 {
 	if (!ev)
 		return;
-	if (ev->L)
-		lua_close(ev->L);
+	eval_close_lua(ev);
 	for (size_t i = 0; i < ev->ndeps; i++)
 		free(ev->deps[i].path);
 	free(ev->deps);

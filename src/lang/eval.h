@@ -47,5 +47,8 @@ char *eval_kind(struct eval *ev, const char *label, struct err *e);
 /* Everything evaluation depended on so far: build files and modules read,
  * paths probed, directories listed. */
 const struct snap_dep *eval_deps_seen(struct eval *ev, size_t *n);
+/* Close the Lua state (its memory back before the build goes on); what
+ * eval_deps_seen gives stays. Nothing else may be asked of ev after. */
+void eval_close_lua(struct eval *ev);
 
 #endif
