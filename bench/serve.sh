@@ -36,18 +36,20 @@ export REMOTE_WORKER_JAVA_OPTS=${REMOTE_WORKER_JAVA_OPTS:--Xms64m -Xmx6g -XX:+Us
 source "$root/tests/peers/remote_worker.sh"
 cleanup() { peers_stop_all; rm -rf "$scratch"; }
 
-# leaf PID: the process at the end of PID's chain of children (peers_spawn
-# runs a server under setpriv and timeout)
-leaf() {
+# server PID: the server under PID (peers_spawn runs it under setpriv and
+# timeout): down the chain of children to the first that is not one of
+# those (cairn serve's own children are its workers)
+server() {
 	local p=$1 c
-	while c=$(pgrep -P "$p" | head -n 1) && [ -n "$c" ]; do p=$c; done
+	while case $(cat "/proc/$p/comm") in setpriv | timeout) true ;; *) false ;; esac &&
+		c=$(pgrep -P "$p" | head -n 1) && [ -n "$c" ]; do p=$c; done
 	echo "$p"
 }
 
 # run NAME URL PID: the client's rows for one server, then its peak RSS
 run() {
 	"$root/build/bench/serve_bench" "$2" --gib "$gib" > "$scratch/$1.rows"
-	awk '/^VmHWM/ { print "rss_mib", $2 / 1024, "MiB" }' "/proc/$(leaf "$3")/status" >> "$scratch/$1.rows"
+	awk '/^VmHWM/ { print "rss_mib", $2 / 1024, "MiB" }' "/proc/$(server "$3")/status" >> "$scratch/$1.rows"
 }
 
 # execs NAME URL: executions per second of no-op actions (N genrules that
