@@ -19,8 +19,10 @@ CMD runs compilers, the tree's peak is a compiler's, the same for every
 build tool. CMD is spawned directly and traced (PTRACE_SEIZE with
 PTRACE_O_TRACEEXIT, nothing else: its children are not traced); when it
 exits, it stops before its memory is released and its VmHWM is read
-from /proc. The line then has a fourth field, the tree's peak as wait4()
-gives it (at least Python's own resident set: the exec trap below).
+from /proc. The line then has two more fields: the tree's peak RSS in
+KiB as wait4() gives it (at least Python's own resident set: the exec
+trap below), and the CPU seconds (user + system) of the tree, of every
+process that was waited for (what a build tool reaps, and so on down).
 --rss wait4 (the default, for machines without GNU time) has a trap to
 avoid. At exec the kernel folds the high-water mark of the old address
 space into the process's ru_maxrss; a child spawned from Python execs
@@ -144,7 +146,8 @@ def run_self(argv, log_fd):
     t1 = time.perf_counter_ns()
     if not traced:
         own = 0
-    return t1 - t0, own, os.waitstatus_to_exitcode(status), ru.ru_maxrss
+    return (t1 - t0, own, os.waitstatus_to_exitcode(status),
+            "%d" % ru.ru_maxrss, "%.3f" % (ru.ru_utime + ru.ru_stime))
 
 
 def main():
@@ -172,12 +175,11 @@ def main():
     run = {"wait4": run_wait4, "gnu": run_gnu, "self": run_self, "none": run_direct}[a.rss]
     for _ in range(a.n):
         try:
-            ns, rss, code, *tree = run(cmd, log_fd)
+            ns, rss, code, *more = run(cmd, log_fd)
         except OSError as e:  # the command (or time(1)) cannot be spawned
             print("measure.py: %s: %s" % (cmd[0], e.strerror), file=sys.stderr)
-            ns, rss, code, tree = 0, 0, 127, [0] if a.rss == "self" else []
-        print(" ".join(["%.6f %d %d" % (ns / 1e9, rss, code)] + ["%d" % t for t in tree]),
-              flush=True)
+            ns, rss, code, more = 0, 0, 127, ["0", "0"] if a.rss == "self" else []
+        print(" ".join(["%.6f %d %d" % (ns / 1e9, rss, code)] + more), flush=True)
     return 0
 
 

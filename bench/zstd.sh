@@ -177,7 +177,7 @@ commit=$(git -C "$root" log -1 --format=%h -- src Makefile 2>/dev/null || echo "
 cmake_ver=$(cmake --version | sed -n 1p)
 ninja_ver="ninja $(ninja --version)"
 cc_ver=$(cc --version | sed -n 1p)
-cpu=$(sed -n '/^model name/{s/^[^:]*:[[:space:]]*//p;q;}' /proc/cpuinfo 2>/dev/null || true)
+cpu_model=$(sed -n '/^model name/{s/^[^:]*:[[:space:]]*//p;q;}' /proc/cpuinfo 2>/dev/null || true)
 
 # --- one run ----------------------------------------------------------------
 
@@ -193,12 +193,13 @@ ninja_argv() { cmd=(ninja -C "$tmp/cmake-build" -j "$jobs" zstd); }
 configure_argv() { cmd=(cmake -S build/cmake -B "$tmp/cmake-build" -G Ninja
 	-DCMAKE_BUILD_TYPE=Release -DZSTD_BUILD_SHARED=OFF -DCMAKE_EXPORT_COMPILE_COMMANDS=ON); }
 
-# timed DIR LOG: run "${cmd[@]}" in DIR under measure.py; sets wall, rss,
-# tree; a failure ends the benchmark with the log's tail.
+# timed DIR LOG: run "${cmd[@]}" in DIR under measure.py; sets wall, rss
+# (the tool's own), tree (the largest process's) and cpu (all processes');
+# a failure ends the benchmark with the log's tail.
 timed() {
 	local line status
 	line=$("$py" "$here/measure.py" --rss self --log "$2" -C "$1" -- "${cmd[@]}")
-	read -r wall rss status tree <<<"$line"
+	read -r wall rss status tree cpu <<<"$line"
 	if [ "$status" != 0 ]; then
 		log "zstd.sh: '${cmd[*]}' failed (exit $status) in $1. Log tail:"
 		tail -n 30 "$2" | sed 's/^/    | /' >&2
@@ -211,30 +212,30 @@ build_cairn() {
 	local row=$1
 	cairn_argv
 	timed "$tmp/ws/cairn" "$tmp/cairn.$row.log"
-	echo "$wall $rss 0 $tree" >>"$data/cairn.$row"
-	log "  $row cairn: ${wall}s, own $rss KiB; $(tail -n 1 "$tmp/cairn.$row.log")"
+	echo "$wall $rss 0 $tree $cpu" >>"$data/cairn.$row"
+	log "  $row cairn: ${wall}s, CPU ${cpu}s, own $rss KiB; $(tail -n 1 "$tmp/cairn.$row.log")"
 }
 
 # A CMake + ninja build of ROW (full: configure first), in data/cmake.ROW.
 build_cmake() {
-	local row=$1 cwall=0 crss=0 edges
+	local row=$1 cwall=0 crss=0 ccpu=0 edges
 	if [ "$row" = full ]; then
 		configure_argv
 		timed "$tmp/ws/cmake" "$tmp/cmake.$row.log"
-		cwall=$wall crss=$rss
-		echo "$wall $rss 0 $tree" >>"$data/cmake.configure"
+		cwall=$wall crss=$rss ccpu=$cpu
+		echo "$wall $rss 0 $tree $cpu" >>"$data/cmake.configure"
 	fi
 	ninja_argv
 	: >"$tmp/ninja.$row.log"
 	timed "$tmp/ws/cmake" "$tmp/ninja.$row.log"
-	[ "$row" = full ] && echo "$wall $rss 0 $tree" >>"$data/cmake.ninja"
+	[ "$row" = full ] && echo "$wall $rss 0 $tree $cpu" >>"$data/cmake.ninja"
 	edges=$(grep -c '^\[[0-9]*/[0-9]*\]' "$tmp/ninja.$row.log" || true)
-	echo "$(awk -v a="$cwall" -v b="$wall" 'BEGIN { printf "%.6f", a + b }') $rss 0 $tree" \
-		>>"$data/cmake.$row"
+	awk -v w0="$cwall" -v w1="$wall" -v c0="$ccpu" -v c1="$cpu" -v rss="$rss" -v tree="$tree" \
+		'BEGIN { printf "%.6f %d 0 %d %.3f\n", w0 + w1, rss, tree, c0 + c1 }' >>"$data/cmake.$row"
 	if [ "$row" = full ]; then
-		log "  $row cmake: configure ${cwall}s, own $crss KiB; ninja ${wall}s, own $rss KiB, $edges edges"
+		log "  $row cmake: configure ${cwall}s, CPU ${ccpu}s, own $crss KiB; ninja ${wall}s, CPU ${cpu}s, own $rss KiB, $edges edges"
 	else
-		log "  $row cmake: ninja ${wall}s, own $rss KiB, $edges edges"
+		log "  $row cmake: ninja ${wall}s, CPU ${cpu}s, own $rss KiB, $edges edges"
 	fi
 }
 
@@ -254,12 +255,12 @@ noop() {
 	if [ "$t" = cairn ]; then cairn_argv; dir="$tmp/ws/cairn"; else ninja_argv; dir="$tmp/ws/cmake"; fi
 	med=$(median_noop "$dir" "$tmp/$t.noop.log") || die "a no-op build of $t failed (see $tmp/$t.noop.log)"
 	timed "$dir" "$tmp/$t.noop.log"
-	echo "$med $rss 0 $tree" >>"$data/$t.noop"
+	echo "$med $rss 0 $tree -" >>"$data/$t.noop"
 	log "  noop $t: ${med}s (median of $noop_reps), own $rss KiB"
 	if [ "$t" = cmake ]; then
 		cmd=(cmake --build "$tmp/cmake-build" --target zstd -j "$jobs")
 		med=$(median_noop "$dir" "$tmp/$t.noop.log") || die "cmake --build failed (see $tmp/$t.noop.log)"
-		echo "$med 0 0 0" >>"$data/cmake.noop_cbuild"
+		echo "$med 0 0 0 -" >>"$data/cmake.noop_cbuild"
 		log "  noop cmake --build: ${med}s (median of $noop_reps)"
 	fi
 }
@@ -342,7 +343,7 @@ secs=$(($(date +%s) - start))
 
 body="# cairn benchmark: zstd 1.5.4, cairn against CMake + ninja
 
-- machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r)
+- machine: $(nproc) CPUs, ${cpu_model:-unknown CPU}, Linux $(uname -r)
 - tools: cairn: $cairn_ver (built from commit ${commit:-?}); $cmake_ver generating $ninja_ver; $cc_ver
 - source: Debian's libzstd $debver (zstd 1.5.4, \`apt-get source libzstd\`, bookworm main): the static library and the \`zstd\` CLI
 - settings: -j $jobs, $runs run(s) per cell, median (min–max); peak RSS: the process's own VmHWM at its exit (\`measure.py --rss self\`); no-op: each run's figure is the median of $noop_reps back-to-back builds${cairn_flags:+; cairn flags: $cairn_flags}

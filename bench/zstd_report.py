@@ -6,8 +6,8 @@
 
 `table` prints the markdown table. DATADIR holds one file per tool and
 row, `cairn.ROW` and `cmake.ROW`, one line per run as measure.py prints
-it with `--rss self`: `<wall s> <own peak RSS KiB> <status> [<tree peak
-RSS KiB>]`. The rows (zstd.sh writes them):
+it with `--rss self`: `<wall s> <own peak RSS KiB> <status> <tree peak
+RSS KiB> <tree CPU s>` (`-` for a CPU time not measured). The rows (zstd.sh writes them):
 
     full       cairn: a build with no outputs, no state, an empty cache;
                cmake: configure (an empty build directory) and ninja, one
@@ -21,6 +21,9 @@ RSS KiB>]`. The rows (zstd.sh writes them):
 A cell is the median of the runs with the range in brackets, as in
 bench/report.py, whose formatting this reuses; the ratio is cairn's
 median over CMake + ninja's, and the goal column says whether it is met.
+The CPU columns are the user + system time of every process of the
+build: on a busy machine wall times swing with the load, CPU time much
+less, and it shows what each tool adds to the compilers' work.
 
 `flags` compares the compile commands of the two builds: for every
 source, the arguments other than include directories, the output and
@@ -59,6 +62,10 @@ ROWS = [
 ]
 
 
+# column: (field of the data line, seconds (True) or KiB (False))
+FIELDS = {0: (0, True), 1: (1, False), 2: (3, False), 3: (4, True)}
+
+
 def load(datadir, tool, row, col):
     """The values of one column of a data file, or None."""
     if row is None:
@@ -66,32 +73,43 @@ def load(datadir, tool, row, col):
     path = os.path.join(datadir, "%s.%s" % (tool, row))
     if not os.path.exists(path):
         return None
+    field, secs = FIELDS[col]
     vals = []
     with open(path) as f:
         for line in f:
             w = line.split()
-            if len(w) < 3 or w[2] != "0" or len(w) <= col + (1 if col == 2 else 0):
+            if len(w) <= field or w[2] != "0" or w[field] == "-":
                 return None
-            v = w[0] if col == 0 else w[1] if col == 1 else w[3]
-            vals.append(float(v) if col == 0 else int(v) / 1024.0)
+            vals.append(float(w[field]) if secs else int(w[field]) / 1024.0)
     return vals or None
 
 
+def cells(datadir, row, crow, col, unit_col):
+    """cairn's cell, CMake's cell, the ratio of the medians (or None)."""
+    a = load(datadir, "cairn", row, col)
+    b = load(datadir, "cmake", crow, col)
+    ca = cell(a, unit_col) if a else ("" if row is None else "n/a")
+    cb = cell(b, unit_col) if b else "n/a"
+    r = statistics.median(a) / statistics.median(b) if a and b else None
+    return ca, cb, r
+
+
 def table(datadir):
-    out = ["| scenario | cairn | CMake + ninja | cairn ÷ CMake + ninja | goal |",
-           "|---|---:|---:|---:|---|"]
+    out = ["| scenario | cairn | CMake + ninja | cairn ÷ CMake + ninja | goal "
+           "| CPU: cairn | CPU: CMake + ninja | CPU ratio |",
+           "|---|---:|---:|---:|---|---:|---:|---:|"]
     for label, row, col, crow, goal in ROWS:
-        a = load(datadir, "cairn", row, col)
-        b = load(datadir, "cmake", crow, col)
-        ca = cell(a, min(col, 1)) if a else ("" if row is None else "n/a")
-        cb = cell(b, min(col, 1)) if b else "n/a"
-        ratio, verdict = "", ""
-        if a and b:
-            r = statistics.median(a) / statistics.median(b)
-            ratio = "%.2f×" % r
-            if goal is not None:
-                verdict = "≤ %.1f×: %s" % (goal, "met" if r <= goal else "**missed**")
-        out.append("| %s | %s | %s | %s | %s |" % (label, ca, cb, ratio, verdict))
+        ca, cb, r = cells(datadir, row, crow, col, min(col, 1))
+        ratio = "%.2f×" % r if r is not None else ""
+        verdict = ""
+        if r is not None and goal is not None:
+            verdict = "≤ %.1f×: %s" % (goal, "met" if r <= goal else "**missed**")
+        cpu = ["", "", ""]
+        if col == 0:
+            pa, pb, pr = cells(datadir, row, crow, 3, 0)
+            if pr is not None:
+                cpu = [pa, pb, "%.2f×" % pr]
+        out.append("| %s |" % " | ".join([label, ca, cb, ratio, verdict] + cpu))
     print("\n".join(out))
     return 0
 
