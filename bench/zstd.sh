@@ -328,6 +328,7 @@ run_one() {
 }
 
 start=$(date +%s)
+load0=$(cut -d' ' -f1 /proc/loadavg)
 for ((r = 0; r < runs; r++)); do
 	run_one "$r"
 done
@@ -338,6 +339,7 @@ flags=$("$py" "$here/zstd_report.py" flags "$tmp/ws/cairn/compile_commands.json"
 	"$tmp/cmake-build/compile_commands.json" "$tmp/ws/cmake") || die "$flags"
 log "$flags"
 secs=$(($(date +%s) - start))
+load1=$(cut -d' ' -f1 /proc/loadavg)
 
 # --- report -----------------------------------------------------------------
 
@@ -347,17 +349,19 @@ body="# cairn benchmark: zstd 1.5.4, cairn against CMake + ninja
 - tools: cairn: $cairn_ver (built from commit ${commit:-?}); $cmake_ver generating $ninja_ver; $cc_ver
 - source: Debian's libzstd $debver (zstd 1.5.4, \`apt-get source libzstd\`, bookworm main): the static library and the \`zstd\` CLI
 - settings: -j $jobs, $runs run(s) per cell, median (min–max); peak RSS: the process's own VmHWM at its exit (\`measure.py --rss self\`); no-op: each run's figure is the median of $noop_reps back-to-back builds${cairn_flags:+; cairn flags: $cairn_flags}
-- date: $(date -u +%Y-%m-%dT%H:%MZ); the whole run took ${secs} s
+- date: $(date -u +%Y-%m-%dT%H:%MZ); the whole run took ${secs} s; 1-minute load average ${load0} before it, ${load1} after it
 
 $("$py" "$here/zstd_report.py" table "$data")
 
 Compile commands: $flags.
 The built \`zstd\` of both tools compresses and decompresses a $(($(stat -c %s "$tmp/in.tar") / 1024)) KiB tar of the source tree back to the same bytes, after the full build and after the edits, and both compress it to the same bytes.
-Work per row in the last run: cairn $(for row in full c_code c_comment h_code h_comment; do
-	printf '%s: %s; ' "$row" "$(tail -n 1 "$tmp/cairn.$row.log" | sed -n 's/^cairn: [0-9]* actions: \([0-9]*\) executed.*/\1 actions run/p')"
-done | sed 's/; $//'); ninja $(for row in full c_code c_comment h_code h_comment; do
-	printf '%s: %s; ' "$row" "$(grep -c '^\[[0-9]*/[0-9]*\]' "$tmp/ninja.$row.log" || true) edges"
-done | sed 's/; $//').
+Commands run in the last run, cairn / ninja: $(for row in full c_code c_comment h_code h_comment; do
+	printf '%s %s / %s; ' "$row" \
+		"$(tail -n 1 "$tmp/cairn.$row.log" | sed -n 's/^cairn: [0-9]* actions: \([0-9]*\) executed.*/\1/p')" \
+		"$(grep -c '^\[[0-9]*/[0-9]*\]' "$tmp/ninja.$row.log" || true)"
+done | sed 's/; $//') (on a comment, cairn stops when the objects come out the same; ninja archives and links again).
+
+The machine is shared with other work: wall times of the compile-heavy rows swing with its load (see the ranges), so their ratios move from run to run; the CPU time of all processes is steadier and shows how much each tool adds to the compilers' work. cairn runs its actions in its sandbox (its default), ninja runs them directly.
 "
 printf '%s' "$body"
 mkdir -p "$(dirname "$out")"
