@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run a command, report its wall time and peak RSS.
 
-    measure.py [-n N] [--rss wait4|gnu|none] [--log FILE] [-C DIR] -- CMD [ARG...]
+    measure.py [-n N] [--rss wait4|gnu|self|none] [--log FILE] [-C DIR] -- CMD [ARG...]
 
 Runs CMD N times (default 1) and prints one line per run:
 
@@ -14,6 +14,15 @@ it: on Linux, the largest resident set of any single process of the tree
 
 --rss gnu runs CMD under GNU `/usr/bin/time -f %M` and reports its figure.
 --rss none spawns CMD directly and reports 0 (for start-up timings).
+--rss self reports the peak of CMD's own process, not of its tree: when
+CMD runs compilers, the tree's peak is a compiler's, the same for every
+build tool. CMD is spawned directly and traced (PTRACE_SEIZE with
+PTRACE_O_TRACEEXIT, nothing else: its children are not traced); when it
+exits, it stops before its memory is released and its VmHWM is read
+from /proc. The line then has two more fields: the tree's peak RSS in
+KiB as wait4() gives it (at least Python's own resident set: the exec
+trap below), and the CPU seconds (user + system) of the tree, of every
+process that was waited for (what a build tool reaps, and so on down).
 --rss wait4 (the default, for machines without GNU time) has a trap to
 avoid. At exec the kernel folds the high-water mark of the old address
 space into the process's ru_maxrss; a child spawned from Python execs
@@ -38,6 +47,12 @@ import time
 
 GNU_TIME = "/usr/bin/time"
 PR_SET_CHILD_SUBREAPER = 36
+PTRACE_CONT = 7
+PTRACE_SEIZE = 0x4206
+PTRACE_O_TRACEEXIT = 0x40
+PTRACE_EVENT_EXIT = 6
+PTRACE_EVENT_STOP = 128
+WALL = 0x40000000  # waitpid's __WALL, which the os module does not name
 
 
 def spawn(argv, log_fd, extra=()):
@@ -96,10 +111,49 @@ def run_wait4(argv, log_fd):
     return t1 - t0, ru.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
+def vm_hwm(pid):
+    """VmHWM of a live process in KiB, 0 when it cannot be read."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_self(argv, log_fd):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+    t0 = time.perf_counter_ns()
+    pid = spawn(argv, log_fd)
+    # If the seize fails (no permission), the peak is 0 and the time stands.
+    traced = libc.ptrace(PTRACE_SEIZE, pid, None, PTRACE_O_TRACEEXIT) == 0
+    own = 0
+    while True:
+        _, status, ru = os.wait4(pid, WALL)
+        if not os.WIFSTOPPED(status):
+            break
+        sig, event = os.WSTOPSIG(status), status >> 16
+        if event == PTRACE_EVENT_EXIT:
+            own = vm_hwm(pid)
+            sig = 0
+        elif event == PTRACE_EVENT_STOP:
+            sig = 0  # a group stop under PTRACE_SEIZE: let it go on
+        # anything else is a signal on its way to CMD: deliver it
+        libc.ptrace(PTRACE_CONT, pid, None, sig)
+    t1 = time.perf_counter_ns()
+    if not traced:
+        own = 0
+    return (t1 - t0, own, os.waitstatus_to_exitcode(status),
+            "%d" % ru.ru_maxrss, "%.3f" % (ru.ru_utime + ru.ru_stime))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("-n", type=int, default=1, help="number of runs")
-    p.add_argument("--rss", choices=("wait4", "gnu", "none"), default="wait4")
+    p.add_argument("--rss", choices=("wait4", "gnu", "self", "none"), default="wait4")
     p.add_argument("--log", help="append the command's output here")
     p.add_argument("-C", dest="dir", help="run in this directory")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -118,14 +172,14 @@ def main():
         log_fd = os.open(a.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     else:
         log_fd = os.open(os.devnull, os.O_WRONLY)
-    run = {"wait4": run_wait4, "gnu": run_gnu, "none": run_direct}[a.rss]
+    run = {"wait4": run_wait4, "gnu": run_gnu, "self": run_self, "none": run_direct}[a.rss]
     for _ in range(a.n):
         try:
-            ns, rss, code = run(cmd, log_fd)
+            ns, rss, code, *more = run(cmd, log_fd)
         except OSError as e:  # the command (or time(1)) cannot be spawned
             print("measure.py: %s: %s" % (cmd[0], e.strerror), file=sys.stderr)
-            ns, rss, code = 0, 0, 127
-        print("%.6f %d %d" % (ns / 1e9, rss, code), flush=True)
+            ns, rss, code, more = 0, 0, 127, ["0", "0"] if a.rss == "self" else []
+        print(" ".join(["%.6f %d %d" % (ns / 1e9, rss, code)] + more), flush=True)
     return 0
 
 

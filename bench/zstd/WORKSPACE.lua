@@ -1,0 +1,2 @@
+-- zstd 1.5.4 (Debian's libzstd 1.5.4+dfsg2) built by cairn: bench/zstd.sh
+-- copies this directory over an unpacked copy of the source tree.
