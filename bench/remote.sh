@@ -18,6 +18,7 @@ set -euo pipefail
 {
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/lib.sh"
 root=$(dirname "$here")
 
 size=100x100
@@ -525,13 +526,7 @@ $failed
 	body+="$section"
 fi
 
-mkdir -p "$(dirname "$out")"
-report=$(mktemp "$out.XXXXXX")
-printf '%s' "$body" >"$report"
-chmod 644 "$report"
-mv -f "$report" "$out"
-report=""
-log "written to $out"
+write_report "$out" "$body"
 if [ "$mismatch" = 1 ]; then
 	log "remote.sh: outputs differ from ninja's (see above): a graph or a tool is wrong"
 	exit 1

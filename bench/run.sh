@@ -17,6 +17,7 @@ set -euo pipefail
 {
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/lib.sh"
 root=$(dirname "$here")
 
 sizes="100x100 300x100"
@@ -417,13 +418,7 @@ Outputs compared $(sed 's/$/;/' "$tmp/verdict" | tr '\n' ' ' | sed 's/; $/./')
 	body+="$section"
 done
 
-mkdir -p "$(dirname "$out")"
-report=$(mktemp "$out.XXXXXX")
-printf '%s' "$body" >"$report"
-chmod 644 "$report"
-mv -f "$report" "$out"
-report=""
-log "written to $out"
+write_report "$out" "$body"
 if [ "$mismatch" = 1 ]; then
 	log "run.sh: the tools' outputs differ (see above): a graph or a tool is wrong"
 	exit 1

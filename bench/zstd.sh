@@ -18,6 +18,7 @@ set -euo pipefail
 {
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$here/lib.sh"
 root=$(dirname "$here")
 
 runs=3
@@ -364,12 +365,6 @@ done | sed 's/; $//') (on a comment, cairn stops when the objects come out the s
 The machine is shared with other work: wall times of the compile-heavy rows swing with its load (see the ranges), so their ratios move from run to run; the CPU time of all processes is steadier and shows how much each tool adds to the compilers' work. cairn runs its actions in its sandbox (its default), ninja runs them directly.
 "
 printf '%s' "$body"
-mkdir -p "$(dirname "$out")"
-report=$(mktemp "$out.XXXXXX")
-printf '%s' "$body" >"$report"
-chmod 644 "$report"
-mv -f "$report" "$out"
-report=""
-log "written to $out"
+write_report "$out" "$body"
 exit 0
 }

@@ -647,6 +647,17 @@ metric() {
 	curl -sf "http://127.0.0.1:$mport/metrics" | grep -v "^#" | grep -F "$1 " | awk '{ print $2 }'
 }
 
+# metric_is NAME VALUE: wait (up to 10 s) until the metric reads VALUE,
+# then check that it does.
+metric_is() {
+	local _
+	for _ in $(seq 100); do
+		[ "$(metric "$1")" = "$2" ] && break
+		sleep 0.1
+	done
+	eq "$(metric "$1")" "$2"
+}
+
 # The bound on the request bytes all calls hold at once (512 MiB; 8 MiB
 # in cairn-hooks with CAIRN_HOOK_SERVE_HELD_8M): the call that would pass
 # it gets RESOURCE_EXHAUSTED (8), the call holding the rest completes,
@@ -723,11 +734,7 @@ L
 	eq "$most" 3
 	grep -q "3 executed (3 remote)" b1.log
 	eq "$(metric 'cairn_serve_workers_started_total')" 3
-	for _ in $(seq 100); do
-		[ "$(metric 'cairn_serve_workers{state="total"}')" = 1 ] && break
-		sleep 0.1
-	done
-	eq "$(metric 'cairn_serve_workers{state="total"}')" 1
+	metric_is 'cairn_serve_workers{state="total"}' 1
 	eq "$(metric 'cairn_serve_workers{state="idle"}')" 1
 	# the warm worker takes the next action: no process started
 	sed -i 's/sleep 2; echo 1/echo one/' a/BUILD.lua
@@ -792,17 +799,10 @@ test_queue_bound_refuses_beyond_it() {
 	serve_start --workers 1:1 --queue 1 --metrics 127.0.0.1:0
 	grpc_raw exec 'sleep 2' --salt a > a.json &
 	local a=$!
-	for _ in $(seq 100); do
-		[ "$(metric 'cairn_serve_workers{state="busy"}')" = 1 ] && break
-		sleep 0.05
-	done
+	metric_is 'cairn_serve_workers{state="busy"}' 1
 	grpc_raw exec 'sleep 1' --salt b > b.json &
 	local b=$!
-	for _ in $(seq 100); do
-		[ "$(metric 'cairn_serve_queue_length')" = 1 ] && break
-		sleep 0.05
-	done
-	eq "$(metric 'cairn_serve_queue_length')" 1
+	metric_is 'cairn_serve_queue_length' 1
 	local out
 	out=$(grpc_raw exec 'true' --salt c)
 	eq "$(jf status <<< "$out")" 8
@@ -845,17 +845,10 @@ L
 	sed -i 's/sleep 2/sleep 30/' a/BUILD.lua
 	XDG_CACHE_HOME=$PWD/c2 "$CAIRN" build --remote_executor="$SERVE_URL" > b2.log 2>&1 &
 	client=$!
-	for _ in $(seq 100); do
-		[ "$(metric 'cairn_serve_workers{state="busy"}')" = 1 ] && break
-		sleep 0.05
-	done
+	metric_is 'cairn_serve_workers{state="busy"}' 1
 	kill -9 "$client"
 	wait "$client" || true
-	for _ in $(seq 100); do
-		[ "$(metric 'cairn_serve_workers{state="busy"}')" = 0 ] && break
-		sleep 0.05
-	done
-	eq "$(metric 'cairn_serve_workers{state="busy"}')" 0
+	metric_is 'cairn_serve_workers{state="busy"}' 0
 	eq "$(metric 'cairn_serve_executions_total{outcome="abandoned"}')" 1
 	# two clients, the same (new) action at once: one worker
 	sed -i 's/sleep 30; echo done/sleep 2; echo shared/' a/BUILD.lua
