@@ -3,7 +3,8 @@
  *   magic    8 bytes "CAIRNNO\0", version u32 (NO_VERSION)
  *   key      string: the request (snapshot key and execution properties)
  *   state    the state file's stat data: size, mtime_ns, ctime_ns, ino
- *            (u64 each), mode u32
+ *            (u64 each), mode u32; then its journal's (all zero when
+ *            there is none): a save that appends changes only that
  *   graph    the .cairn/graph file's stat data, as above, and its number
  *            of files (u32): the file ids below are its
  *   nactions u64: wanted actions, for the summary line
@@ -38,9 +39,16 @@
 #include <unistd.h>
 
 static const char NO_MAGIC[8] = "CAIRNNO";
-enum { NO_VERSION = 3 };
+enum { NO_VERSION = 4 };
 #define NO_ID UINT32_MAX /* a file that is not in the graph */
 enum { STAT_BYTES = 8 * 4 + 4 };
+
+/* The stat data of the state's journal, all zero when there is none. */
+static void log_stat(struct fsys *fs, struct file_stat *st)
+{
+	if (fs->stat(fs, ".cairn/state.log", st) < 0)
+		memset(st, 0, sizeof *st);
+}
 
 /* A NUL-terminated string stored with its NUL, or NULL. */
 static const char *get_name(struct reader *rd)
@@ -172,9 +180,11 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 	const char *k = rd_lstr(&rd, &klen);
 	if (!k || klen != strlen(key) || memcmp(k, key, klen) != 0)
 		goto out;
-	struct file_stat want, now;
+	struct file_stat want, now, want_log, now_log;
 	stat_get(&rd, &want);
-	if (rd.bad || fs->stat(fs, ".cairn/state", &now) < 0 || !stat_eq(&want, &now))
+	stat_get(&rd, &want_log);
+	if (rd.bad || fs->stat(fs, ".cairn/state", &now) < 0 || !stat_eq(&want, &now) ||
+	    (log_stat(fs, &now_log), !stat_eq(&want_log, &now_log)))
 		goto out;
 	struct file_stat graph;
 	stat_get(&rd, &graph);
@@ -331,9 +341,10 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
                  const struct buf *deps, int64_t start_ns, struct fsys *fs)
 {
 	size_t n = 0, nwanted = 0;
-	struct file_stat sid, gid;
+	struct file_stat sid, lid, gid;
 	struct rec *v = NULL;
 	int undeclared;
+	log_stat(fs, &lid);
 	if (!deps->len || fs->stat(fs, ".cairn/state", &sid) < 0 || fs->stat(fs, ".cairn/graph", &gid) < 0 ||
 	    !(v = collect(fs, g, st, start_ns, &n, &undeclared))) {
 		unlink(path);
@@ -345,6 +356,7 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 	frame_begin(&b, NO_MAGIC, NO_VERSION);
 	buf_put_lstr(&b, key, strlen(key));
 	stat_put(&b, &sid);
+	stat_put(&b, &lid);
 	stat_put(&b, &gid);
 	buf_put_u32(&b, (unsigned)g->nfiles);
 	buf_put_u64(&b, nwanted);

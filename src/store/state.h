@@ -20,6 +20,8 @@ struct file_rec {
 	unsigned char ours;   /* cairn wrote it (OUT_ACTION, OUT_TEST), so no one
 	                         changed it in the tick after it was hashed */
 	unsigned char loaded; /* from the state file (hashed in an earlier run) */
+	unsigned char racy;   /* loaded, and changed so close to that save that a
+	                         later change may have kept its stat data: hash it */
 };
 
 struct input_rec {
@@ -36,6 +38,7 @@ struct act_rec {
 	size_t nouts;
 	struct input_rec *ins;
 	size_t nins;
+	int fresh;            /* set since the state was loaded or saved */
 };
 
 struct state;
@@ -43,8 +46,11 @@ struct state;
 /* Load the state file; a missing, foreign or corrupt one gives an empty
  * state (*corrupt set when it existed but was unreadable). */
 struct state *state_load(const char *path, struct fsys *fs, int *corrupt);
-/* Write it back: temp file + rename, stamped with fs's clock (a file
- * modified within FS_RACY_NS of it is racy). 0 or -1 with errno. */
+/* Write it back, stamped with fs's clock (a file modified within
+ * FS_RACY_NS of it is racy): what changed is appended to path.log, or,
+ * once that log would pass half the state's size, the whole state is
+ * written anew (temp file + rename) and the log removed. 0 or -1 with
+ * errno. */
 int state_save(struct state *s, const char *path, struct fsys *fs);
 void state_free(struct state *s);
 

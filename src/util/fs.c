@@ -67,6 +67,21 @@ static int real_write(struct fsys *fs, const char *path, const void *p, size_t n
 	return fs_write_atomic(path, p, n, mode);
 }
 
+static int real_append(struct fsys *fs, const char *path, const void *p, size_t n)
+{
+	(void)fs;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	ssize_t w = write(fd, p, n);
+	int e = w < 0 ? errno : EIO;
+	if (close(fd) < 0 || w != (ssize_t)n) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 static int real_rename(struct fsys *fs, const char *from, const char *to)
 {
 	(void)fs;
@@ -102,8 +117,9 @@ static int64_t real_now(struct fsys *fs)
 
 struct fsys *fsys_real(void)
 {
-	static struct fsys real = {real_stat, real_hash, real_read, real_write, real_rename,
-	                           real_remove, real_mkdir_parent, real_sweep, real_now};
+	static struct fsys real = {real_stat,  real_hash,   real_read,         real_write,
+	                           real_append, real_rename, real_remove, real_mkdir_parent,
+	                           real_sweep, real_now};
 	return &real;
 }
 

@@ -33,6 +33,8 @@ struct fsys {
 	int (*read)(struct fsys *fs, const char *path, struct buf *b);
 	/* write a whole file with mode by a temp file and a rename */
 	int (*write)(struct fsys *fs, const char *path, const void *p, size_t n, unsigned mode);
+	/* append n bytes to path (made 0644 when missing), in one write */
+	int (*append)(struct fsys *fs, const char *path, const void *p, size_t n);
 	/* rename(2) */
 	int (*rename)(struct fsys *fs, const char *from, const char *to);
 	/* remove a file or a whole tree (a missing one is no error) */

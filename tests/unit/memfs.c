@@ -103,6 +103,16 @@ static int m_write(struct fsys *fs, const char *path, const void *p, size_t n, u
 	return 0;
 }
 
+static int m_append(struct fsys *fs, const char *path, const void *p, size_t n)
+{
+	struct mfile *f = find(M(fs), path);
+	if (!f)
+		f = make(M(fs), path, S_IFREG | 0644);
+	buf_putn(&f->data, p, n);
+	f->mtime = M(fs)->clock_ns;
+	return 0;
+}
+
 static int m_rename(struct fsys *fs, const char *from, const char *to)
 {
 	struct memfs *m = M(fs);
@@ -150,8 +160,8 @@ static int64_t m_now(struct fsys *fs)
 void memfs_init(struct memfs *m)
 {
 	memset(m, 0, sizeof *m);
-	m->base = (struct fsys){m_stat, m_hash, m_read, m_write, m_rename, m_remove,
-	                        m_mkdir_parent, m_sweep, m_now};
+	m->base = (struct fsys){m_stat,   m_hash,         m_read,  m_write, m_append,
+	                        m_rename, m_remove, m_mkdir_parent, m_sweep, m_now};
 	m->clock_ns = (int64_t)1700000000 * 1000000000;
 }
 

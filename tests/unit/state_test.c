@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A fake file system: a few files with stat data set by the test; the
@@ -376,4 +377,128 @@ TEST(state_racy_window_follows_the_clock)
 	CHECK(state_digest(s, &m.base, "b.c", &d) == 0 && m.nhash == 4); /* not trusted */
 	state_free(s);
 	memfs_free(&m);
+}
+
+/* n actions "out/0".."out/n-1", each with seed "k" */
+static void fill(struct state *s, int n, const char *seed)
+{
+	for (int i = 0; i < n; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "out/%d", i);
+		state_set_action(s, make_rec(id, seed, (uint64_t)i));
+	}
+}
+
+/* A save that changed a few records appends them to state.log and leaves
+ * the state file as it was; a load reads both, in order; forgetting is
+ * journaled too; past half the state's size the state is written whole
+ * and the journal goes. */
+TEST(state_journal_appends_changes_and_compacts)
+{
+	char *dir, *path;
+	int corrupt;
+	struct state *s = new_state(&dir, &path, &corrupt);
+	char *log = xasprintf("%s.log", path), *old = xasprintf("%s.old", path);
+	fill(s, 200, "k");
+	CHECK(state_save(s, path, fsys_real()) == 0);
+	state_free(s);
+	struct stat base, st;
+	CHECK(stat(path, &base) == 0);
+	CHECK(access(log, F_OK) < 0);
+	/* three commands, each changing one record (and one forgetting) */
+	for (int round = 0; round < 3; round++) {
+		s = state_load(path, fsys_real(), &corrupt);
+		CHECK(corrupt == 0);
+		char id[32], seed[32];
+		snprintf(id, sizeof id, "out/%d", round);
+		snprintf(seed, sizeof seed, "k%d", round);
+		state_set_action(s, make_rec(id, seed, 1000 + (uint64_t)round));
+		if (round == 2)
+			state_forget(s, "out/199");
+		CHECK(state_save(s, path, fsys_real()) == 0);
+		state_free(s);
+		CHECK(stat(path, &st) == 0 && st.st_ino == base.st_ino && st.st_size == base.st_size);
+		CHECK(access(old, F_OK) < 0);
+	}
+	CHECK(stat(log, &st) == 0 && st.st_size > 0 && st.st_size < base.st_size / 4);
+	s = state_load(path, fsys_real(), &corrupt);
+	for (int round = 0; round < 3; round++) {
+		char id[32];
+		snprintf(id, sizeof id, "out/%d", round);
+		struct act_rec *r = state_action(s, id);
+		CHECK(r && r->ms == 1000 + (uint64_t)round);
+	}
+	CHECK(state_action(s, "out/3") && state_action(s, "out/3")->ms == 3);
+	CHECK(state_action(s, "out/199") == NULL);
+	/* many changes: the journal would pass half the state, so the state
+	 * is written whole and the journal removed */
+	fill(s, 150, "other");
+	CHECK(state_save(s, path, fsys_real()) == 0);
+	state_free(s);
+	CHECK(access(log, F_OK) < 0);
+	CHECK(stat(path, &st) == 0 && st.st_ino != base.st_ino);
+	s = state_load(path, fsys_real(), &corrupt);
+	CHECK(state_action(s, "out/0") && state_action(s, "out/0")->ms == 0);
+	CHECK(state_action(s, "out/150") && state_action(s, "out/150")->ms == 150);
+	CHECK(state_action(s, "out/199") == NULL);
+	state_free(s);
+	fs_rm_rf(dir);
+	free(log);
+	free(old);
+	free(path);
+	free(dir);
+}
+
+/* A torn last record (a kill mid-append) is dropped, the records before
+ * it kept, and the next save writes the state whole; a journal that
+ * follows another state file is ignored. */
+TEST(state_journal_torn_or_foreign_is_never_taken)
+{
+	char *dir, *path;
+	int corrupt;
+	struct state *s = new_state(&dir, &path, &corrupt);
+	char *log = xasprintf("%s.log", path);
+	fill(s, 200, "k");
+	CHECK(state_save(s, path, fsys_real()) == 0);
+	state_free(s);
+	for (int round = 0; round < 2; round++) {
+		s = state_load(path, fsys_real(), &corrupt);
+		state_set_action(s, make_rec(round ? "out/1" : "out/0", "new", 5000));
+		CHECK(state_save(s, path, fsys_real()) == 0);
+		state_free(s);
+	}
+	struct stat st;
+	CHECK(stat(log, &st) == 0);
+	/* cut the second record short */
+	CHECK(truncate(log, st.st_size - 10) == 0);
+	s = state_load(path, fsys_real(), &corrupt);
+	CHECK(corrupt == 0);
+	CHECK(state_action(s, "out/0") && state_action(s, "out/0")->ms == 5000);
+	CHECK(state_action(s, "out/1") && state_action(s, "out/1")->ms == 1);
+	state_set_action(s, make_rec("out/2", "new", 5000));
+	CHECK(state_save(s, path, fsys_real()) == 0); /* whole: never after a torn record */
+	state_free(s);
+	CHECK(access(log, F_OK) < 0);
+	s = state_load(path, fsys_real(), &corrupt);
+	CHECK(state_action(s, "out/0") && state_action(s, "out/0")->ms == 5000);
+	CHECK(state_action(s, "out/2") && state_action(s, "out/2")->ms == 5000);
+	/* a journal for the state file before this one */
+	state_set_action(s, make_rec("out/3", "new", 5000));
+	CHECK(state_save(s, path, fsys_real()) == 0);
+	state_free(s);
+	struct buf keep = {0};
+	CHECK(fs_read_all(log, &keep) == 0);
+	s = state_load(path, fsys_real(), &corrupt);
+	fill(s, 150, "other"); /* written whole: a new state file */
+	CHECK(state_save(s, path, fsys_real()) == 0);
+	state_free(s);
+	CHECK(fs_write_atomic(log, keep.s, keep.len, 0644) == 0);
+	s = state_load(path, fsys_real(), &corrupt);
+	CHECK(state_action(s, "out/3") && state_action(s, "out/3")->ms == 3);
+	state_free(s);
+	buf_free(&keep);
+	fs_rm_rf(dir);
+	free(log);
+	free(path);
+	free(dir);
 }
