@@ -47,7 +47,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(GEN_OBJS)
 MAIN_OBJ := $(B)/src/cli/main.o
 # The files that call hook() (util/hook.h), built again with -DCAIRN_HOOKS
 # for cairn-hooks, the binary the fault-injection tests drive.
-HOOK_SRCS := src/util/hook.c src/exec/spawner.c src/exec/sandbox_linux.c src/deploy/audit.c \
+HOOK_SRCS := src/util/hook.c src/exec/noop.c src/exec/spawner.c src/exec/sandbox_linux.c src/deploy/audit.c \
 	src/serve/h2srv.c
 HOOK_OBJS := $(HOOK_SRCS:%.c=$(B)/hooks/%.o)
 UNIT_SRCS := $(wildcard tests/unit/*.c)

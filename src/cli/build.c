@@ -599,7 +599,8 @@ static int execute(struct round *r)
 	if (!saved)
 		warn("cannot save .cairn/state:");
 	if (r->nkey && saved && ok)
-		noop_record(".cairn/noop", r->nkey, &r->g, r->st, &r->deps, r->start_ns, fsys_real());
+		noop_record(".cairn/noop", r->nkey, &r->g, r->st, &r->deps, r->start_ns, &r->seen,
+		            fsys_real());
 	runner->free(runner);
 	store->ops->close(store);
 	remote_close(rm);

@@ -33,6 +33,14 @@ struct noop_seen {
 	size_t nfiles;          /* the graph's file count */
 	struct file_stat *st;   /* per id: stat data now (NULL: nothing seen) */
 	unsigned char *what;    /* per id: a sched_known value */
+	/* the record as read, for noop_record to patch in place: */
+	struct buf rec;         /* its bytes (empty: not patchable) */
+	struct file_stat rec_st; /* the record file's own stat data then */
+	size_t head;            /* offset of the state's stat data */
+	uint32_t *ids;          /* per entry: graph file id, */
+	size_t *at;             /* and offset of its stat data */
+	size_t n;               /* entries */
+	size_t deps_at, deps_len; /* the dependency section */
 };
 
 /* 1 when the record at path is for key and nothing it covers changed;
@@ -49,8 +57,11 @@ void noop_seen_free(struct noop_seen *seen);
 /* Record a successful build of g's wanted actions (after the state was
  * saved). deps: the snapshot's dependency section (empty: no snapshot was
  * kept, so no record). start_ns: wall-clock time the build started. With
- * nothing recordable, any old record is removed. */
+ * nothing recordable, any old record is removed. seen: what noop_check
+ * filled (or zeroed): when the old record covers the same files of the
+ * same graph, only the stat data that changed is written into it. */
 void noop_record(const char *path, const char *key, const struct graph *g, struct state *st,
-                 const struct buf *deps, int64_t start_ns, struct fsys *fs);
+                 const struct buf *deps, int64_t start_ns, struct noop_seen *seen,
+                 struct fsys *fs);
 
 #endif

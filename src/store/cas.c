@@ -152,9 +152,16 @@ static int put_file(struct store *s, const char *path, struct digest *d, uint64_
 	int r = link(path, final);
 	if (r < 0 && errno == ENOENT && fs_mkdir_parent(final) == 0)
 		r = link(path, final);
-	if (r < 0 && errno == EEXIST) {
-		/* replace it with ours, which we just hashed: the old one may be
-		 * damaged (or not a file at all), and checking would cost a read */
+	struct stat old;
+	if (r < 0 && errno == EEXIST && lstat(final, &old) == 0 && S_ISREG(old.st_mode) &&
+	    (uint64_t)old.st_size == *size && old.st_ino != st.st_ino) {
+		/* kept: replacing it would take a link from the output it is
+		 * (another output with these bytes), whose stat data the build
+		 * has recorded; a damaged one is dropped when it is read */
+		r = 0;
+	} else if (r < 0 && errno == EEXIST) {
+		/* replace it with ours, which we just hashed: it is not a file, or
+		 * not of its size */
 		char *tmp = local_tmp(ls);
 		r = link(path, tmp);
 		if (r == 0 && rename(tmp, final) < 0) {

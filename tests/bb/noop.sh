@@ -126,6 +126,78 @@ test_racy_files_are_never_recorded() {
 	[ ! -e .cairn/noop ]
 }
 
+# //q:q copies //p:all, so both outputs have the same bytes: storing the
+# second must leave the first's inode (and its recorded stat data) alone,
+# so the no-op after a build that changed something takes the record.
+test_noop_after_a_change_takes_the_record() {
+	two_pkgs
+	run 0 cairn build
+	settle
+	local i
+	for i in 2 3; do
+		echo "$i" > p/a.txt
+		sleep 0.05
+		run 0 cairn build
+		summary 2 0 0
+		rm .cairn/graph
+		run 0 cairn build
+		summary 0 2 0
+		[ ! -e .cairn/graph ]
+	done
+}
+
+# A build that changed only some files' content patches their stat data
+# into the record in place: the same bytes a whole rewrite gives.
+test_record_is_patched_in_place() {
+	two_pkgs
+	run 0 cairn build
+	settle
+	local ino
+	ino=$(stat -c %i .cairn/noop)
+	echo 2 > p/a.txt
+	sleep 0.05
+	run 0 cairn build
+	summary 2 0 0
+	eq "$(stat -c %i .cairn/noop)" "$ino"
+	cp .cairn/noop noop.patched
+	# the same record written whole by a build that finds nothing to do,
+	# but for the state's stat data (that build may save the state)
+	rm .cairn/noop
+	run 0 cairn build
+	summary 0 2 0
+	python3 - <<'P'
+import struct
+def body(name):
+    b = open(name, 'rb').read()
+    klen = struct.unpack_from('<I', b, 12)[0]
+    return b[16 + klen + 2 * 36:-8]
+assert body('noop.patched') == body('.cairn/noop'), 'patched record differs'
+P
+	# and it is taken: no graph needed
+	rm .cairn/graph
+	run 0 cairn build
+	summary 0 2 0
+	[ ! -e .cairn/graph ]
+}
+
+# A patch cut short before its trailer (cairn-hooks: the trailer is never
+# written) is a record that does not check, so it is not taken.
+test_patch_cut_short_is_not_taken() {
+	two_pkgs
+	run 0 cairn build
+	settle
+	echo 2 > p/a.txt
+	sleep 0.05
+	CAIRN_HOOK_NOOP_PATCH_TORN=1 run 0 cairn_hooks build
+	summary 2 0 0
+	[ -e .cairn/noop ]
+	rm .cairn/graph
+	run 0 cairn build
+	summary 0 2 0
+	[ -e .cairn/graph ]
+	eq "$(cat cairn-out/q/q.out)" "2"
+}
+
 test_damaged_record_falls_back() {
 	two_pkgs
 	run 0 cairn build
