@@ -1,6 +1,6 @@
 /* ac: action results in the local store.
  *
- * File format (all integers little-endian):
+ * An entry (all integers little-endian):
  *   magic     8 bytes  "CAIRNAC\0"
  *   version   u32      (AC_VERSION)
  *   key       32 bytes the action key the entry was written for
@@ -17,11 +17,25 @@
  *   trailer   u64 check64 (util.h) of everything before it (a blob is
  *             checked against its own digest whenever it is read)
  *
- * Written to tmp/ and renamed into place. A file with another magic or
- * version, a short read, a trailer mismatch, a key that is not the one in
- * its name (an entry copied or renamed there: the file name alone is no
- * proof of what it answers), or one that is not a regular file at all, is
- * a miss, and is removed so the next run writes a good one.
+ * Where: appended to ac/<2 hex>/log, the shard of every key that begins
+ * so, as u32 length + entry, in one write with O_APPEND: processes that
+ * share the cache append side by side without a lock, and a result costs
+ * no inode (a file per entry was an inode per action, which ext4 makes
+ * slow after a large delete: 2.6 s of a 14.6 s clean build of 10k
+ * actions). An entry is found by the key inside it, never by where it
+ * lies; one that does not check (a writer killed mid-append, bit rot) is
+ * skipped, and the next is found by its magic. A later entry for a key
+ * wins.
+ *
+ * Each process indexes what it has read of a shard (key -> offset); a key
+ * not in the index reads what was appended since. A log that was replaced
+ * (gc evicts a shard's log whole, by its mtime: appends move it, and a
+ * hit at most once an hour) is read anew.
+ *
+ * Entries of earlier versions, one file ac/<2 hex>/<64 hex> each, are
+ * still read: a file with another magic or version, a short read, a
+ * trailer mismatch, a key that is not the one in its name, or one that is
+ * not a regular file at all, is a miss, and is removed.
  *
  * Version 5 added the key; older entries are misses. */
 #include "store/store_int.h"
@@ -31,17 +45,31 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char AC_MAGIC[8] = "CAIRNAC";
 enum { AC_VERSION = 5 };
+
+enum {
+	ENTRY_MIN = 8 + 4 + 32 + 4 + 32 + 8 + 4 + 4 + 8, /* no outputs, no inputs */
+	ENTRY_MAX = 64 << 20,                           /* a length past this is garbage */
+};
+
+static char *shard_log(struct local_store *ls, const char *hex)
+{
+	return xasprintf("%s/ac/%.2s/log", ls->dir, hex);
+}
 
 int local_put_result(struct store *s, const struct digest *key, uint64_t key_size,
                      const struct action_result *r)
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct buf b = {0};
+	buf_put_u32(&b, 0); /* the length, below */
 	frame_begin(&b, AC_MAGIC, AC_VERSION);
 	buf_putn(&b, key->b, 32);
 	buf_put_u32(&b, (unsigned)r->exit_code);
@@ -58,22 +86,41 @@ int local_put_result(struct store *s, const struct digest *key, uint64_t key_siz
 	buf_put_u32(&b, (unsigned)r->ndiscovered);
 	for (size_t i = 0; i < r->ndiscovered; i++)
 		buf_put_lstr(&b, r->discovered[i], strlen(r->discovered[i]));
-	frame_seal(&b);
-	char *tmp = local_tmp(ls);
-	char *final = local_path(ls, "ac", key);
-	int rc = fs_write_atomic(tmp, b.s, b.len, 0644);
-	if (rc == 0)
-		rc = local_commit(tmp, final);
-	if (rc < 0 && errno == EISDIR) { /* a directory in its place */
-		local_drop(final);
-		rc = fs_write_atomic(tmp, b.s, b.len, 0644);
-		if (rc == 0)
-			rc = local_commit(tmp, final);
+	/* sealed over the entry alone */
+	struct buf entry = {b.len - 4, b.len - 4, b.s + 4};
+	buf_put_u64(&b, check64(entry.s, entry.len));
+	uint32_t n = (uint32_t)(b.len - 4);
+	for (int i = 0; i < 4; i++)
+		b.s[i] = (char)(n >> (8 * i));
+	char hex[65];
+	digest_hex(key, hex);
+	char *log = shard_log(ls, hex);
+	int rc = -1;
+	for (int tries = 0; tries < 2 && rc < 0; tries++) {
+		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+		if (fd < 0 && errno == ENOENT && fs_mkdir_parent(log) == 0)
+			fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+		struct stat st;
+		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+			close(fd);
+			fd = -1;
+			errno = EINVAL;
+		}
+		if (fd < 0) {
+			/* a directory or a FIFO in its place: gone, and once more */
+			if (errno == EISDIR || errno == EINVAL || errno == ENXIO)
+				local_drop(log);
+			continue;
+		}
+		/* one write: appends of other processes land before or after */
+		rc = write(fd, b.s, b.len) == (ssize_t)b.len ? 0 : -1;
+		if (close(fd) < 0)
+			rc = -1;
+		break;
 	}
 	if (rc < 0)
 		local_put_failed(ls);
-	free(tmp);
-	free(final);
+	free(log);
 	buf_free(&b);
 	return rc;
 }
@@ -131,6 +178,124 @@ static int decode(const struct buf *b, const struct digest *key, struct action_r
 	return 0;
 }
 
+/* Forget what was read of a shard. */
+static void shard_reset(struct ac_shard *sh)
+{
+	for (size_t i = 0; i < sh->at.cap; i++)
+		free((char *)sh->at.slots[i].key);
+	map_free(&sh->at);
+	memset(sh, 0, sizeof *sh);
+}
+
+void local_ac_free(struct local_store *ls)
+{
+	for (size_t i = 0; ls->shards && i < 256; i++)
+		shard_reset(&ls->shards[i]);
+	free(ls->shards);
+	ls->shards = NULL;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Index the entries of b (read from offset base of the log); returns how
+ * many bytes were taken: an entry still being appended waits for the
+ * next read. */
+static size_t index_entries(struct ac_shard *sh, const unsigned char *b, size_t n, uint64_t base)
+{
+	size_t p = 0;
+	while (p + 4 <= n) {
+		uint32_t len = le32(b + p);
+		int sane = len >= ENTRY_MIN && len <= ENTRY_MAX;
+		if (sane && p + 4 + len > n)
+			break;
+		struct buf one = {len, len, (char *)b + p + 4};
+		struct reader rd;
+		const unsigned char *k;
+		if (sane && frame_open(&one, AC_MAGIC, AC_VERSION, &rd) == 0 && (k = rd_bytes(&rd, 32))) {
+			struct digest d;
+			memcpy(d.b, k, 32);
+			char hex[65];
+			digest_hex(&d, hex);
+			const char *had = map_key(&sh->at, hex);
+			map_put(&sh->at, had ? had : xstrdup(hex), (void *)(uintptr_t)(base + p + 1));
+			p += 4 + len;
+			continue;
+		}
+		/* torn or foreign: the next entry's length lies before its magic */
+		const unsigned char *m = p + 5 < n ? memmem(b + p + 5, n - p - 5, AC_MAGIC, 8) : NULL;
+		if (!m) {
+			/* none yet: only the last bytes may begin one */
+			size_t keep = n > 12 ? n - 12 : 0;
+			return keep > p ? keep : p;
+		}
+		p = (size_t)(m - b) - 4;
+	}
+	return p;
+}
+
+/* Read what was appended to the shard's log since it was last read (all
+ * of it when the log is another). 0, or -1 when there is none. */
+static int shard_read(struct ac_shard *sh, const char *log)
+{
+	struct stat st;
+	int fd = fs_open_regular(log, &st);
+	if (fd < 0) {
+		if (fs_not_regular(errno))
+			local_drop(log);
+		shard_reset(sh);
+		return -1;
+	}
+	if (st.st_dev != sh->dev || st.st_ino != sh->ino || (uint64_t)st.st_size < sh->end) {
+		shard_reset(sh);
+		sh->dev = st.st_dev;
+		sh->ino = st.st_ino;
+	}
+	if ((uint64_t)st.st_size > sh->end) {
+		size_t n = (size_t)((uint64_t)st.st_size - sh->end);
+		unsigned char *b = xmalloc(n);
+		ssize_t got = pread(fd, b, n, (off_t)sh->end);
+		if (got > 0)
+			sh->end += index_entries(sh, b, (size_t)got, sh->end);
+		free(b);
+	}
+	close(fd);
+	return 0;
+}
+
+/* The entry for hex in the shard's log, read into b: 0, or -1. */
+static int shard_get(struct ac_shard *sh, const char *log, const char *hex, struct buf *b)
+{
+	uintptr_t at = (uintptr_t)map_get(&sh->at, hex);
+	if (!at) {
+		if (shard_read(sh, log) < 0 || !(at = (uintptr_t)map_get(&sh->at, hex)))
+			return -1;
+	}
+	struct stat st;
+	int fd = fs_open_regular(log, &st);
+	if (fd < 0)
+		return -1;
+	unsigned char len[4];
+	int ok = st.st_dev == sh->dev && st.st_ino == sh->ino &&
+	         pread(fd, len, 4, (off_t)(at - 1)) == 4 && le32(len) <= ENTRY_MAX;
+	if (ok) {
+		size_t n = le32(len);
+		buf_free(b);
+		b->s = xmalloc(n + 1);
+		b->cap = n + 1;
+		b->len = n;
+		ok = pread(fd, b->s, n, (off_t)(at + 3)) == (ssize_t)n;
+	}
+	/* a use, for gc: at most once an hour (a write per hit would cost
+	 * more than the hit) */
+	if (ok && time(NULL) - st.st_mtime > 3600)
+		futimens(fd, NULL);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 int local_get_result(struct store *s, const struct digest *key, uint64_t key_size,
                      struct action_result *r)
 {
@@ -138,6 +303,7 @@ int local_get_result(struct store *s, const struct digest *key, uint64_t key_siz
 	char *path = local_path(ls, "ac", key);
 	struct buf b = {0};
 	int hit = 0;
+	/* an entry of an earlier version, a file of its own */
 	if (fs_read_all(path, &b) == 0) {
 		if (decode(&b, key, r) == 0) {
 			hit = 1;
@@ -148,7 +314,26 @@ int local_get_result(struct store *s, const struct digest *key, uint64_t key_siz
 	} else if (fs_not_regular(errno)) {
 		local_drop(path);
 	}
-	buf_free(&b);
 	free(path);
+	if (!hit) {
+		char hex[65];
+		digest_hex(key, hex);
+		char *log = shard_log(ls, hex);
+		pthread_mutex_lock(&ls->ac_mu);
+		if (!ls->shards)
+			ls->shards = xcalloc(256, sizeof *ls->shards);
+		unsigned i = (unsigned)strtoul((char[]){hex[0], hex[1], 0}, NULL, 16);
+		struct ac_shard *sh = &ls->shards[i];
+		hit = shard_get(sh, log, hex, &b) == 0 && decode(&b, key, r) == 0;
+		if (!hit && map_get(&sh->at, hex)) {
+			/* the entry indexed went bad (or the log changed under the
+			 * index): read the log anew, for a good one after it */
+			shard_reset(sh);
+			hit = shard_get(sh, log, hex, &b) == 0 && decode(&b, key, r) == 0;
+		}
+		pthread_mutex_unlock(&ls->ac_mu);
+		free(log);
+	}
+	buf_free(&b);
 	return hit;
 }

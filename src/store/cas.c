@@ -4,7 +4,8 @@
  *   cas/<2 hex>/<64 hex>     a blob: the bytes whose SHA-256 is the name,
  *                            mode 0444
  *   cas/<2 hex>/<64 hex>.x   the same bytes as an executable (0555)
- *   ac/<2 hex>/<64 hex>      an action result (format in ac.c)
+ *   ac/<2 hex>/log           the action results whose keys begin so
+ *                            (format in ac.c)
  *   tmp/                     files being written; renamed into place
  *
  * Outputs and blobs share inodes: an action's output is made read-only
@@ -332,6 +333,8 @@ static int get_blob(struct store *s, const struct digest *d, struct buf *b)
 static void close_store(struct store *s)
 {
 	struct local_store *ls = (struct local_store *)s;
+	local_ac_free(ls);
+	pthread_mutex_destroy(&ls->ac_mu);
 	free(ls->dir);
 	free(ls);
 }
@@ -356,6 +359,7 @@ struct store *store_local_open(const char *dir)
 	struct local_store *ls = xcalloc(1, sizeof *ls);
 	ls->base.ops = &local_ops;
 	ls->dir = xstrdup(dir);
+	pthread_mutex_init(&ls->ac_mu, NULL);
 	return &ls->base;
 }
 

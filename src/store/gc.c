@@ -1,6 +1,6 @@
 /* gc: least-recently-used eviction for the local store. An entry's mtime
- * is its last use. Result entries and blobs are evicted alike, oldest
- * first; a result whose blob is gone is a miss, never an error, so no
+ * is its last use. Blobs and result logs (a shard's results, ac.c) are
+ * evicted alike, oldest first, a log whole; a result whose blob is gone is a miss, never an error, so no
  * ordering between the two is needed. Temp files older than an hour are
  * leftovers of killed processes and go first. The blobs that <dir>/roots
  * names (releases a stage keeps, deploy/roots.h) are never evicted. */

@@ -2,11 +2,28 @@
 #ifndef CAIRN_STORE_INT_H
 #define CAIRN_STORE_INT_H
 #include "store/store.h"
+#include "util/map.h"
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What this process has read of one shard's log of results (ac.c). */
+struct ac_shard {
+	dev_t dev;      /* the log read, */
+	ino_t ino;
+	uint64_t end;   /* up to here */
+	struct map at;  /* 64-hex key (owned) -> offset + 1 of its entry */
+};
 
 struct local_store {
 	struct store base; /* first: a struct store * is a struct local_store * */
 	char *dir;         /* the cache dir; owned */
+	pthread_mutex_t ac_mu;          /* the shards (prefetch threads look up) */
+	struct ac_shard *shards;        /* 256, made on first use */
 };
+
+/* Free what ac.c indexed. */
+void local_ac_free(struct local_store *ls);
 
 /* "<dir>/<kind>/<xx>/<hex>" (caller frees). */
 char *local_path(struct local_store *ls, const char *kind, const struct digest *d);

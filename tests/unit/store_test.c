@@ -39,6 +39,33 @@ static char *entry_path(const char *dir, const char *kind, const struct digest *
 	return xasprintf("%s/%s/%.2s/%s", dir, kind, hex, hex);
 }
 
+/* <dir>/ac/<xx>/log: the shard's log that holds key's results. */
+static char *log_path(const char *dir, const struct digest *key)
+{
+	char hex[65];
+	digest_hex(key, hex);
+	return xasprintf("%s/ac/%.2s/log", dir, hex);
+}
+
+/* The last entry of the log at path (its bytes without their length), as
+ * an earlier version kept it in a file of its own. */
+static void last_entry(const char *path, struct buf *out)
+{
+	struct buf b = {0};
+	CHECK(fs_read_all(path, &b) == 0);
+	size_t p = 0, at = 0;
+	while (p + 4 <= b.len) {
+		uint32_t n = (uint32_t)(unsigned char)b.s[p] | (uint32_t)(unsigned char)b.s[p + 1] << 8 |
+		             (uint32_t)(unsigned char)b.s[p + 2] << 16 | (uint32_t)(unsigned char)b.s[p + 3] << 24;
+		at = p;
+		p += 4 + n;
+	}
+	CHECK(p == b.len);
+	out->len = 0;
+	buf_putn(out, b.s + at + 4, b.len - at - 4);
+	buf_free(&b);
+}
+
 static int exists(const char *path)
 {
 	struct stat st;
@@ -205,7 +232,7 @@ TEST(store_damaged_result_is_a_miss)
 	struct digest key;
 	sha_buf("key", 3, &key);
 	struct action_result in = sample_result(), out;
-	char *p = entry_path(dir, "ac", &key);
+	char *p = log_path(dir, &key);
 	struct stat st;
 	for (int kind = 0; kind < 4; kind++) {
 		CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
@@ -215,19 +242,79 @@ TEST(store_damaged_result_is_a_miss)
 		else if (kind == 1)
 			CHECK(truncate(p, 20) == 0);             /* torn header */
 		else if (kind == 2)
-			flip_byte(p, st.st_size / 2);            /* bit rot in a record */
+			flip_byte(p, st.st_size - 40);           /* bit rot in a record */
 		else
-			flip_byte(p, 1);                         /* bit rot in the magic */
+			flip_byte(p, 5);                         /* bit rot in the magic */
 		CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
-		CHECK(!exists(p));
+		/* and a fresh store, with nothing indexed, says the same */
+		struct store *t = store_local_open(dir);
+		CHECK(t && t->ops->get_result(t, &key, 0, &out) == 0);
+		t->ops->close(t);
+		CHECK(unlink(p) == 0);
 	}
-	/* and a good entry written afterwards is a hit again */
+	/* a good entry appended after a bad one is found, by this store and
+	 * by a fresh one */
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+	CHECK(stat(p, &st) == 0);
+	flip_byte(p, st.st_size / 2);
+	CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
 	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
 	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	action_result_free(&out);
+	struct store *t = store_local_open(dir);
+	CHECK(t && t->ops->get_result(t, &key, 0, &out) == 1);
+	action_result_free(&out);
+	t->ops->close(t);
+	/* so is one after a torn append (a writer killed mid-write) */
+	CHECK(stat(p, &st) == 0);
+	CHECK(truncate(p, st.st_size - 30) == 0);
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+	t = store_local_open(dir);
+	CHECK(t && t->ops->get_result(t, &key, 0, &out) == 1);
+	action_result_free(&out);
+	t->ops->close(t);
 	action_result_free(&in);
 	free(p);
 	store_fixture_close(s, dir);
+}
+
+/* Two stores on one cache, as two processes: each finds what the other
+ * appended, whichever read its shard first; a later entry for a key
+ * wins. */
+TEST(store_results_are_shared_through_the_log)
+{
+	char *dir;
+	struct store *a = store_fixture(&dir), *b = store_local_open(dir);
+	CHECK(b != NULL);
+	struct action_result r1 = sample_result(), r2 = sample_result(), out;
+	r2.outputs[0].size = 7777;
+	struct digest keys[40];
+	for (int i = 0; i < 40; i++) {
+		char k[16];
+		snprintf(k, sizeof k, "k%d", i);
+		sha_buf(k, strlen(k), &keys[i]);
+		CHECK(b->ops->get_result(b, &keys[i], 0, &out) == 0);
+		CHECK((i % 2 ? a : b)->ops->put_result(i % 2 ? a : b, &keys[i], 0, &r1) == 0);
+	}
+	for (int i = 0; i < 40; i++) {
+		CHECK(a->ops->get_result(a, &keys[i], 0, &out) == 1);
+		action_result_free(&out);
+		CHECK(b->ops->get_result(b, &keys[i], 0, &out) == 1);
+		action_result_free(&out);
+	}
+	CHECK(a->ops->put_result(a, &keys[3], 0, &r2) == 0);
+	CHECK(b->ops->get_result(b, &keys[3], 0, &out) == 1);
+	/* b had keys[3] indexed at its first entry: the later one is not
+	 * seen until b reads again, which a hit does not do; both are true */
+	action_result_free(&out);
+	struct store *c = store_local_open(dir);
+	CHECK(c->ops->get_result(c, &keys[3], 0, &out) == 1 && out.outputs[0].size == 7777);
+	action_result_free(&out);
+	c->ops->close(c);
+	action_result_free(&r1);
+	action_result_free(&r2);
+	b->ops->close(b);
+	store_fixture_close(a, dir);
 }
 
 static struct digest put_sized(struct store *s, char fill, size_t n)
@@ -251,7 +338,7 @@ TEST(store_gc_evicts_least_recently_used)
 	CHECK(s->ops->put_result(s, &key, 0, &res) == 0);
 	action_result_free(&res);
 	char *pa = entry_path(dir, "cas", &a), *pb = entry_path(dir, "cas", &b),
-	     *pc = entry_path(dir, "cas", &c), *pr = entry_path(dir, "ac", &key);
+	     *pc = entry_path(dir, "cas", &c), *pr = log_path(dir, &key);
 	struct stat st;
 	CHECK(stat(pr, &st) == 0);
 	uint64_t rsize = (uint64_t)st.st_size;
@@ -310,7 +397,7 @@ TEST(store_hit_refreshes_lru)
 	struct action_result res = sample_result(), out;
 	CHECK(s->ops->put_result(s, &key, 0, &res) == 0);
 	action_result_free(&res);
-	char *pr = entry_path(dir, "ac", &key);
+	char *pr = log_path(dir, &key);
 	set_mtime(pr, 1000000);
 	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 	action_result_free(&out);
@@ -366,9 +453,18 @@ TEST(store_result_under_another_key_is_a_miss)
 	sha_buf("other", 5, &other);
 	struct action_result in = sample_result(), out;
 	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
-	char *p = entry_path(dir, "ac", &key), *q = entry_path(dir, "ac", &other);
-	copy_file(p, q);
+	char *log = log_path(dir, &key), *p = entry_path(dir, "ac", &key), *q = entry_path(dir, "ac", &other);
+	/* an entry as an earlier version kept it, a file of its own: read */
+	struct buf e = {0};
+	last_entry(log, &e);
+	CHECK(unlink(log) == 0);
+	CHECK(fs_mkdir_parent(p) == 0 && fs_write_atomic(p, e.s, e.len, 0644) == 0);
+	struct store *t = store_local_open(dir);
+	CHECK(t->ops->get_result(t, &key, 0, &out) == 1);
+	action_result_free(&out);
+	t->ops->close(t);
 	/* a whole, well-formed entry, but written for key, not other */
+	copy_file(p, q);
 	CHECK(s->ops->get_result(s, &other, 0, &out) == 0);
 	CHECK(!exists(q));
 	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
@@ -378,7 +474,23 @@ TEST(store_result_under_another_key_is_a_miss)
 	CHECK(s->ops->get_result(s, &other, 0, &out) == 0);
 	CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
 	CHECK(!exists(q));
+	/* in a log: copied into other's shard, it is still key's */
+	char *olog = log_path(dir, &other);
+	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+	struct buf rec = {0};
+	CHECK(fs_read_all(log, &rec) == 0);
+	CHECK(fs_mkdir_parent(olog) == 0 && fs_write_atomic(olog, rec.s, rec.len, 0644) == 0);
+	CHECK(s->ops->get_result(s, &other, 0, &out) == 0);
+	t = store_local_open(dir);
+	CHECK(t->ops->get_result(t, &other, 0, &out) == 0);
+	CHECK(t->ops->get_result(t, &key, 0, &out) == 1);
+	action_result_free(&out);
+	t->ops->close(t);
+	buf_free(&rec);
+	buf_free(&e);
 	action_result_free(&in);
+	free(log);
+	free(olog);
 	free(p);
 	free(q);
 	store_fixture_close(s, dir);
@@ -394,22 +506,32 @@ TEST(store_entries_that_are_not_files_are_misses)
 	struct digest key;
 	sha_buf("key", 3, &key);
 	struct action_result in = sample_result(), out;
-	char *ac = entry_path(dir, "ac", &key);
-	for (int kind = 0; kind < 2; kind++) {
-		CHECK(fs_mkdir_parent(ac) == 0);
-		CHECK(kind ? mkdir(ac, 0755) == 0 : mkfifo(ac, 0644) == 0);
-		CHECK(s->ops->get_result(s, &key, 0, &out) == 0);
-		CHECK(!exists(ac));
+	/* an entry file of an earlier version, and the shard's log */
+	char *ac = entry_path(dir, "ac", &key), *log = log_path(dir, &key);
+	for (int kind = 0; kind < 4; kind++) {
+		const char *p = kind < 2 ? ac : log;
+		CHECK(fs_mkdir_parent(p) == 0);
+		CHECK(kind % 2 ? mkdir(p, 0755) == 0 : mkfifo(p, 0644) == 0);
+		struct store *t = store_local_open(dir);
+		CHECK(t->ops->get_result(t, &key, 0, &out) == 0);
+		t->ops->close(t);
+		CHECK(!exists(p));
 		CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
 		CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
 		action_result_free(&out);
-		CHECK(unlink(ac) == 0);
+		CHECK(unlink(log) == 0);
 	}
-	/* a directory where a put goes is replaced too */
-	CHECK(mkdir(ac, 0755) == 0);
-	CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
-	CHECK(s->ops->get_result(s, &key, 0, &out) == 1);
-	action_result_free(&out);
+	/* a directory or a FIFO where a put goes is replaced too */
+	for (int kind = 0; kind < 2; kind++) {
+		CHECK(kind ? mkdir(log, 0755) == 0 : mkfifo(log, 0644) == 0);
+		CHECK(s->ops->put_result(s, &key, 0, &in) == 0);
+		struct store *t = store_local_open(dir);
+		CHECK(t->ops->get_result(t, &key, 0, &out) == 1);
+		action_result_free(&out);
+		t->ops->close(t);
+		CHECK(unlink(log) == 0);
+	}
+	free(log);
 	action_result_free(&in);
 
 	/* blobs: get_blob, get_file, then put_blob and put_file replace it */
