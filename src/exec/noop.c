@@ -485,20 +485,11 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 	}
 	for (size_t i = 0; i < g->nactions; i++)
 		nwanted += g->actions[i]->wanted;
-	struct buf b = {0}, files = {0};
-	frame_begin(&b, NO_MAGIC, NO_VERSION);
-	buf_put_lstr(&b, key, strlen(key));
-	stat_put(&b, &sid);
-	stat_put(&b, &lid);
-	stat_put(&b, &gid);
-	buf_put_u32(&b, (unsigned)g->nfiles);
-	buf_put_u64(&b, nwanted);
-	buf_put_u32(&b, (unsigned)undeclared);
-	buf_put_lstr(&b, deps->s, deps->len);
 	/* directories numbered in order of first use */
 	struct map dirs = {0};
 	char **names = NULL;
 	size_t ndirs = 0, cap = 0;
+	uint32_t *dir_of = xcalloc(n ? n : 1, sizeof *dir_of);
 	void *idx = NULL; /* number + 1 of the last file's directory */
 	for (size_t i = 0; i < n; i++) {
 		const char *p = v[i].path, *sl = strrchr(p, '/');
@@ -515,25 +506,37 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 				free(dir);
 			}
 		}
-		const char *base = sl ? sl + 1 : p;
-		buf_put_u32(&files, (unsigned)((uintptr_t)idx - 1));
-		buf_put_lstr(&files, base, strlen(base) + 1);
-		buf_put_u32(&files, v[i].id);
-		stat_put(&files, &v[i].f->st);
+		dir_of[i] = (uint32_t)((uintptr_t)idx - 1);
 	}
+	struct buf b = {0};
+	frame_begin(&b, NO_MAGIC, NO_VERSION);
+	buf_put_lstr(&b, key, strlen(key));
+	stat_put(&b, &sid);
+	stat_put(&b, &lid);
+	stat_put(&b, &gid);
+	buf_put_u32(&b, (unsigned)g->nfiles);
+	buf_put_u64(&b, nwanted);
+	buf_put_u32(&b, (unsigned)undeclared);
+	buf_put_lstr(&b, deps->s, deps->len);
 	buf_put_u32(&b, (unsigned)ndirs);
 	for (size_t i = 0; i < ndirs; i++)
 		buf_put_lstr(&b, names[i], strlen(names[i]) + 1);
 	buf_put_u32(&b, (unsigned)n);
-	buf_putn(&b, files.s, files.len);
+	for (size_t i = 0; i < n; i++) {
+		const char *sl = strrchr(v[i].path, '/'), *base = sl ? sl + 1 : v[i].path;
+		buf_put_u32(&b, dir_of[i]);
+		buf_put_lstr(&b, base, strlen(base) + 1);
+		buf_put_u32(&b, v[i].id);
+		stat_put(&b, &v[i].f->st);
+	}
 	frame_seal(&b);
 	if (fs_write_atomic(path, b.s, b.len, 0644) < 0)
 		unlink(path);
 	for (size_t i = 0; i < ndirs; i++)
 		free(names[i]);
 	free(names);
+	free(dir_of);
 	map_free(&dirs);
-	buf_free(&files);
 	buf_free(&b);
 	free(v);
 }

@@ -27,8 +27,9 @@
  * skipped, and the next is found by its magic. A later entry for a key
  * wins.
  *
- * Each process indexes what it has read of a shard (key -> offset); a key
- * not in the index reads what was appended since. A log that was replaced
+ * Each process indexes what it has read of a shard (8 bytes of a key ->
+ * offset, 16 bytes an entry); a key not in the index reads what was
+ * appended since. A log that was replaced
  * (gc evicts a shard's log whole, by its mtime: appends move it, and a
  * hit at most once an hour) is read anew.
  *
@@ -181,10 +182,56 @@ static int decode(const struct buf *b, const struct digest *key, struct action_r
 /* Forget what was read of a shard. */
 static void shard_reset(struct ac_shard *sh)
 {
-	for (size_t i = 0; i < sh->at.cap; i++)
-		free((char *)sh->at.slots[i].key);
-	map_free(&sh->at);
+	free(sh->key8);
+	free(sh->at);
 	memset(sh, 0, sizeof *sh);
+}
+
+/* 8 bytes of a key: its 9th to 16th (the first names the shard) */
+static uint64_t key8_of(const unsigned char *k)
+{
+	uint64_t v;
+	memcpy(&v, k + 8, 8);
+	return v;
+}
+
+/* The slot of key8 in the table: its own, or the free one it would take. */
+static size_t slot_of(const struct ac_shard *sh, uint64_t key8)
+{
+	size_t i = (size_t)(key8 ^ key8 >> 29) & (sh->cap - 1);
+	while (sh->at[i] && sh->key8[i] != key8)
+		i = (i + 1) & (sh->cap - 1);
+	return i;
+}
+
+/* The offset + 1 of the entry for key, or 0. */
+static uint64_t shard_find(const struct ac_shard *sh, const unsigned char *key)
+{
+	return sh->cap ? sh->at[slot_of(sh, key8_of(key))] : 0;
+}
+
+/* Index an entry for key at offset + 1 (a later one wins). */
+static void shard_put(struct ac_shard *sh, const unsigned char *key, uint64_t at)
+{
+	if ((sh->len + 1) * 2 > sh->cap) {
+		struct ac_shard old = *sh;
+		sh->cap = old.cap ? old.cap * 2 : 64;
+		sh->key8 = xcalloc(sh->cap, sizeof *sh->key8);
+		sh->at = xcalloc(sh->cap, sizeof *sh->at);
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.at[i]) {
+				size_t j = slot_of(sh, old.key8[i]);
+				sh->key8[j] = old.key8[i];
+				sh->at[j] = old.at[i];
+			}
+		free(old.key8);
+		free(old.at);
+	}
+	uint64_t k = key8_of(key);
+	size_t i = slot_of(sh, k);
+	sh->len += !sh->at[i];
+	sh->key8[i] = k;
+	sh->at[i] = at;
 }
 
 void local_ac_free(struct local_store *ls)
@@ -215,12 +262,7 @@ static size_t index_entries(struct ac_shard *sh, const unsigned char *b, size_t 
 		struct reader rd;
 		const unsigned char *k;
 		if (sane && frame_open(&one, AC_MAGIC, AC_VERSION, &rd) == 0 && (k = rd_bytes(&rd, 32))) {
-			struct digest d;
-			memcpy(d.b, k, 32);
-			char hex[65];
-			digest_hex(&d, hex);
-			const char *had = map_key(&sh->at, hex);
-			map_put(&sh->at, had ? had : xstrdup(hex), (void *)(uintptr_t)(base + p + 1));
+			shard_put(sh, k, base + p + 1);
 			p += 4 + len;
 			continue;
 		}
@@ -265,12 +307,12 @@ static int shard_read(struct ac_shard *sh, const char *log)
 	return 0;
 }
 
-/* The entry for hex in the shard's log, read into b: 0, or -1. */
-static int shard_get(struct ac_shard *sh, const char *log, const char *hex, struct buf *b)
+/* The entry for key in the shard's log, read into b: 0, or -1. */
+static int shard_get(struct ac_shard *sh, const char *log, const struct digest *key, struct buf *b)
 {
-	uintptr_t at = (uintptr_t)map_get(&sh->at, hex);
+	uint64_t at = shard_find(sh, key->b);
 	if (!at) {
-		if (shard_read(sh, log) < 0 || !(at = (uintptr_t)map_get(&sh->at, hex)))
+		if (shard_read(sh, log) < 0 || !(at = shard_find(sh, key->b)))
 			return -1;
 	}
 	struct stat st;
@@ -324,12 +366,12 @@ int local_get_result(struct store *s, const struct digest *key, uint64_t key_siz
 			ls->shards = xcalloc(256, sizeof *ls->shards);
 		unsigned i = (unsigned)strtoul((char[]){hex[0], hex[1], 0}, NULL, 16);
 		struct ac_shard *sh = &ls->shards[i];
-		hit = shard_get(sh, log, hex, &b) == 0 && decode(&b, key, r) == 0;
-		if (!hit && map_get(&sh->at, hex)) {
+		hit = shard_get(sh, log, key, &b) == 0 && decode(&b, key, r) == 0;
+		if (!hit && shard_find(sh, key->b)) {
 			/* the entry indexed went bad (or the log changed under the
 			 * index): read the log anew, for a good one after it */
 			shard_reset(sh);
-			hit = shard_get(sh, log, hex, &b) == 0 && decode(&b, key, r) == 0;
+			hit = shard_get(sh, log, key, &b) == 0 && decode(&b, key, r) == 0;
 		}
 		pthread_mutex_unlock(&ls->ac_mu);
 		free(log);

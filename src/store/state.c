@@ -300,9 +300,40 @@ static void put_act_rec(struct buf *b, const struct act_rec *r)
 	}
 }
 
+/* Where a whole state goes as it is made: in pieces of SAVE_PIECE bytes,
+ * so that a save never holds all of it (4 MB at 10k actions, on top of
+ * the build's peak); or, with tmp NULL, only counted. */
+enum { SAVE_PIECE = 256 << 10 };
+
+struct saver {
+	struct fsys *fs;
+	const char *tmp;              /* the file written, or NULL */
+	size_t total;                 /* bytes counted or written */
+	struct check64_state ck;      /* over them */
+	int started, failed;
+};
+
+/* The bytes in b, once there are SAVE_PIECE of them (or at the last),
+ * counted or written; b emptied. */
+static void piece(struct saver *sv, struct buf *b, int last)
+{
+	if (!sv || (!last && b->len < SAVE_PIECE))
+		return;
+	if (sv->tmp && !sv->failed) {
+		check64_add(&sv->ck, b->s, b->len);
+		int rc = sv->started ? sv->fs->append(sv->fs, sv->tmp, b->s, b->len)
+		                     : sv->fs->write(sv->fs, sv->tmp, b->s, b->len, 0644);
+		sv->started = 1;
+		sv->failed = rc < 0;
+	}
+	sv->total += b->len;
+	buf_reset(b);
+}
+
 /* The entries, all of them or only those changed since the last load or
- * save; the forgotten paths after them when changed_only. */
-static void put_entries(struct buf *b, const struct state *s, int changed_only)
+ * save; the forgotten paths after them when changed_only. With sv, b is
+ * handed to it after each entry. */
+static void put_entries(struct buf *b, const struct state *s, int changed_only, struct saver *sv)
 {
 	size_t nf = 0, na = 0, ng = 0;
 	for (size_t i = 0; i < s->files.cap; i++) {
@@ -318,14 +349,18 @@ static void put_entries(struct buf *b, const struct state *s, int changed_only)
 	buf_put_u32(b, (unsigned)nf);
 	for (size_t i = 0; i < s->files.cap; i++) {
 		const struct file_rec *f = s->files.slots[i].val;
-		if (f && (!changed_only || !f->loaded))
+		if (f && (!changed_only || !f->loaded)) {
 			put_file_rec(b, f);
+			piece(sv, b, 0);
+		}
 	}
 	buf_put_u32(b, (unsigned)na);
 	for (size_t i = 0; i < s->actions.cap; i++) {
 		const struct act_rec *r = s->actions.slots[i].val;
-		if (r && (!changed_only || r->fresh))
+		if (r && (!changed_only || r->fresh)) {
 			put_act_rec(b, r);
+			piece(sv, b, 0);
+		}
 	}
 	if (!changed_only)
 		return;
@@ -368,7 +403,7 @@ static int save_log(struct state *s, const char *path, struct fsys *fs, int64_t 
 	frame_begin(&f, JL_MAGIC, JL_VERSION);
 	buf_put_u64(&f, (uint64_t)s->base_ns);
 	buf_put_u64(&f, (uint64_t)now);
-	put_entries(&f, s, 1);
+	put_entries(&f, s, 1, NULL);
 	frame_seal(&f);
 	buf_put_u32(&b, (unsigned)f.len);
 	buf_putn(&b, f.s, f.len);
@@ -396,11 +431,26 @@ int state_save(struct state *s, const char *path, struct fsys *fs)
 		mark_saved(s, now);
 		return 0;
 	}
+	/* written whole in pieces to PATH.tmp: once counted, for the
+	 * checksum's length, then made again and written */
+	char *tmp = xasprintf("%s.tmp", path);
 	struct buf b = {0};
-	frame_begin(&b, ST_MAGIC, ST_VERSION);
-	buf_put_u64(&b, (uint64_t)now);
-	put_entries(&b, s, 0);
-	frame_seal(&b);
+	struct saver sv = {.fs = fs};
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass) {
+			size_t n = sv.total;
+			sv = (struct saver){.fs = fs, .tmp = tmp};
+			check64_begin(&sv.ck, n);
+			fs->remove(fs, tmp);
+		}
+		frame_begin(&b, ST_MAGIC, ST_VERSION);
+		buf_put_u64(&b, (uint64_t)now);
+		put_entries(&b, s, 0, &sv);
+		piece(&sv, &b, 1);
+	}
+	buf_put_u64(&b, check64_end(&sv.ck));
+	int rc = sv.failed || fs->append(fs, tmp, b.s, b.len) < 0 ? -1 : 0;
+	size_t len = sv.total + b.len;
 	/* ext4 flushes a file renamed over another one (auto_da_alloc): for
 	 * 4 MB that is 5 ms of a 70 ms build. The old state moves aside first,
 	 * so the new one lands on a free name; a kill between the two renames
@@ -409,21 +459,26 @@ int state_save(struct state *s, const char *path, struct fsys *fs)
 	 * The journal then follows the old one; once the new one is in, it
 	 * follows nothing and goes. */
 	char *old = xasprintf("%s.old", path), *log = xasprintf("%s.log", path);
-	fs->remove(fs, old);
-	int rc = fs->rename(fs, path, old) < 0 && errno != ENOENT ? -1 : 0;
+	if (rc == 0) {
+		fs->remove(fs, old);
+		rc = fs->rename(fs, path, old) < 0 && errno != ENOENT ? -1 : 0;
+	}
 	if (rc == 0)
-		rc = fs->write(fs, path, b.s, b.len, 0644);
+		rc = fs->rename(fs, tmp, path);
+	if (rc < 0)
+		fs->remove(fs, tmp);
 	if (rc == 0 && fs->remove(fs, log) < 0)
 		rc = -1;
 	if (rc == 0) {
 		s->base_ns = now;
-		s->base_len = b.len;
+		s->base_len = len;
 		s->log_len = 0;
 		s->log_bad = 0;
 		mark_saved(s, now);
 	}
 	free(old);
 	free(log);
+	free(tmp);
 	buf_free(&b);
 	return rc;
 }

@@ -2,7 +2,6 @@
 #ifndef CAIRN_STORE_INT_H
 #define CAIRN_STORE_INT_H
 #include "store/store.h"
-#include "util/map.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,7 +11,12 @@ struct ac_shard {
 	dev_t dev;      /* the log read, */
 	ino_t ino;
 	uint64_t end;   /* up to here */
-	struct map at;  /* 64-hex key (owned) -> offset + 1 of its entry */
+	/* open addressing: 8 bytes of a key -> offset + 1 of its entry (0: a
+	 * free slot), 16 bytes an entry. Of two keys that share those 8
+	 * bytes, the later is found: for the other a miss, never a wrong hit,
+	 * since an entry holds its whole key */
+	uint64_t *key8, *at;
+	size_t len, cap;
 };
 
 struct local_store {

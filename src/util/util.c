@@ -127,40 +127,76 @@ int cpu_count(void)
 	return n > 0 ? (int)n : 1;
 }
 
-uint64_t check64(const void *p, size_t n)
+/* One 32-byte block into the four lanes. */
+static void check64_block(uint64_t l[4], const unsigned char *b)
 {
-	const unsigned char *b = p;
+	for (int k = 0; k < 4; k++) {
+		uint64_t w;
+		memcpy(&w, b + 8 * k, 8);
+		l[k] ^= w * 0xff51afd7ed558ccdull;
+		l[k] = (l[k] << 31 | l[k] >> 33) * 0xc4ceb9fe1a85ec53ull;
+	}
+}
+
+void check64_begin(struct check64_state *c, size_t n)
+{
 	/* four independent lanes over 32-byte blocks: the multiplies of one
 	 * lane need not wait for another's, so megabytes go four times faster */
-	uint64_t l[4] = {0x9e3779b97f4a7c15ull ^ n, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull,
-	                 0x2545f4914f6cdd1dull};
-	size_t i = 0;
-	for (; i + 32 <= n; i += 32) {
-		for (int k = 0; k < 4; k++) {
-			uint64_t w;
-			memcpy(&w, b + i + 8 * k, 8);
-			l[k] ^= w * 0xff51afd7ed558ccdull;
-			l[k] = (l[k] << 31 | l[k] >> 33) * 0xc4ceb9fe1a85ec53ull;
-		}
+	*c = (struct check64_state){{0x9e3779b97f4a7c15ull ^ n, 0xbf58476d1ce4e5b9ull,
+	                             0x94d049bb133111ebull, 0x2545f4914f6cdd1dull},
+	                            n, 0, {0}, 0};
+}
+
+void check64_add(struct check64_state *c, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	c->seen += len;
+	if (c->npart) {
+		size_t take = 32 - c->npart < len ? 32 - c->npart : len;
+		memcpy(c->part + c->npart, b, take);
+		c->npart += take;
+		b += take;
+		len -= take;
+		if (c->npart < 32)
+			return;
+		check64_block(c->l, c->part);
+		c->npart = 0;
 	}
-	uint64_t h = l[0];
+	for (; len >= 32; b += 32, len -= 32)
+		check64_block(c->l, b);
+	memcpy(c->part, b, len);
+	c->npart = len;
+}
+
+uint64_t check64_end(struct check64_state *c)
+{
+	uint64_t h = c->l[0];
 	for (int k = 1; k < 4; k++) {
-		h ^= l[k] * 0xff51afd7ed558ccdull;
+		h ^= c->l[k] * 0xff51afd7ed558ccdull;
 		h = (h << 31 | h >> 33) * 0xc4ceb9fe1a85ec53ull;
 	}
-	for (; i + 8 <= n; i += 8) {
+	size_t i = 0;
+	for (; i + 8 <= c->npart; i += 8) {
 		uint64_t w;
-		memcpy(&w, b + i, 8);
+		memcpy(&w, c->part + i, 8);
 		h ^= w * 0xff51afd7ed558ccdull;
 		h = (h << 31 | h >> 33) * 0xc4ceb9fe1a85ec53ull;
 	}
-	for (; i < n; i++) {
-		h ^= b[i];
+	for (; i < c->npart; i++) {
+		h ^= c->part[i];
 		h *= 0x100000001b3ull;
 	}
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	return h ^ h >> 29;
+}
+
+uint64_t check64(const void *p, size_t n)
+{
+	struct check64_state c;
+	check64_begin(&c, n);
+	check64_add(&c, p, n);
+	return check64_end(&c);
 }
 
 uint64_t hash_bytes(const void *p, size_t n)

@@ -629,3 +629,25 @@ TEST(fs_sweep_temps_removes_dead_processes_files_only)
 	fs_rm_rf(dir);
 	free(dir);
 }
+
+/* check64 given in pieces of every size, across block boundaries, is
+ * check64 of the whole: the state is written and summed in pieces. */
+TEST(check64_in_pieces_is_check64_of_the_whole)
+{
+	unsigned char b[300];
+	for (size_t i = 0; i < sizeof b; i++)
+		b[i] = (unsigned char)(i * 131 + 7);
+	for (size_t n = 0; n <= sizeof b; n += 37) {
+		uint64_t whole = check64(b, n);
+		for (size_t step = 1; step <= 70; step += 3) {
+			struct check64_state c;
+			check64_begin(&c, n);
+			for (size_t at = 0; at < n; at += step)
+				check64_add(&c, b + at, at + step <= n ? step : n - at);
+			CHECK(check64_end(&c) == whole);
+		}
+	}
+	/* and it is still the function the files on disk were written with */
+	CHECK(check64("", 0) != check64("a", 1));
+	CHECK(check64(b, 64) != check64(b + 1, 64));
+}

@@ -502,3 +502,29 @@ TEST(state_journal_torn_or_foreign_is_never_taken)
 	free(path);
 	free(dir);
 }
+
+/* A state of more than one piece (256 KiB) written whole comes back the
+ * same, and leaves no temp file. */
+TEST(state_saved_in_pieces_loads_back)
+{
+	char *dir, *path;
+	int corrupt;
+	struct state *s = new_state(&dir, &path, &corrupt);
+	char *tmp = xasprintf("%s.tmp", path);
+	fill(s, 3000, "piece");
+	CHECK(state_save(s, path, fsys_real()) == 0);
+	state_free(s);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && st.st_size > 256 * 1024);
+	CHECK(lstat(tmp, &st) < 0);
+	s = state_load(path, fsys_real(), &corrupt);
+	CHECK(!corrupt);
+	const struct act_rec *r = state_action(s, "out/2999");
+	CHECK(r && r->ms == 2999 && r->nins == 2 && !strcmp(r->ins[1].path, "src/b.c"));
+	CHECK(state_action(s, "out/0") != NULL);
+	state_free(s);
+	fs_rm_rf(dir);
+	free(path);
+	free(tmp);
+	free(dir);
+}
