@@ -1,4 +1,4 @@
-/* sha: SHA-256 digests (OpenSSL's EVP) and their hex form. */
+/* sha: SHA-256 digests (OpenSSL's) and their hex form. */
 #ifndef CAIRN_SHA_H
 #define CAIRN_SHA_H
 #include <stddef.h>
@@ -8,7 +8,7 @@ struct digest {
 	unsigned char b[32];
 };
 
-struct sha_ctx; /* opaque; an EVP_MD_CTX */
+struct sha_ctx; /* opaque */
 
 struct sha_ctx *sha_new(void);
 void sha_update(struct sha_ctx *c, const void *p, size_t n);
