@@ -116,7 +116,8 @@ int fs_mkdir_parent(const char *path);
 int fs_rm_rf(const char *path);
 /* Copy src to dst atomically (temp + rename) with the given mode, hashing
  * the bytes on the way into *d (if not NULL). When want is not NULL and the
- * bytes do not hash to it, dst is left alone and errno is EIO. 0 or -1. */
+ * bytes do not hash to it, dst is left alone and errno is EIO. With both
+ * NULL nothing is hashed. 0 or -1. */
 int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d,
                    const struct digest *want);
 
