@@ -568,9 +568,13 @@ int sandbox_probe(const char **why)
 	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
 	}
-	char base[sizeof state + 8];
-	snprintf(base, sizeof base, "%s/base", state);
-	rmdir(base);
+	/* the mount points init made, empty once the child is gone */
+	static const char *const made[] = {"base", "ro", "out"};
+	for (size_t i = 0; i < sizeof made / sizeof *made; i++) {
+		char dir[sizeof state + 8];
+		snprintf(dir, sizeof dir, "%s/%s", state, made[i]);
+		rmdir(dir);
+	}
 	rmdir(state);
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;

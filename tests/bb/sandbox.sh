@@ -125,6 +125,18 @@ L
 	has "--sandbox wants strict, auto or none"
 }
 
+test_auto_probe_leaves_nothing_in_tmp() {
+	ws
+	write BUILD.lua <<'L'
+genrule { name = "x", outs = { "x.txt" }, cmd = "echo x > $@" }
+L
+	before=$(find /tmp -maxdepth 1 -name 'cairn-probe-*' | sort)
+	run 0 cairn build --sandbox=auto
+	summary 1 0 0
+	after=$(find /tmp -maxdepth 1 -name 'cairn-probe-*' | sort)
+	eq "$after" "$before"
+}
+
 test_unprivileged_user() {
 	[ "$(id -u)" = 0 ] || return 0 # needs root to become another user
 	# a directory "nobody" can reach (the test's own is private)
