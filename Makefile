@@ -53,7 +53,7 @@ LIB_SRCS := \
 	src/deploy/provider.c src/deploy/health.c src/deploy/rollout.c src/deploy/restore.c src/deploy/roots.c src/deploy/audit.c src/deploy/audit_scan.c \
 	src/cli/ui.c src/cli/trace.c src/cli/query.c src/cli/build.c src/cli/args.c src/cli/config.c src/cli/tests.c \
 	src/cli/deploy.c src/cli/gate.c src/cli/observe.c src/cli/audit.c src/cli/serve.c \
-	src/serve/listen.c src/serve/h2srv.c src/serve/h2srv_more.c src/serve/cache.c src/serve/bytestream.c src/serve/auth.c src/serve/http1.c src/serve/status.c src/serve/execute.c src/serve/worker.c
+	src/serve/listen.c src/serve/h2srv.c src/serve/h2srv_more.c src/serve/cache.c src/serve/bytestream.c src/serve/auth.c src/serve/http1.c src/serve/status.c src/serve/execute.c src/serve/worker.c src/serve/names.c
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o) $(GEN_OBJS)
 MAIN_OBJ := $(B)/src/cli/main.o
 # The files that call hook() (util/hook.h), built again with -DCAIRN_HOOKS

@@ -255,8 +255,7 @@ int bs_write_msg(struct srv_call *c, const uint8_t *p, size_t n)
 		uint64_t size;
 		if (u->committed != u->size || !digest_eq(&got, &u->want)) {
 			srv_finish(c, GRPC_INVALID_ARGUMENT, "the bytes written do not hash to the digest named");
-		} else if (fsync(u->fd) < 0 ||
-		           k->store->ops->put_file(k->store, u->tmp, &got, &size) < 0) {
+		} else if (fsync(u->fd) < 0 || ck_put_file(k, u->tmp, &got, &size) < 0) {
 			srv_finish(c, GRPC_INTERNAL, "cannot store the blob");
 		} else {
 			(*wp)->done = 1;

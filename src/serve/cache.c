@@ -77,6 +77,22 @@ int ck_has_blob(struct cache *k, const struct digest *d, uint64_t size)
 	return ck_is_empty(d, size) || (store_local_has(k->store, d, &got) && got == size);
 }
 
+int ck_put_blob(struct cache *k, const void *p, size_t n, struct digest *d)
+{
+	int r = k->store->ops->put_blob(k->store, p, n, d);
+	if (r == 0)
+		names_forget(k->names, d); /* its shard changed, or may have */
+	return r;
+}
+
+int ck_put_file(struct cache *k, const char *path, struct digest *d, uint64_t *size)
+{
+	int r = k->store->ops->put_file(k->store, path, d, size);
+	if (r == 0)
+		names_forget(k->names, d);
+	return r;
+}
+
 void *ck_request(struct srv_call *c, const ProtobufCMessageDescriptor *d)
 {
 	const struct buf *b = srv_request(c);
@@ -126,16 +142,27 @@ static void find_missing(struct srv_call *c)
 	if (!req)
 		return;
 	V2(FindMissingBlobsResponse) res = BUILD__BAZEL__REMOTE__EXECUTION__V2__FIND_MISSING_BLOBS_RESPONSE__INIT;
-	res.missing_blob_digests = xcalloc(req->n_blob_digests + 1, sizeof *res.missing_blob_digests);
+	size_t n = req->n_blob_digests;
+	res.missing_blob_digests = xcalloc(n + 1, sizeof *res.missing_blob_digests);
+	struct digest *d = xcalloc(n + 1, sizeof *d);
+	uint64_t *size = xcalloc(n + 1, sizeof *size);
+	size_t per_shard[256] = {0};
 	int bad = 0;
-	for (size_t i = 0; i < req->n_blob_digests && !bad; i++) {
-		struct digest d;
-		uint64_t size;
-		if (ck_digest_of(req->blob_digests[i], &d, &size) < 0)
+	for (size_t i = 0; i < n && !bad; i++) {
+		if (ck_digest_of(req->blob_digests[i], &d[i], &size[i]) < 0)
 			bad = 1;
-		else if (!ck_has_blob(k, &d, size))
-			res.missing_blob_digests[res.n_missing_blob_digests++] = req->blob_digests[i];
+		else
+			per_shard[d[i].b[0]]++;
 	}
+	/* a blob the shard's list does not hold is missing without a look on
+	 * disk (names.h); the others are looked up */
+	names_begin(k->names);
+	for (size_t i = 0; i < n && !bad; i++)
+		if (!ck_is_empty(&d[i], size[i]) &&
+		    (names_absent(k->names, &d[i], per_shard[d[i].b[0]]) || !ck_has_blob(k, &d[i], size[i])))
+			res.missing_blob_digests[res.n_missing_blob_digests++] = req->blob_digests[i];
+	free(d);
+	free(size);
 	if (bad) {
 		srv_finish(c, GRPC_INVALID_ARGUMENT, "a digest that is not SHA-256");
 	} else {
@@ -179,7 +206,7 @@ static void batch_update(struct srv_call *c)
 			st[i].code = GRPC_INVALID_ARGUMENT;
 			st[i].message = (char *)"the digest does not name these bytes";
 		} else if (!ck_has_blob(k, &want, size) &&
-		           k->store->ops->put_blob(k->store, data->data, data->len, &got) < 0) {
+		           ck_put_blob(k, data->data, data->len, &got) < 0) {
 			st[i].code = GRPC_INTERNAL;
 			st[i].message = (char *)"cannot store the blob";
 		} else {
@@ -401,7 +428,7 @@ static int merge_stderr(struct cache *k, struct action_result *r, const struct r
 	    ck_read_blob(k, &err->d, err->size, &e) == 0) {
 		buf_putn(&out, e.s ? e.s : "", e.len);
 		struct digest d;
-		if (k->store->ops->put_blob(k->store, out.s ? out.s : "", out.len, &d) == 0) {
+		if (ck_put_blob(k, out.s ? out.s : "", out.len, &d) == 0) {
 			r->log = d;
 			r->log_size = out.len;
 			rc = 0;
@@ -483,6 +510,7 @@ struct cache *cache_new(const char *dir, char **why)
 	struct cache *k = xcalloc(1, sizeof *k);
 	k->store = st;
 	k->dir = xstrdup(dir);
+	k->names = names_new(dir);
 	return k;
 }
 
@@ -493,6 +521,7 @@ void cache_free(struct cache *k)
 	for (int i = 0; i < MAX_UPLOADS; i++)
 		upload_free(k->up[i]);
 	k->store->ops->close(k->store);
+	names_free(k->names);
 	free(k->dir);
 	free(k);
 }

@@ -2,6 +2,7 @@
 #ifndef CAIRN_SERVE_CACHE_INT_H
 #define CAIRN_SERVE_CACHE_INT_H
 #include "serve/cache.h"
+#include "serve/names.h"
 #include "store/store.h"
 #include "util/sha.h"
 #include "util/str.h"
@@ -27,6 +28,7 @@ struct upload {
 struct cache {
 	struct store *store;
 	char *dir;             /* the store's directory */
+	struct names *names;   /* which blobs each shard holds, for FindMissingBlobs */
 	struct upload *up[MAX_UPLOADS];
 	int exec_enabled;      /* Capabilities says so */
 	struct cache_stats st;
@@ -42,6 +44,10 @@ int ck_digest_of(const V2(Digest) * m, struct digest *d, uint64_t *size);
 int ck_is_empty(const struct digest *d, uint64_t size);
 /* Is blob d, of size, in the store (or the empty one)? */
 int ck_has_blob(struct cache *k, const struct digest *d, uint64_t size);
+/* The store's put_blob and put_file, which also tell k->names that the
+ * blob's shard changed. */
+int ck_put_blob(struct cache *k, const void *p, size_t n, struct digest *d);
+int ck_put_file(struct cache *k, const char *path, struct digest *d, uint64_t *size);
 /* The kept request decoded with d, or NULL (said: INVALID_ARGUMENT). */
 void *ck_request(struct srv_call *c, const ProtobufCMessageDescriptor *d);
 /* The blob d (size) into b: 0, or -1 when missing or unreadable. */

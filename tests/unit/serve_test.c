@@ -12,8 +12,12 @@
 #include "util/util.h"
 #include "bytestream.pb-c.h"
 #include "remote_execution.pb-c.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define V2(x) Build__Bazel__Remote__Execution__V2__##x
@@ -413,5 +417,117 @@ TEST(serve_get_tree_gives_every_directory)
 	buf_free(&resp);
 	free(lb);
 	free(rb);
+	fixture_down(&f);
+}
+
+/* FindMissingBlobs answers from each shard's list of names (serve/names.h)
+ * and still sees the store change behind its back: blobs another process
+ * adds (its directories' mtimes moved) are found, and blobs removed are
+ * missing even where the list still names them. */
+static void blob_text(int i, char *text, size_t n)
+{
+	snprintf(text, n, "blob %d behind the server's back", i);
+}
+
+static void blob_path(const char *dir, int i, char *path, size_t n)
+{
+	char text[64], hex[65];
+	blob_text(i, text, sizeof text);
+	hex_of(text, strlen(text), hex);
+	snprintf(path, n, "%s/cas/%.2s/%s", dir, hex, hex);
+}
+
+/* Blob i written straight into the store, its directory's mtime moved
+ * to a time of its own (as another process's write moves it). */
+static void plant(const char *dir, int i, time_t when)
+{
+	char text[64], path[4096];
+	blob_text(i, text, sizeof text);
+	blob_path(dir, i, path, sizeof path);
+	CHECK(fs_mkdir_parent(path) == 0);
+	CHECK(fs_write_atomic(path, text, strlen(text), 0444) == 0);
+	*strrchr(path, '/') = 0;
+	struct timespec t[2] = {{when, 0}, {when, 0}};
+	CHECK(utimensat(AT_FDCWD, path, t, 0) == 0);
+}
+
+/* FindMissingBlobs of blobs 0..n-1: which are missing, in missing[]. */
+static int find_missing_of(struct fixture *f, int n, char *missing)
+{
+	char(*hex)[65] = xcalloc((size_t)n, sizeof *hex);
+	V2(Digest) *d = xcalloc((size_t)n, sizeof *d);
+	V2(Digest) **dp = xcalloc((size_t)n, sizeof *dp);
+	for (int i = 0; i < n; i++) {
+		char text[64];
+		blob_text(i, text, sizeof text);
+		hex_of(text, strlen(text), hex[i]);
+		build__bazel__remote__execution__v2__digest__init(&d[i]);
+		d[i].hash = hex[i];
+		d[i].size_bytes = (int64_t)strlen(text);
+		dp[i] = &d[i];
+	}
+	V2(FindMissingBlobsRequest) fm = BUILD__BAZEL__REMOTE__EXECUTION__V2__FIND_MISSING_BLOBS_REQUEST__INIT;
+	fm.n_blob_digests = (size_t)n;
+	fm.blob_digests = dp;
+	struct buf resp = {0};
+	int count = -1;
+	if (call(f, SVC "ContentAddressableStorage/FindMissingBlobs", &fm.base, &resp) == GRPC_OK) {
+		V2(FindMissingBlobsResponse) *fr =
+			build__bazel__remote__execution__v2__find_missing_blobs_response__unpack(
+				NULL, resp.len, (const uint8_t *)resp.s);
+		memset(missing, 0, (size_t)n);
+		for (size_t k = 0; fr && k < fr->n_missing_blob_digests; k++)
+			for (int i = 0; i < n; i++)
+				if (!strcmp(fr->missing_blob_digests[k]->hash, hex[i]))
+					missing[i] = 1;
+		count = fr ? (int)fr->n_missing_blob_digests : -1;
+		if (fr)
+			build__bazel__remote__execution__v2__find_missing_blobs_response__free_unpacked(fr, NULL);
+	}
+	buf_free(&resp);
+	free(dp);
+	free(d);
+	free(hex);
+	return count;
+}
+
+TEST(serve_find_missing_sees_the_store_change_behind_its_back)
+{
+	struct fixture f;
+	if (fixture_up(&f) < 0) {
+		CHECK(0);
+		fixture_down(&f);
+		return;
+	}
+	enum { N = 4000 }; /* about 16 a shard: each shard's list is read */
+	char *missing = xcalloc(N, 1);
+	for (int i = 0; i < N / 2; i++)
+		plant(f.dir, i, 1000000000);
+	CHECK(find_missing_of(&f, N, missing) == N / 2);
+	int right = 1;
+	for (int i = 0; i < N; i++)
+		right &= missing[i] == (i >= N / 2);
+	CHECK(right);
+	/* behind its back: 100 added, 100 removed (their directories'
+	 * mtimes left alone: the lists still name them) */
+	for (int i = N / 2; i < N / 2 + 100; i++)
+		plant(f.dir, i, 1000000000 + i);
+	for (int i = 0; i < 100; i++) {
+		char path[4096], dir[4096];
+		blob_path(f.dir, i, path, sizeof path);
+		snprintf(dir, sizeof dir, "%s", path);
+		*strrchr(dir, '/') = 0;
+		struct stat st;
+		CHECK(stat(dir, &st) == 0);
+		CHECK(unlink(path) == 0);
+		struct timespec t[2] = {st.st_atim, st.st_mtim};
+		CHECK(utimensat(AT_FDCWD, dir, t, 0) == 0);
+	}
+	CHECK(find_missing_of(&f, N, missing) == N / 2);
+	right = 1;
+	for (int i = 0; i < N; i++)
+		right &= missing[i] == (i < 100 || i >= N / 2 + 100);
+	CHECK(right);
+	free(missing);
 	fixture_down(&f);
 }
