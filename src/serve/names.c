@@ -55,15 +55,6 @@ void names_forget(struct names *nm, const struct digest *d)
 	nm->sh[d->b[0]].have = 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The key of a blob's file name (64 hex digits, ".x" for an executable
  * copy), or -1 for any other name. */
 static int64_t key_of_name(const char *name)
@@ -73,7 +64,7 @@ static int64_t key_of_name(const char *name)
 		return -1;
 	uint32_t k = 0;
 	for (int i = 2; i < 10; i++) {
-		int v = hexval(name[i]);
+		int v = hex_lower(name[i]);
 		if (v < 0)
 			return -1;
 		k = k << 4 | (uint32_t)v;

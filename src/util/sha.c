@@ -87,7 +87,7 @@ void digest_hex(const struct digest *d, char out[65])
 	out[64] = 0;
 }
 
-static int hexval(char c)
+int hex_lower(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -99,7 +99,7 @@ static int hexval(char c)
 int digest_parse(const char *hex, struct digest *d)
 {
 	for (int i = 0; i < 32; i++) {
-		int a = hexval(hex[2 * i]), b = a < 0 ? -1 : hexval(hex[2 * i + 1]);
+		int a = hex_lower(hex[2 * i]), b = a < 0 ? -1 : hex_lower(hex[2 * i + 1]);
 		if (a < 0 || b < 0)
 			return -1;
 		d->b[i] = (unsigned char)(a << 4 | b);

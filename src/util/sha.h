@@ -20,6 +20,8 @@ void sha_buf(const void *p, size_t n, struct digest *d);
 int sha_file(const char *path, struct digest *d, uint64_t *size);
 /* 64 lowercase hex characters plus NUL into out[65]. */
 void digest_hex(const struct digest *d, char out[65]);
+/* The value of a lowercase hex digit, or -1. */
+int hex_lower(char c);
 /* Parse 64 hex characters; 0 or -1. */
 int digest_parse(const char *hex, struct digest *d);
 int digest_eq(const struct digest *a, const struct digest *b);
