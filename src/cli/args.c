@@ -125,6 +125,7 @@ enum flag_kind {
 	F_SIZE,    /* uint64_t bytes, "10G"; sets have_max_size */
 	F_URL,     /* struct url; choices: the schemes it may have */
 	F_SECONDS, /* int, 1..86400; "60" or "60s" (choices "0": from 0) */
+	F_COUNT,   /* int, 1..1000000 */
 	F_HEADER,  /* NAME=VALUE, appended to remote_headers */
 };
 
@@ -176,7 +177,7 @@ static const struct flag flags[] = {
 	{"--metrics", NULL, F_TEXT, AT(metrics), NULL, 0},
 	{"--workers", NULL, F_TEXT, AT(workers), NULL, 0},
 	{"--worker-idle", NULL, F_SECONDS, AT(worker_idle), NULL, 0},
-	{"--queue", NULL, F_TEXT, AT(queue), NULL, 0},
+	{"--queue", NULL, F_COUNT, AT(queue), NULL, 0},
 	{"--tls-cert", NULL, F_PATH, AT(tls_cert), NULL, 0},
 	{"--tls-key", NULL, F_PATH, AT(tls_key), NULL, 0},
 	{"--to", NULL, F_TEXT, AT(to), NULL, 1},
@@ -340,6 +341,14 @@ static int set_value(const struct src *src, const struct flag *f, const char *v,
 			return bad(src, "%s wants a number of seconds from %ld to 86400, not '%s'", f->name,
 			           lo, v);
 		*(int *)at = (int)s;
+		return 0;
+	}
+	case F_COUNT: {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (*end || end == v || v[0] == '-' || v[0] == '+' || n < 1 || n > 1000000)
+			return bad(src, "%s wants a number from 1 to 1000000, not '%s'", f->name, v);
+		*(int *)at = (int)n;
 		return 0;
 	}
 	case F_HEADER:

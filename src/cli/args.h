@@ -56,7 +56,7 @@ struct opts {
 	const char *metrics;      /* --metrics HOST:PORT: /metrics, /healthz, / */
 	const char *workers;      /* --workers MIN:MAX: execute, with MAX at once */
 	int worker_idle;          /* --worker-idle SECONDS: a worker above MIN exits (0: 60) */
-	const char *queue;        /* --queue N: at most N actions wait (default 4096) */
+	int queue;                /* --queue N: at most N actions wait (0: 4096) */
 	const char *tls_cert, *tls_key; /* --tls-cert, --tls-key: serve grpcs */
 
 	/* The remote (SPEC section 6), parsed and checked; nothing uses it yet. */

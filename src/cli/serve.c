@@ -201,19 +201,11 @@ int cmd_serve(const struct opts *o)
 		err_clear(&e);
 		goto out;
 	}
-	struct exec_opts xo = {.idle_s = o->worker_idle ? (unsigned)o->worker_idle : 60, .queue = 4096};
+	struct exec_opts xo = {.idle_s = o->worker_idle ? (unsigned)o->worker_idle : 60,
+	                       .queue = o->queue ? (size_t)o->queue : 4096};
 	if (o->workers && parse_workers(o->workers, &xo.min, &xo.max) < 0) {
 		why = xasprintf("--workers wants MIN:MAX (MAX from 1 to 1024), not '%s'", o->workers);
 		goto out;
-	}
-	if (o->queue) {
-		char *end;
-		long q = strtol(o->queue, &end, 10);
-		if (*end || end == o->queue || q < 1 || q > 1000000) {
-			why = xasprintf("--queue wants a number from 1 to 1000000, not '%s'", o->queue);
-			goto out;
-		}
-		xo.queue = (size_t)q;
 	}
 	dir = o->store ? xstrdup(o->store) : ws_default_cache_dir();
 	/* the methods: the cache's, and with --workers the executor's */

@@ -70,6 +70,7 @@ struct entry {
 	uint32_t dir;         /* index into check.dirs */
 	uint32_t id;          /* graph file id, or NO_ID */
 	const char *name;     /* within the directory; points into the file */
+	size_t at;            /* where st lies in the file (for a patch) */
 	struct file_stat st;  /* as recorded */
 	struct file_stat now; /* as the check found it */
 	unsigned char what;   /* KNOWN_SAME, _CHANGED, _MISSING, or _NOT (the
@@ -193,8 +194,10 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 	size_t head = (size_t)((const char *)rd.p - b.s);
 	stat_get(&rd, &want);
 	stat_get(&rd, &want_log);
-	if (rd.bad || fs->stat(fs, ".cairn/state", &now) < 0 || !stat_eq(&want, &now) ||
-	    (log_stat(fs, &now_log), !stat_eq(&want_log, &now_log)))
+	if (rd.bad || fs->stat(fs, ".cairn/state", &now) < 0 || !stat_eq(&want, &now))
+		goto out;
+	log_stat(fs, &now_log);
+	if (!stat_eq(&want_log, &now_log))
 		goto out;
 	struct file_stat graph;
 	stat_get(&rd, &graph);
@@ -218,23 +221,18 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 	if (rd.bad || c.n > (size_t)(rd.end - rd.p) / (4 + 5 + 4 + STAT_BYTES))
 		goto out;
 	e = xcalloc(c.n ? c.n : 1, sizeof *e);
-	size_t *at = xcalloc(c.n ? c.n : 1, sizeof *at);
 	for (size_t i = 0; i < c.n; i++) {
 		e[i].dir = rd_u32(&rd);
 		e[i].name = get_name(&rd);
 		e[i].id = rd_u32(&rd);
-		at[i] = (size_t)((const char *)rd.p - b.s);
+		e[i].at = (size_t)((const char *)rd.p - b.s);
 		stat_get(&rd, &e[i].st);
-		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs || (e[i].id >= ngraph && e[i].id != NO_ID)) {
-			free(at);
+		if (rd.bad || !e[i].name || e[i].dir >= c.ndirs || (e[i].id >= ngraph && e[i].id != NO_ID))
 			goto out;
-		}
 		c.count[e[i].dir]++;
 	}
-	if (rd.p != rd.end) {
-		free(at);
+	if (rd.p != rd.end)
 		goto out;
-	}
 	c.e = e;
 	int deps_ok;
 	ok = files_unchanged(fs, &c, threads, deps, dlen, &deps_ok);
@@ -261,10 +259,11 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 		/* every entry a graph file: the record can be patched */
 		if (!undeclared && fs->stat(fs, path, &seen->rec_st) == 0) {
 			seen->ids = xcalloc(c.n ? c.n : 1, sizeof *seen->ids);
-			for (size_t i = 0; i < c.n; i++)
+			seen->at = xcalloc(c.n ? c.n : 1, sizeof *seen->at);
+			for (size_t i = 0; i < c.n; i++) {
 				seen->ids[i] = e[i].id;
-			seen->at = at;
-			at = NULL;
+				seen->at[i] = e[i].at;
+			}
 			seen->n = c.n;
 			seen->head = head;
 			seen->deps_at = deps_at;
@@ -273,7 +272,6 @@ int noop_check(const char *path, const char *key, int threads, size_t *nactions,
 			b = (struct buf){0};
 		}
 	}
-	free(at);
 out:
 	free(e);
 	free(c.dirs);
@@ -473,13 +471,12 @@ void noop_record(const char *path, const char *key, const struct graph *g, struc
 	struct rec *v = NULL;
 	int undeclared;
 	log_stat(fs, &lid);
-	int patched = 0;
-	if (deps->len && fs->stat(fs, ".cairn/state", &sid) == 0 && fs->stat(fs, ".cairn/graph", &gid) == 0)
-		patched = patch(path, g, st, deps, start_ns, &sid, &lid, &gid, seen, fs);
+	int have = deps->len && fs->stat(fs, ".cairn/state", &sid) == 0 &&
+	           fs->stat(fs, ".cairn/graph", &gid) == 0;
+	int patched = have ? patch(path, g, st, deps, start_ns, &sid, &lid, &gid, seen, fs) : 0;
 	if (patched > 0)
 		return;
-	if (patched < 0 || !deps->len || fs->stat(fs, ".cairn/state", &sid) < 0 ||
-	    fs->stat(fs, ".cairn/graph", &gid) < 0 || !(v = collect(fs, g, st, start_ns, &n, &undeclared))) {
+	if (!have || patched < 0 || !(v = collect(fs, g, st, start_ns, &n, &undeclared))) {
 		unlink(path);
 		return;
 	}

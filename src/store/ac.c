@@ -60,9 +60,10 @@ enum {
 	ENTRY_MAX = 64 << 20,                           /* a length past this is garbage */
 };
 
-static char *shard_log(struct local_store *ls, const char *hex)
+/* The log of key's shard: the shard is the key's first byte. */
+static char *shard_log(struct local_store *ls, const struct digest *key)
 {
-	return xasprintf("%s/ac/%.2s/log", ls->dir, hex);
+	return xasprintf("%s/ac/%02x/log", ls->dir, key->b[0]);
 }
 
 int local_put_result(struct store *s, const struct digest *key, uint64_t key_size,
@@ -70,7 +71,6 @@ int local_put_result(struct store *s, const struct digest *key, uint64_t key_siz
 {
 	struct local_store *ls = (struct local_store *)s;
 	struct buf b = {0};
-	buf_put_u32(&b, 0); /* the length, below */
 	frame_begin(&b, AC_MAGIC, AC_VERSION);
 	buf_putn(&b, key->b, 32);
 	buf_put_u32(&b, (unsigned)r->exit_code);
@@ -87,41 +87,23 @@ int local_put_result(struct store *s, const struct digest *key, uint64_t key_siz
 	buf_put_u32(&b, (unsigned)r->ndiscovered);
 	for (size_t i = 0; i < r->ndiscovered; i++)
 		buf_put_lstr(&b, r->discovered[i], strlen(r->discovered[i]));
-	/* sealed over the entry alone */
-	struct buf entry = {b.len - 4, b.len - 4, b.s + 4};
-	buf_put_u64(&b, check64(entry.s, entry.len));
-	uint32_t n = (uint32_t)(b.len - 4);
-	for (int i = 0; i < 4; i++)
-		b.s[i] = (char)(n >> (8 * i));
-	char hex[65];
-	digest_hex(key, hex);
-	char *log = shard_log(ls, hex);
-	int rc = -1;
-	for (int tries = 0; tries < 2 && rc < 0; tries++) {
-		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
-		if (fd < 0 && errno == ENOENT && fs_mkdir_parent(log) == 0)
-			fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
-		struct stat st;
-		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-			close(fd);
-			fd = -1;
-			errno = EINVAL;
-		}
-		if (fd < 0) {
-			/* a directory or a FIFO in its place: gone, and once more */
-			if (errno == EISDIR || errno == EINVAL || errno == ENXIO)
-				local_drop(log);
-			continue;
-		}
-		/* one write: appends of other processes land before or after */
-		rc = write(fd, b.s, b.len) == (ssize_t)b.len ? 0 : -1;
-		if (close(fd) < 0)
-			rc = -1;
-		break;
+	frame_seal(&b);
+	struct buf rec = {0};
+	buf_put_lstr(&rec, b.s, b.len); /* u32 length + entry */
+	char *log = shard_log(ls, key);
+	/* one write: appends of other processes land before or after */
+	int rc = fs_append(log, rec.s, rec.len);
+	if (rc < 0 && errno == ENOENT && fs_mkdir_parent(log) == 0)
+		rc = fs_append(log, rec.s, rec.len);
+	if (rc < 0 && (errno == EISDIR || errno == EINVAL || errno == ENXIO)) {
+		/* a directory or a FIFO in its place: gone, and once more */
+		local_drop(log);
+		rc = fs_append(log, rec.s, rec.len);
 	}
 	if (rc < 0)
 		local_put_failed(ls);
 	free(log);
+	buf_free(&rec);
 	buf_free(&b);
 	return rc;
 }
@@ -242,11 +224,6 @@ void local_ac_free(struct local_store *ls)
 	ls->shards = NULL;
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Index the entries of b (read from offset base of the log); returns how
  * many bytes were taken: an entry still being appended waits for the
  * next read. */
@@ -254,7 +231,8 @@ static size_t index_entries(struct ac_shard *sh, const unsigned char *b, size_t 
 {
 	size_t p = 0;
 	while (p + 4 <= n) {
-		uint32_t len = le32(b + p);
+		struct reader lr = {b + p, b + n, 0};
+		uint32_t len = rd_u32(&lr);
 		int sane = len >= ENTRY_MIN && len <= ENTRY_MAX;
 		if (sane && p + 4 + len > n)
 			break;
@@ -320,10 +298,12 @@ static int shard_get(struct ac_shard *sh, const char *log, const struct digest *
 	if (fd < 0)
 		return -1;
 	unsigned char len[4];
+	struct reader lr = {len, len + 4, 0};
 	int ok = st.st_dev == sh->dev && st.st_ino == sh->ino &&
-	         pread(fd, len, 4, (off_t)(at - 1)) == 4 && le32(len) <= ENTRY_MAX;
+	         pread(fd, len, 4, (off_t)(at - 1)) == 4;
+	size_t n = ok ? rd_u32(&lr) : 0;
+	ok = ok && n <= ENTRY_MAX;
 	if (ok) {
-		size_t n = le32(len);
 		buf_free(b);
 		b->s = xmalloc(n + 1);
 		b->cap = n + 1;
@@ -342,39 +322,37 @@ int local_get_result(struct store *s, const struct digest *key, uint64_t key_siz
                      struct action_result *r)
 {
 	struct local_store *ls = (struct local_store *)s;
-	char *path = local_path(ls, "ac", key);
 	struct buf b = {0};
-	int hit = 0;
-	/* an entry of an earlier version, a file of its own */
-	if (fs_read_all(path, &b) == 0) {
-		if (decode(&b, key, r) == 0) {
-			hit = 1;
-			utimensat(AT_FDCWD, path, NULL, 0);
-		} else {
+	char *log = shard_log(ls, key);
+	pthread_mutex_lock(&ls->ac_mu);
+	if (!ls->shards)
+		ls->shards = xcalloc(256, sizeof *ls->shards);
+	struct ac_shard *sh = &ls->shards[key->b[0]];
+	int hit = shard_get(sh, log, key, &b) == 0 && decode(&b, key, r) == 0;
+	if (!hit && shard_find(sh, key->b)) {
+		/* the entry indexed went bad (or the log changed under the
+		 * index): read the log anew, for a good one after it */
+		shard_reset(sh);
+		hit = shard_get(sh, log, key, &b) == 0 && decode(&b, key, r) == 0;
+	}
+	pthread_mutex_unlock(&ls->ac_mu);
+	free(log);
+	if (!hit) {
+		/* an entry of an earlier version, a file of its own (only ever
+		 * older than the log, which every write since goes to) */
+		char *path = local_path(ls, "ac", key);
+		buf_reset(&b);
+		if (fs_read_all(path, &b) == 0) {
+			if (decode(&b, key, r) == 0) {
+				hit = 1;
+				utimensat(AT_FDCWD, path, NULL, 0);
+			} else {
+				local_drop(path);
+			}
+		} else if (fs_not_regular(errno)) {
 			local_drop(path);
 		}
-	} else if (fs_not_regular(errno)) {
-		local_drop(path);
-	}
-	free(path);
-	if (!hit) {
-		char hex[65];
-		digest_hex(key, hex);
-		char *log = shard_log(ls, hex);
-		pthread_mutex_lock(&ls->ac_mu);
-		if (!ls->shards)
-			ls->shards = xcalloc(256, sizeof *ls->shards);
-		unsigned i = (unsigned)strtoul((char[]){hex[0], hex[1], 0}, NULL, 16);
-		struct ac_shard *sh = &ls->shards[i];
-		hit = shard_get(sh, log, key, &b) == 0 && decode(&b, key, r) == 0;
-		if (!hit && shard_find(sh, key->b)) {
-			/* the entry indexed went bad (or the log changed under the
-			 * index): read the log anew, for a good one after it */
-			shard_reset(sh);
-			hit = shard_get(sh, log, key, &b) == 0 && decode(&b, key, r) == 0;
-		}
-		pthread_mutex_unlock(&ls->ac_mu);
-		free(log);
+		free(path);
 	}
 	buf_free(&b);
 	return hit;

@@ -196,18 +196,14 @@ static int forget(struct state *s, const char *path)
  * first that is torn, damaged or for another state file. */
 static void replay(struct state *s, const struct buf *b)
 {
-	const unsigned char *p = (const unsigned char *)b->s;
-	size_t at = 0;
-	while (at < b->len) {
-		if (b->len - at < 4) {
-			s->log_bad = 1;
-			return;
-		}
-		size_t n = (size_t)p[at] | (size_t)p[at + 1] << 8 | (size_t)p[at + 2] << 16 |
-		           (size_t)p[at + 3] << 24;
-		struct buf one = {.s = (char *)p + at + 4, .len = n};
+	const unsigned char *start = (const unsigned char *)b->s;
+	struct reader all = {start, start + b->len, 0};
+	while (all.p < all.end) {
+		size_t n;
+		const char *frame = rd_lstr(&all, &n); /* u32 length + frame */
+		struct buf one = {.s = (char *)frame, .len = n};
 		struct reader rd;
-		if (b->len - at - 4 < n || frame_open(&one, JL_MAGIC, JL_VERSION, &rd) < 0 ||
+		if (!frame || frame_open(&one, JL_MAGIC, JL_VERSION, &rd) < 0 ||
 		    (int64_t)rd_u64(&rd) != s->base_ns) {
 			s->log_bad = 1;
 			return;
@@ -228,8 +224,7 @@ static void replay(struct state *s, const struct buf *b)
 			s->log_bad = 1; /* what it held so far is sound: each entry is checked */
 			return;
 		}
-		at += 4 + n;
-		s->log_len = at;
+		s->log_len = (size_t)(all.p - start);
 	}
 }
 
@@ -405,8 +400,7 @@ static int save_log(struct state *s, const char *path, struct fsys *fs, int64_t 
 	buf_put_u64(&f, (uint64_t)now);
 	put_entries(&f, s, 1, NULL);
 	frame_seal(&f);
-	buf_put_u32(&b, (unsigned)f.len);
-	buf_putn(&b, f.s, f.len);
+	buf_put_lstr(&b, f.s, f.len); /* u32 length + frame */
 	buf_free(&f);
 	int rc = -1;
 	if (s->log_len + b.len <= s->base_len / 2) {

@@ -70,16 +70,7 @@ static int real_write(struct fsys *fs, const char *path, const void *p, size_t n
 static int real_append(struct fsys *fs, const char *path, const void *p, size_t n)
 {
 	(void)fs;
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	ssize_t w = write(fd, p, n);
-	int e = w < 0 ? errno : EIO;
-	if (close(fd) < 0 || w != (ssize_t)n) {
-		errno = e;
-		return -1;
-	}
-	return 0;
+	return fs_append(path, p, n);
 }
 
 static int real_rename(struct fsys *fs, const char *from, const char *to)
@@ -457,6 +448,27 @@ static int rm_rf_dev(const char *path, dev_t dev, int top)
 	if (rmdir(path) < 0 && errno != ENOENT)
 		r = -1;
 	return r;
+}
+
+int fs_append(const char *path, const void *p, size_t n)
+{
+	/* O_NONBLOCK: a FIFO put at path fails (ENXIO) rather than waiting
+	 * for a reader */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK, 0644);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	ssize_t w = -1;
+	int e = EINVAL;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		w = write(fd, p, n);
+		e = w < 0 ? errno : EIO;
+	}
+	if (close(fd) < 0 || w != (ssize_t)n) {
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct digest *d,

@@ -33,7 +33,7 @@ struct fsys {
 	int (*read)(struct fsys *fs, const char *path, struct buf *b);
 	/* write a whole file with mode by a temp file and a rename */
 	int (*write)(struct fsys *fs, const char *path, const void *p, size_t n, unsigned mode);
-	/* append n bytes to path (made 0644 when missing), in one write */
+	/* fs_append */
 	int (*append)(struct fsys *fs, const char *path, const void *p, size_t n);
 	/* rename(2) */
 	int (*rename)(struct fsys *fs, const char *from, const char *to);
@@ -114,6 +114,11 @@ int fs_mkdir_parent(const char *path);
 /* rm -rf, staying on path's file system; 0 or -1 with errno. A missing
  * path is not an error. */
 int fs_rm_rf(const char *path);
+/* Append n bytes to path in one write (O_APPEND: another process's
+ * appends land before or after, not inside), making it 0644 when missing.
+ * Anything but a regular file at path fails at once (EINVAL, or ENXIO
+ * for a FIFO), and a short write is EIO. 0 or -1 with errno. */
+int fs_append(const char *path, const void *p, size_t n);
 /* Copy src to dst atomically (temp + rename) with the given mode, hashing
  * the bytes on the way into *d (if not NULL). When want is not NULL and the
  * bytes do not hash to it, dst is left alone and errno is EIO. With both

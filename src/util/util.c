@@ -144,13 +144,12 @@ void check64_begin(struct check64_state *c, size_t n)
 	 * lane need not wait for another's, so megabytes go four times faster */
 	*c = (struct check64_state){{0x9e3779b97f4a7c15ull ^ n, 0xbf58476d1ce4e5b9ull,
 	                             0x94d049bb133111ebull, 0x2545f4914f6cdd1dull},
-	                            n, 0, {0}, 0};
+	                            {0}, 0};
 }
 
 void check64_add(struct check64_state *c, const void *p, size_t len)
 {
 	const unsigned char *b = p;
-	c->seen += len;
 	if (c->npart) {
 		size_t take = 32 - c->npart < len ? 32 - c->npart : len;
 		memcpy(c->part + c->npart, b, take);

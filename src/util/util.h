@@ -58,10 +58,8 @@ uint64_t check64(const void *p, size_t n);
 /* check64 of n bytes given in pieces: begin with n, add them all, end. */
 struct check64_state {
 	uint64_t l[4];           /* the lanes */
-	size_t n;                /* the whole length */
-	size_t seen;             /* bytes added so far */
 	unsigned char part[32];  /* a block not yet whole */
-	size_t npart;
+	size_t npart;            /* its bytes */
 };
 void check64_begin(struct check64_state *c, size_t n);
 void check64_add(struct check64_state *c, const void *p, size_t len);

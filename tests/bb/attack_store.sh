@@ -55,6 +55,30 @@ L
 	echo in > p/in.txt
 }
 
+# A FIFO put where the state's journal goes (.cairn/state.log) neither
+# hangs the save nor loses it: the append is refused, the state is
+# written whole, and the FIFO is gone.
+test_fifo_at_the_state_journal_is_replaced() {
+	ws
+	# enough actions that one changed source is appended, not the whole
+	for i in $(seq 40); do
+		echo "genrule { name = \"x$i\", srcs = { \"in$i.txt\" }, outs = { \"x$i.txt\" }, cmd = \"cat \$< > \$@\" }"
+		echo "$i" > "in$i.txt"
+	done > BUILD.lua
+	run 0 cairn build
+	echo again > in1.txt
+	run 0 cairn build
+	[ -f .cairn/state.log ] # the journal is in use
+	rm .cairn/state.log
+	mkfifo .cairn/state.log
+	echo once more > in1.txt
+	run 0 bounded "$CAIRN" build
+	[ ! -p .cairn/state.log ]
+	eq "$(cat cairn-out/x1.txt)" "once more"
+	run 0 cairn build
+	summary 0 40 0
+}
+
 test_fifo_source_is_an_error_at_its_line() {
 	ws
 	write p/BUILD.lua <<'L'

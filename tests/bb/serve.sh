@@ -813,6 +813,15 @@ test_queue_bound_refuses_beyond_it() {
 	still_serves
 }
 
+# A --queue that is not a count is exit 2, before anything listens.
+test_queue_bound_must_be_a_count() {
+	ws
+	for bad in 0 -3 abc 1000001 5x; do
+		run 2 cairn serve --listen 127.0.0.1:0 --workers 1:1 --queue "$bad"
+		has "--queue wants a number from 1 to 1000000, not '$bad'"
+	done
+}
+
 # The executor's care: a worker killed mid-action is replaced and its
 # action tried again; a client that goes away takes its work with it;
 # identical Executes in flight share one worker.
