@@ -483,6 +483,12 @@ static int child(void *arg)
 		die("network namespace");
 	if (image(c->sp) < 0 || drop_privileges() < 0)
 		die("%s", what);
+	/* it is in a process group of its own, which a signal to its
+	 * parent's does not reach: it dies with the thread that made it (a
+	 * spawner thread lives as long as its process), so a cairn or a
+	 * serve worker killed takes its actions with it */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		die("parent-death signal");
 	int nul = open("/dev/null", O_RDONLY); /* the image's */
 	if (nul < 0 || dup2(nul, 0) < 0)
 		die("stdin");

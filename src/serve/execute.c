@@ -119,7 +119,8 @@ static struct worker *worker_spawn(struct exec_pool *p)
 	return w;
 }
 
-/* Kill w (its process group: the worker and its action) and forget it. */
+/* Kill w and forget it; its action dies with it (the sandbox's
+ * parent-death signal). */
 static void worker_end(struct exec_pool *p, struct worker *w)
 {
 	kill(-w->pid, SIGKILL);

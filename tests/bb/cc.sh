@@ -247,7 +247,7 @@ L
 	row "//t:slow" TIMEOUT
 	[ $(( $(date +%s) - start )) -lt 20 ]
 	sleep 0.2
-	! pgrep -f "sleep 9[78]" >/dev/null
+	fails pgrep -f "sleep 9[78]" >/dev/null
 }
 
 test_flaky_test_is_retried() {

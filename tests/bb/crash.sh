@@ -74,7 +74,7 @@ L
 	eq "$code" 130
 	grep -q "cairn: interrupted" out.log
 	sleep 0.2
-	! pgrep -f "sleep 3[01]" >/dev/null
+	fails pgrep -f "sleep 3[01]" >/dev/null
 	# state is consistent: the next build runs the action again
 	write BUILD.lua <<'L'
 genrule { name = "hang", outs = { "h.txt" }, cmd = "echo done > $@" }
@@ -92,7 +92,7 @@ L
 	run 0 cairn build
 	[ $(( $(date +%s) - start )) -lt 20 ]
 	sleep 0.2
-	! pgrep -f "sleep 61.25" >/dev/null
+	fails pgrep -f "sleep 61.25" >/dev/null
 }
 
 test_corrupt_state_is_ignored_and_rebuilt() {

@@ -203,13 +203,13 @@ $ exit 3
 	top=$PWD/fake
 	examples ok.md
 	printf '%s\n' "$ok" | sed 's/^three$/four/' > fake/docs/bad_output.md
-	! examples bad_output.md
+	fails examples bad_output.md
 	printf '%s\n' "$ok" | sed 's/^(exit 3)$/(exit 2)/' > fake/docs/bad_exit.md
-	! examples bad_exit.md
+	fails examples bad_exit.md
 	printf '%s\n\n```lua\nprint(1)\n```\n' "$ok" > fake/docs/unchecked.md
-	! examples unchecked.md
+	fails examples unchecked.md
 	printf '<!-- example: x -->\n```lua file=p/BUILD.lua\ngenrule { name = "y", outs = { "y.txt" }, cmd = "exit 1" }\n```\n```console\n$ cairn build\n...\n```\n' > fake/docs/fails.md
-	! examples fails.md
+	fails examples fails.md
 }
 
 # make, run from the repository top or with its Makefile, without what the

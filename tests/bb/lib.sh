@@ -36,6 +36,15 @@ lacks() {
 	case $out in *"$1"*) printf 'output has: %s\n--- output:\n%s\n' "$1" "$out" >&2; return 1 ;; esac
 }
 
+# fails CMD...: CMD exits non-zero. (Under bash -e a "! CMD" in the middle
+# of a test asserts nothing: the shell ignores -e for a negated command.)
+fails() {
+	if "$@"; then
+		printf 'expected a failure from: %s\n' "$*" >&2
+		return 1
+	fi
+}
+
 # summary E C F [H]: the last line says E executed, C cached, F failed
 # (with H: C cached, H of them from a remote cache).
 summary() {

@@ -71,7 +71,7 @@ test_upload_off_uploads_nothing() {
 	two_rules
 	run 0 cairn build --remote_cache="$NGINX_CACHE_URL" --remote_upload_local_results=false
 	remote_summary 2 0 0 0
-	! grep -q '"PUT ' "$NGINX_CACHE_ACCESS_LOG"
+	fails grep -q '"PUT ' "$NGINX_CACHE_ACCESS_LOG"
 	eq "$(find "$NGINX_CACHE_ROOT" -type f | wc -l)" 0
 	# it still looked
 	grep -q '"GET /ac/' "$NGINX_CACHE_ACCESS_LOG"

@@ -86,7 +86,7 @@ L
 	run 0 cairn build
 	[ $(( $(date +%s) - start )) -lt 20 ]
 	sleep 0.3
-	! pgrep -f "sleep 300" >/dev/null
+	fails pgrep -f "sleep 300" >/dev/null
 	[ "$(pgrep -c -f 'while :' || true)" = 0 ]
 }
 

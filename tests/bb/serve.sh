@@ -760,7 +760,7 @@ test_workers_dirs_of_a_killed_server_are_swept() {
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done
-		! kill -0 "$pid" 2>/dev/null # the worker did not outlive its server
+		fails kill -0 "$pid" 2>/dev/null # the worker did not outlive its server
 	done
 	serve_start --store "$store" --workers 1:1
 	eq "$(jf code <<< "$(grpc_raw exec 'exit 0' --salt again)")" 0
@@ -850,8 +850,9 @@ L
 	grep -q "1 executed (1 remote)" b1.log
 	eq "$(cat cairn-out/a/slow.txt)" done
 	eq "$(metric 'cairn_serve_executions_total{outcome="retried"}')" 1
-	# a client that goes away: its worker is killed, not left to run
-	sed -i 's/sleep 2/sleep 30/' a/BUILD.lua
+	# a client that goes away: its worker is killed, and its action with
+	# it, not left to run
+	sed -i 's/sleep 2/sleep 30.25/' a/BUILD.lua
 	XDG_CACHE_HOME=$PWD/c2 "$CAIRN" build --remote_executor="$SERVE_URL" > b2.log 2>&1 &
 	client=$!
 	metric_is 'cairn_serve_workers{state="busy"}' 1
@@ -859,8 +860,13 @@ L
 	wait "$client" || true
 	metric_is 'cairn_serve_workers{state="busy"}' 0
 	eq "$(metric 'cairn_serve_executions_total{outcome="abandoned"}')" 1
+	for _ in $(seq 50); do
+		pgrep -f "sleep 30.25" > /dev/null || break
+		sleep 0.1
+	done
+	eq "$(pgrep -f "sleep 30.25")" ""
 	# two clients, the same (new) action at once: one worker
-	sed -i 's/sleep 30; echo done/sleep 2; echo shared/' a/BUILD.lua
+	sed -i 's/sleep 30.25; echo done/sleep 2; echo shared/' a/BUILD.lua
 	local other=$PWD/../other-checkout
 	mkdir -p "$other" && cp -r WORKSPACE.lua a "$other/"
 	XDG_CACHE_HOME=$PWD/c3 "$CAIRN" build --remote_executor="$SERVE_URL" > b3.log 2>&1 &
