@@ -276,21 +276,21 @@ static void schedule(struct exec_pool *p)
 static int answered(struct exec_pool *p, struct worker *w)
 {
 	const unsigned char *b = (const unsigned char *)w->got.s;
-	size_t n = w->got.len;
-	if (n < 9)
-		return 0;
-	uint32_t num = (uint32_t)b[1] << 24 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 8 | b[4];
-	uint32_t len = (uint32_t)b[5] << 24 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 8 | b[8];
-	if (n < 9 + (size_t)len)
+	struct reader rd = {b, b + w->got.len, 0};
+	rd_bytes(&rd, 1);
+	uint32_t num = rd_u32(&rd);
+	size_t len;
+	const unsigned char *body = (const unsigned char *)rd_lstr(&rd, &len);
+	if (!body) /* not all there yet */
 		return 0;
 	struct xjob *j = w->job;
 	if (b[0] == 'R') {
-		answer(p, j, GRPC_OK, NULL, b + 9, len, 0);
+		answer(p, j, GRPC_OK, NULL, body, len, 0);
 	} else if (b[0] == 'T') {
 		p->st.timed_out++;
-		answer(p, j, GRPC_DEADLINE_EXCEEDED, "the action ran past its timeout", b + 9, len, 0);
+		answer(p, j, GRPC_DEADLINE_EXCEEDED, "the action ran past its timeout", body, len, 0);
 	} else {
-		char *m = xstrndup((const char *)b + 9, len);
+		char *m = xstrndup((const char *)body, len);
 		answer(p, j, b[0] == 'E' ? (int)num : GRPC_INTERNAL, b[0] == 'E' ? m : "a bad answer from a worker",
 		       NULL, 0, 0);
 		free(m);
@@ -374,6 +374,15 @@ void exec_handle(void *ctx, const struct pollfd *pf, size_t n)
 
 /* ---- the methods ---- */
 
+/* The jobs that wait for a worker. */
+static size_t count_queued(const struct exec_pool *p)
+{
+	size_t n = 0;
+	for (const struct xjob *j = p->jobs; j; j = j->next)
+		n += !j->w;
+	return n;
+}
+
 /* The call c waits on job j. */
 static void wait_on(struct srv_call *c, struct xjob *j)
 {
@@ -441,10 +450,7 @@ static void execute(struct srv_call *c)
 	if (j) {
 		p->st.deduped++;
 	} else {
-		size_t queued = 0;
-		for (struct xjob *q = p->jobs; q; q = q->next)
-			queued += !q->w;
-		if (queued >= p->o.queue) {
+		if (count_queued(p) >= p->o.queue) {
 			p->st.refused++;
 			srv_finish(c, GRPC_RESOURCE_EXHAUSTED, "the queue is full: try again later");
 			return;
@@ -570,9 +576,7 @@ const struct srv_method *exec_methods(struct exec_pool *p, size_t *n)
 void exec_stats(const struct exec_pool *p, struct exec_stats *st)
 {
 	*st = p->st;
-	st->queued = 0;
-	for (const struct xjob *j = p->jobs; j; j = j->next)
-		st->queued += !j->w;
+	st->queued = count_queued(p);
 	st->busy = count_workers(p, 1);
 	st->total = count_workers(p, 0);
 	st->min = (uint64_t)p->o.min;

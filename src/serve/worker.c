@@ -34,35 +34,16 @@
 
 enum { DEFAULT_TIMEOUT = 3600 };
 
-/* Write all of p to fd. */
-static void put_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		c += w;
-		n -= (size_t)w;
-	}
-}
-
-static void put_u32(unsigned char *b, uint32_t v)
-{
-	b[0] = (unsigned char)(v >> 24), b[1] = (unsigned char)(v >> 16);
-	b[2] = (unsigned char)(v >> 8), b[3] = (unsigned char)v;
-}
-
-/* One record: kind, n (exit code or gRPC code), then len bytes of p. */
+/* One record: kind, n (exit code or gRPC code), then len bytes of p
+ * (worker.h), in one write. */
 static void put_record(int fd, char kind, uint32_t n, const void *p, size_t len)
 {
-	unsigned char h[9] = {(unsigned char)kind};
-	put_u32(h + 1, n);
-	put_u32(h + 5, (uint32_t)len);
-	put_all(fd, h, 9);
-	put_all(fd, p, len);
+	struct buf b = {0};
+	buf_putc(&b, kind);
+	buf_put_u32(&b, n);
+	buf_put_lstr(&b, p, len);
+	fs_write_full(fd, b.s, b.len);
+	buf_free(&b);
 }
 
 /* Blob d (size) of the store, unpacked as desc; NULL when missing. */

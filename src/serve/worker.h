@@ -10,7 +10,7 @@
  *   'R' exit_code(4) length(4) ActionResult    the action ran
  *   'T' exit_code(4) length(4) ActionResult    it ran past its timeout
  *   'E' code(4) length(4) message              a gRPC error before the run
- * (integers big-endian). It exits when in closes. Never returns. */
+ * (integers little-endian, as util/str.h writes them). It exits when in closes. Never returns. */
 _Noreturn void worker_main(const char *storedir, int in, int out);
 
 #endif

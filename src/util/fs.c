@@ -334,7 +334,7 @@ int fs_sweep_temps(const char *dir, int (*keep)(void *ctx, const char *path), vo
 	return removed;
 }
 
-static int write_full(int fd, const void *p, size_t n)
+int fs_write_full(int fd, const void *p, size_t n)
 {
 	const char *c = p;
 	while (n) {
@@ -356,7 +356,7 @@ int fs_write_atomic(const char *path, const void *p, size_t n, unsigned mode)
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		goto fail;
-	int w = write_full(fd, p, n), e = errno;
+	int w = fs_write_full(fd, p, n), e = errno;
 	if (close(fd) < 0 && w == 0) {
 		w = -1;
 		e = errno;
@@ -495,7 +495,7 @@ int fs_copy_atomic(const char *src, const char *dst, unsigned mode, struct diges
 		ssize_t n = read(in, bufr, sizeof bufr);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 || (n > 0 && write_full(out, bufr, (size_t)n) < 0)) {
+		if (n < 0 || (n > 0 && fs_write_full(out, bufr, (size_t)n) < 0)) {
 			r = -1;
 			break;
 		}

@@ -114,6 +114,9 @@ int fs_mkdir_parent(const char *path);
 /* rm -rf, staying on path's file system; 0 or -1 with errno. A missing
  * path is not an error. */
 int fs_rm_rf(const char *path);
+/* Write all n bytes of p to fd, however many write calls it takes
+ * (EINTR retried). 0, or -1 with errno. */
+int fs_write_full(int fd, const void *p, size_t n);
 /* Append n bytes to path in one write (O_APPEND: another process's
  * appends land before or after, not inside), making it 0644 when missing.
  * Anything but a regular file at path fails at once (EINVAL, or ENXIO
