@@ -126,9 +126,9 @@ int gate_graph(const char *root_name, const struct graph *g, struct err *e)
 
 void gate_digest(char hex[65])
 {
-	/* no policy, no hashing: a no-op build need not start OpenSSL */
+	/* no policy, nothing more to read */
 	struct digest d;
-	if (access("POLICY.lua", F_OK) < 0 || sha_file("POLICY.lua", &d, NULL) < 0) {
+	if (sha_file("POLICY.lua", &d, NULL) < 0) {
 		strcpy(hex, "none");
 		return;
 	}
