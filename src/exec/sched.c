@@ -37,21 +37,21 @@
 struct node {
 	uint32_t npending;       /* wanted producers not done yet */
 	uint32_t dep0, dep1;     /* dependents: deps[dep0..dep1) */
+	uint8_t status;          /* enum act_status */
+	uint8_t attempts;        /* runs so far (a flaky test may run 3 times) */
+	unsigned timed_out : 1;  /* the last run passed its timeout */
+	unsigned same : 1;       /* up to date with nothing changed (sched_known) */
+	unsigned remote_hit : 1; /* restored from a remote cache's result */
+	unsigned top : 1;        /* writes a file the user asked for */
+	unsigned hinted : 1;     /* prefetch has seen it */
+	unsigned keyed : 1;      /* prekey keyed it: decide goes on from there */
 	uint64_t prio;           /* critical path length from here, ms */
-	enum act_status status;
 	struct decision dc;      /* its key and the inputs that decide it */
 	struct digest *outd;     /* per output, once done */
 	struct digest *ind;      /* per input, while deciding and running */
 	const char **env;        /* effective env, while running */
 	char *reason;            /* why it runs, or NULL */
-	int attempts;            /* runs so far (a flaky test may run 3 times) */
 	char *sandbox;           /* its sandbox dir while it runs, or NULL */
-	int timed_out;           /* the last run passed its timeout */
-	int same;                /* up to date with nothing changed (sched_known) */
-	int remote_hit;          /* restored from a remote cache's result */
-	int top;                 /* writes a file the user asked for */
-	int hinted;              /* prefetch has seen it */
-	int keyed;               /* prekey keyed it: decide goes on from there */
 	struct result_output *lazy; /* its outputs, left remote (toplevel
 	                              downloads): fetched when a local run
 	                              needs them; paths not owned */

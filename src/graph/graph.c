@@ -65,21 +65,43 @@ static struct gfile **file_list(struct graph *g, const char **paths, size_t n, s
 	return v;
 }
 
+/* s in g's arena; a short one (a mnemonic, "/bin/sh", "-c", a compiler
+ * flag: the same few in every action) is kept once for all. */
+static const char *word(struct graph *g, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > 16)
+		return arena_strndup(&g->arena, s, n);
+	const char *k = map_key(&g->words, s);
+	if (!k) {
+		k = arena_strndup(&g->arena, s, n);
+		map_put(&g->words, k, (void *)k);
+	}
+	return k;
+}
+
+/* s, or prev when it is the same string (the actions of one target). */
+static const char *same_or_copy(struct graph *g, const char *prev, const char *s)
+{
+	return prev && strcmp(prev, s) == 0 ? prev : arena_strdup(&g->arena, s);
+}
+
 static const char **str_list(struct graph *g, const char **s, size_t n)
 {
 	const char **v = arena_alloc(&g->arena, (n ? n : 1) * sizeof *v);
 	for (size_t i = 0; i < n; i++)
-		v[i] = arena_strdup(&g->arena, s[i]);
+		v[i] = word(g, s[i]);
 	return v;
 }
 
 struct action *graph_add_action(struct graph *g, const struct action_spec *s, struct err *e)
 {
 	struct action *a = arena_alloc(&g->arena, sizeof *a);
-	a->label = arena_strdup(&g->arena, s->label);
-	a->mnemonic = arena_strdup(&g->arena, s->mnemonic ? s->mnemonic : "Action");
+	const struct action *prev = g->nactions ? g->actions[g->nactions - 1] : NULL;
+	a->label = same_or_copy(g, prev ? prev->label : NULL, s->label);
+	a->mnemonic = word(g, s->mnemonic ? s->mnemonic : "Action");
 	a->progress = s->progress ? arena_strdup(&g->arena, s->progress) : NULL;
-	a->where = arena_strdup(&g->arena, s->where ? s->where : "");
+	a->where = same_or_copy(g, prev ? prev->where : NULL, s->where ? s->where : "");
 	a->argv = str_list(g, s->argv, s->argc);
 	a->argc = s->argc;
 	a->env = str_list(g, s->env, s->nenv);
@@ -146,6 +168,7 @@ void graph_free(struct graph *g)
 	free(g->tests);
 	free(g->deploys);
 	map_free(&g->by_path);
+	map_free(&g->words);
 	arena_free(&g->arena);
 	memset(g, 0, sizeof *g);
 }

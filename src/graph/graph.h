@@ -77,6 +77,7 @@ struct graph {
 	size_t nfiles, capfiles;
 	struct map by_path;       /* path -> struct gfile; holds files[0..indexed) */
 	size_t indexed;
+	struct map words;         /* short strings of actions, kept once */
 	struct gfile **requested; /* files the user asked for */
 	size_t nrequested, caprequested;
 	struct test_target *tests; /* tests to run, in request order */

@@ -13,10 +13,11 @@ struct arena_block {
 
 enum { BLOCK = 64 * 1024 };
 
-void *arena_alloc(struct arena *a, size_t n)
+/* n bytes at an alignment (a power of two, at most 16), not zeroed. */
+static void *bump(struct arena *a, size_t n, size_t align)
 {
-	n = (n + 15) & ~(size_t)15;
-	if (!a->head || a->used + n > a->head->size) {
+	size_t at = (a->used + align - 1) & ~(align - 1);
+	if (!a->head || at + n > a->head->size) {
 		size_t sz = n > BLOCK / 4 ? n : BLOCK;
 		struct arena_block *b = xmalloc(sizeof *b + sz);
 		b->size = sz;
@@ -25,22 +26,28 @@ void *arena_alloc(struct arena *a, size_t n)
 			/* keep bumping in the current block */
 			b->next = a->head->next;
 			a->head->next = b;
-			memset(b->data, 0, n);
 			return b->data;
 		}
 		b->next = a->head;
 		a->head = b;
-		a->used = 0;
+		at = 0;
 	}
-	void *p = a->head->data + a->used;
-	a->used += n;
+	a->used = at + n;
+	return a->head->data + at;
+}
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	void *p = bump(a, n, 16);
 	memset(p, 0, n);
 	return p;
 }
 
+/* Strings are packed byte by byte: at 16-byte alignment the graph's and
+ * the state's 100k strings of a 10k-action build wasted 0.8 MB. */
 char *arena_strndup(struct arena *a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = bump(a, n + 1, 1);
 	memcpy(p, s, n);
 	p[n] = 0;
 	return p;

@@ -12,7 +12,7 @@ struct arena {
 };
 
 void *arena_alloc(struct arena *a, size_t n);   /* 16-byte aligned, zeroed */
-char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strndup(struct arena *a, const char *s, size_t n); /* unaligned */
 char *arena_strdup(struct arena *a, const char *s);
 void arena_free(struct arena *a);
 

@@ -1,5 +1,7 @@
-/* map: linear probing, load factor at most 1/2, no deletion (the graph and
- * the state only grow within one run). */
+/* map: linear probing, load factor at most 2/3, no deletion (the graph and
+ * the state only grow within one run). At 1/2, the 20k paths of a 10k-action
+ * build took 64k slots (1.5 MB) in each of the graph and the state; at 2/3
+ * they take 32k, and a lookup probes 2 slots on average rather than 1.5. */
 #include "util/map.h"
 #include "util/util.h"
 #include <stdlib.h>
@@ -47,7 +49,7 @@ static void grow(struct map *m)
 void map_reserve(struct map *m, size_t n)
 {
 	size_t c = m->cap ? m->cap : 64;
-	while (c < 2 * n)
+	while (3 * n > 2 * c)
 		c *= 2;
 	if (c > m->cap)
 		grow_to(m, c);
@@ -72,7 +74,7 @@ static void grow_to(struct map *m, size_t ncap)
 
 void *map_put(struct map *m, const char *key, void *val)
 {
-	if ((m->len + 1) * 2 > m->cap)
+	if ((m->len + 1) * 3 > m->cap * 2)
 		grow(m);
 	uint64_t h = strhash(key);
 	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {

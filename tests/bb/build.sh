@@ -492,3 +492,43 @@ L
 	(cd ../ref && cairn build --cache-dir ../refcache >/dev/null)
 	eq "$(cd cairn-out && find . -type f ! -name 't.*' | sort)" "$(cd ../ref/cairn-out && find . -type f | sort)"
 }
+
+# An analyzed target whose providers are only files is kept sealed (one
+# string) and read back when another package, the command line or a
+# later pattern names it: its own outputs, sources, and another target's
+# outputs through a filegroup, a file label of a sealed genrule, and
+# targets whose providers hold more than files (not sealed).
+test_sealed_targets_give_back_their_files() {
+	ws
+	echo src > a/s.txt 2>/dev/null || { mkdir -p a; echo src > a/s.txt; }
+	write a/BUILD.lua <<'L'
+genrule { name = "g1", outs = { "x.txt" }, cmd = "echo x > $@" }
+filegroup { name = "fg", srcs = { ":g1", "s.txt", "//b:g2" } }
+genrule { name = "same", outs = { "same" }, cmd = "echo same > $@" }
+local r = load("//rules/r.lua")
+r.extra { name = "ex" }
+L
+	write rules/r.lua <<'L'
+return { extra = rule {
+  impl = function(ctx)
+    local f = ctx.declare_file("e.txt")
+    ctx.action { cmd = "echo e > " .. f.path, outputs = { f } }
+    return { files = { f }, more = "kept" }
+  end } }
+L
+	write b/BUILD.lua <<'L'
+genrule { name = "g2", outs = { "y.txt" }, cmd = "echo y > $@" }
+genrule { name = "use", srcs = { "//a:fg", "//a:x.txt", "//a:same", "//a:ex" }, outs = { "use.txt" },
+  cmd = "cat $(SRCS) > $@; echo '$(locations //a:fg)' >> $@" }
+L
+	run 0 cairn build //...
+	eq "$(cat cairn-out/b/use.txt)" "$(printf 'x\nsrc\ny\nsame\ne\ncairn-out/a/x.txt a/s.txt cairn-out/b/y.txt')"
+	# the command line names sealed targets, after the package analyzed them
+	run 0 cairn build //b:use //a:all //a:x.txt
+	summary 0 5 0
+	run 0 cairn query 'deps(//b:use)'
+	has "//a:fg"
+	has "//b:g2"
+	run 0 cairn query 'kind(filegroup, //...)'
+	has "//a:fg"
+}
