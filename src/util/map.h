@@ -8,7 +8,6 @@
 
 struct map_slot {
 	const char *key; /* NULL: empty */
-	uint64_t hash;
 	void *val;
 };
 
