@@ -262,6 +262,24 @@ static int add_header(const struct src *src, const char *v, struct opts *o)
 	return 0;
 }
 
+/* v as a whole number from lo to hi into *(int *)at: decimal digits only
+ * (no sign, no blank), and then the one character unit when it is not 0
+ * ("60s"). 0, or -1. */
+static int number(const char *v, long lo, long hi, char unit, void *at)
+{
+	if (*v < '0' || *v > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (unit && *end == unit)
+		end++;
+	if (*end || errno || n < lo || n > hi)
+		return -1;
+	*(int *)at = (int)n;
+	return 0;
+}
+
 /* Store v, the value given to f, into o. 0 or -1 (said why). */
 static int set_value(const struct src *src, const struct flag *f, const char *v, struct opts *o)
 {
@@ -278,14 +296,10 @@ static int set_value(const struct src *src, const struct flag *f, const char *v,
 		else
 			return bad(src, "%s wants true or false, not '%s'", f->name, v);
 		return 0;
-	case F_JOBS: {
-		char *end;
-		long j = strtol(v, &end, 10);
-		if (*end || end == v || j < 1 || j > 4096)
+	case F_JOBS:
+		if (number(v, 1, 4096, 0, at) < 0)
 			return bad(src, "-j wants a number of jobs from 1 to 4096, not '%s'", v);
-		*(int *)at = (int)j;
 		return 0;
-	}
 	case F_PATH:
 		if (src->dir && v[0] != '/') {
 			char *p = xasprintf("%s/%s", src->dir, v);
@@ -332,25 +346,16 @@ static int set_value(const struct src *src, const struct flag *f, const char *v,
 		return 0;
 	}
 	case F_SECONDS: {
-		char *end;
-		long s = strtol(v, &end, 10);
-		if (*end == 's')
-			end++;
 		long lo = f->choices ? 0 : 1;
-		if (*end || end == v || v[0] == '-' || v[0] == '+' || s < lo || s > 86400)
+		if (number(v, lo, 86400, 's', at) < 0)
 			return bad(src, "%s wants a number of seconds from %ld to 86400, not '%s'", f->name,
 			           lo, v);
-		*(int *)at = (int)s;
 		return 0;
 	}
-	case F_COUNT: {
-		char *end;
-		long n = strtol(v, &end, 10);
-		if (*end || end == v || v[0] == '-' || v[0] == '+' || n < 1 || n > 1000000)
+	case F_COUNT:
+		if (number(v, 1, 1000000, 0, at) < 0)
 			return bad(src, "%s wants a number from 1 to 1000000, not '%s'", f->name, v);
-		*(int *)at = (int)n;
 		return 0;
-	}
 	case F_HEADER:
 		return add_header(src, v, o);
 	}

@@ -338,6 +338,10 @@ test_flag_values_are_checked() {
 	has "error: --test_output wants errors, all or summary, not 'bad'"
 	run 2 cairn build -j0
 	has "error: -j wants a number of jobs from 1 to 4096, not '0'"
+	for bad in +4 " 4" 99999999999999999999; do
+		run 2 cairn build -j "$bad"
+		has "error: -j wants a number of jobs from 1 to 4096, not '$bad'"
+	done
 	run 2 cairn build -j
 	has "error: flag '-j' needs a value"
 	run 2 cairn gc --max-size lots

@@ -90,6 +90,15 @@ static void fixture_down(struct fixture *f)
 	free(f->dir);
 }
 
+/* Declare and start fixture f for a test, or fail the test and leave it. */
+#define FIXTURE_UP(f)                                                     \
+	struct fixture f;                                                     \
+	if (fixture_up(&f) < 0) {                                             \
+		CHECK(0);                                                         \
+		fixture_down(&f);                                                 \
+		return;                                                           \
+	}
+
 /* A unary call with a packed message; the status, the answer in resp. */
 static int call(struct fixture *f, const char *method, const ProtobufCMessage *req, struct buf *resp)
 {
@@ -134,12 +143,7 @@ static int put_blob(struct fixture *f, const void *p, size_t n)
 
 TEST(serve_capabilities_say_sha256)
 {
-	struct fixture f;
-	if (fixture_up(&f) < 0) {
-		CHECK(0);
-		fixture_down(&f);
-		return;
-	}
+	FIXTURE_UP(f);
 	V2(GetCapabilitiesRequest) req = BUILD__BAZEL__REMOTE__EXECUTION__V2__GET_CAPABILITIES_REQUEST__INIT;
 	struct buf resp = {0};
 	CHECK(call(&f, SVC "Capabilities/GetCapabilities", &req.base, &resp) == GRPC_OK);
@@ -162,12 +166,7 @@ TEST(serve_capabilities_say_sha256)
 
 TEST(serve_find_missing_and_read_with_offset_and_limit)
 {
-	struct fixture f;
-	if (fixture_up(&f) < 0) {
-		CHECK(0);
-		fixture_down(&f);
-		return;
-	}
+	FIXTURE_UP(f);
 	const char *present = "0123456789abcdefghij", *absent = "not there";
 	CHECK(put_blob(&f, present, strlen(present)) == GRPC_OK);
 	char hp[65], ha[65];
@@ -274,12 +273,7 @@ static int64_t query(struct fixture *f, const char *resource, int *complete, int
 
 TEST(serve_write_resumes_after_query_write_status)
 {
-	struct fixture f;
-	if (fixture_up(&f) < 0) {
-		CHECK(0);
-		fixture_down(&f);
-		return;
-	}
+	FIXTURE_UP(f);
 	size_t size = 10 * WCHUNK + 123;
 	uint8_t *data = xmalloc(size);
 	for (size_t i = 0; i < size; i++)
@@ -365,12 +359,7 @@ static uint8_t *packed(const ProtobufCMessage *m, size_t *n)
 
 TEST(serve_get_tree_gives_every_directory)
 {
-	struct fixture f;
-	if (fixture_up(&f) < 0) {
-		CHECK(0);
-		fixture_down(&f);
-		return;
-	}
+	FIXTURE_UP(f);
 	/* leaf: an empty Directory; root: a directory node "sub" naming it */
 	V2(Directory) leaf = BUILD__BAZEL__REMOTE__EXECUTION__V2__DIRECTORY__INIT;
 	size_t nl;
@@ -493,12 +482,7 @@ static int find_missing_of(struct fixture *f, int n, char *missing)
 
 TEST(serve_find_missing_sees_the_store_change_behind_its_back)
 {
-	struct fixture f;
-	if (fixture_up(&f) < 0) {
-		CHECK(0);
-		fixture_down(&f);
-		return;
-	}
+	FIXTURE_UP(f);
 	enum { N = 4000 }; /* about 16 a shard: each shard's list is read */
 	char *missing = xcalloc(N, 1);
 	for (int i = 0; i < N / 2; i++)
